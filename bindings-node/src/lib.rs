@@ -1,0 +1,1 @@
+//! Node bindings (issue: Node package). Empty until that issue lands.

@@ -1,0 +1,1 @@
+//! Python bindings (issue: Python package). Empty until that issue lands.

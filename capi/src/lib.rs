@@ -1,0 +1,1 @@
+//! The C ABI (issue: stable C ABI). Empty until that issue lands.

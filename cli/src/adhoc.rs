@@ -1,0 +1,123 @@
+//! Ad-hoc mode: `rcontainer run [flags] -- CMD [ARGS...]` builds a spec from flags, with Docker's
+//! defaults, and the embedded default root when no `--rootfs` is given.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
+use rcontainer_core::security::caps;
+use rcontainer_core::spec::{parse_id_map, SpecBuilder};
+use rcontainer_core::Spec;
+
+use crate::Failure;
+
+#[derive(Args, Debug, Default)]
+pub struct AdhocArgs {
+    /// Root filesystem directory (default: a read-only view of the host's /usr, /bin, /lib*, /etc)
+    #[arg(long)]
+    pub rootfs: Option<PathBuf>,
+    /// Hostname inside the container (default: the container id)
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Environment variable KEY=VALUE (repeatable)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<PathBuf>,
+    /// UID[:GID] to run as
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// User namespace uid mapping CONTAINER:HOST:SIZE (repeatable)
+    #[arg(long = "uid-map")]
+    pub uid_map: Vec<String>,
+    /// User namespace gid mapping CONTAINER:HOST:SIZE (repeatable; default: as --uid-map)
+    #[arg(long = "gid-map")]
+    pub gid_map: Vec<String>,
+    /// Network: none (a new namespace with only lo) or host
+    #[arg(long, default_value = "none", value_parser = ["none", "host"])]
+    pub net: String,
+}
+
+impl AdhocArgs {
+    /// Whether any ad-hoc flag was given (they only make sense with a command).
+    pub fn any(&self) -> bool {
+        self.rootfs.is_some()
+            || self.hostname.is_some()
+            || !self.env.is_empty()
+            || self.workdir.is_some()
+            || self.user.is_some()
+            || !self.uid_map.is_empty()
+            || !self.gid_map.is_empty()
+            || self.net != "none"
+    }
+}
+
+fn parse_user(text: &str) -> Result<(u32, u32), Failure> {
+    let bad = || Failure::new(format!("invalid --user {text:?}: expected UID or UID:GID (numbers)"), 125);
+    match text.split_once(':') {
+        Some((u, g)) => Ok((u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?)),
+        None => {
+            let u = text.parse().map_err(|_| bad())?;
+            Ok((u, u))
+        }
+    }
+}
+
+/// A fresh id: `rc-` and 12 hex digits.
+pub fn generate_id() -> String {
+    let mut buf = [0u8; 6];
+    // SAFETY: getrandom into a local buffer.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+    if n != buf.len() as isize {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64 ^ std::process::id() as u64;
+        buf.copy_from_slice(&t.to_le_bytes()[..6]);
+    }
+    format!("rc-{}", buf.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path) -> Result<Spec, Failure> {
+    let invalid = |e: rcontainer_core::Error| Failure::new(e.to_string(), 125);
+    let mut b = SpecBuilder::new(command.iter().cloned());
+    b = match &a.rootfs {
+        Some(dir) => {
+            let abs = std::path::absolute(dir).map_err(|e| Failure::new(format!("--rootfs {}: {e}", dir.display()), 125))?;
+            b.rootfs(abs).readonly_root(false)
+        }
+        None => b.default_root(state_root).map_err(invalid)?,
+    };
+    b = b.hostname(a.hostname.clone().unwrap_or_else(|| id.to_string()));
+    for kv in &a.env {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => b = b.env(k, v),
+            _ => match std::env::var(kv) {
+                // docker's `-e NAME` passes the caller's value through.
+                Ok(v) if !kv.is_empty() => b = b.env(kv, &v),
+                _ => return Err(Failure::new(format!("invalid --env {kv:?}: expected KEY=VALUE"), 125)),
+            },
+        }
+    }
+    if let Some(w) = &a.workdir {
+        b = b.cwd(w.clone());
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = parse_user(u)?;
+        b = b.user(uid, gid);
+    }
+    if !a.uid_map.is_empty() || !a.gid_map.is_empty() {
+        let uid_maps = a.uid_map.iter().map(|m| parse_id_map("--uid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+        let gid_src = if a.gid_map.is_empty() { &a.uid_map } else { &a.gid_map };
+        let gid_maps = gid_src.iter().map(|m| parse_id_map("--gid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+        b = b.id_maps(uid_maps, gid_maps);
+    }
+    if a.net == "host" {
+        b = b.namespace(LinuxNamespaceType::Network, false, None);
+    }
+    let mut spec = b.build();
+    let caps = caps::uniform(caps::DOCKER_DEFAULT).map_err(invalid)?;
+    if let Some(p) = spec.config_mut().process_mut() {
+        p.set_capabilities(Some(caps));
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(spec)
+}

@@ -1,0 +1,145 @@
+//! One function per verb, runc's semantics.
+
+use std::path::PathBuf;
+
+use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, Spec, Status};
+
+use crate::{adhoc, signals, Cli, Command, CreateArgs, Failure, RunArgs};
+
+pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
+    if cli.systemd_cgroup {
+        return Err(Failure::new("--systemd-cgroup is not supported: rcontainer manages cgroups through cgroupfs", 1));
+    }
+    match &cli.command {
+        Command::Create { create, id } => {
+            let spec = Spec::from_bundle(bundle_dir(create)?)?;
+            // The init stays blocked on the exec fifo; `start` (another process) releases it.
+            Container::create(id, &spec, &create_options(cli, create)?)?;
+            Ok(0)
+        }
+        Command::Start { id } => {
+            Container::load(&cli.root, id)?.start()?;
+            Ok(0)
+        }
+        Command::State { id } => {
+            println!("{}", Container::load(&cli.root, id)?.state()?.to_oci_json());
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = signals::parse(signal.as_deref().unwrap_or("TERM"))?;
+            if *all {
+                return Err(Failure::new("kill --all needs the container's cgroup, which this build does not manage yet", 1));
+            }
+            Container::load(&cli.root, id)?.kill(sig)?;
+            Ok(0)
+        }
+        Command::Delete { force, id } => {
+            match Container::load(&cli.root, id) {
+                Ok(mut c) => c.delete(*force)?,
+                // runc: deleting a missing container with --force is not an error.
+                Err(e) if e.kind() == ErrorKind::NotFound && *force => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(0)
+        }
+        Command::Run(args) => run(cli, args),
+        Command::Spec { bundle, rootless } => {
+            if *rootless {
+                return Err(Failure::new("spec --rootless is not supported", 1));
+            }
+            let dir = bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+            let path = dir.join("config.json");
+            if path.exists() {
+                return Err(Failure::new(format!("{} exists: remove it first", path.display()), 1));
+            }
+            std::fs::write(&path, Spec::runc_default(&dir).to_json() + "\n").map_err(|e| Failure::new(format!("write {}: {e}", path.display()), 1))?;
+            Ok(0)
+        }
+        Command::List { format, quiet } => {
+            let states = rcontainer_core::list(&cli.root)?;
+            if *quiet {
+                states.iter().for_each(|s| println!("{}", s.id));
+            } else if format == "json" {
+                let v: Vec<serde_json::Value> = states.iter().map(|s| serde_json::from_str(&s.to_oci_json()).unwrap_or_default()).collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!("{:<20} {:<8} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE");
+                for s in states {
+                    let pid = if s.status == Status::Stopped { 0 } else { s.pid };
+                    println!("{:<20} {:<8} {:<10} {:<40} {}", s.id, pid, s.status, s.bundle.display(), s.created);
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn bundle_dir(create: &CreateArgs) -> Result<PathBuf, Failure> {
+    let dir = create.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    std::path::absolute(&dir).map_err(|e| Failure::new(format!("bundle {}: {e}", dir.display()), 1))
+}
+
+fn create_options(cli: &Cli, create: &CreateArgs) -> Result<CreateOptions, Failure> {
+    if create.console_socket.is_some() {
+        return Err(Failure::new("--console-socket: terminals are not supported yet", 1));
+    }
+    Ok(CreateOptions { root: cli.root.clone(), pid_file: create.pid_file.clone(), no_pivot: create.no_pivot, preserve_fds: create.preserve_fds, ..Default::default() })
+}
+
+/// Docker's exit statuses for the ad-hoc mode: 125 the runtime failed, 126 the command cannot
+/// be executed, 127 it was not found.
+fn adhoc_failure(e: Error) -> Failure {
+    let status = match (&e, e.errno()) {
+        (Error::Setup { what, .. }, Some(libc::ENOENT)) if what.starts_with("exec ") => 127,
+        (Error::Setup { what, .. }, Some(_)) if what.starts_with("exec ") => 126,
+        _ => 125,
+    };
+    Failure::new(e.to_string(), status)
+}
+
+fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
+    let adhoc_mode = !args.command.is_empty();
+    let (id, spec, map_err): (String, Spec, fn(Error) -> Failure) = if adhoc_mode {
+        if args.create.bundle.is_some() {
+            return Err(Failure::new("run: give either --bundle or a command after --, not both", 125));
+        }
+        let id = args.id.clone().unwrap_or_else(adhoc::generate_id);
+        let spec = adhoc::build_spec(&args.adhoc, &id, &args.command, &cli.root)?;
+        (id, spec, adhoc_failure)
+    } else {
+        if args.adhoc.any() {
+            return Err(Failure::new("run: ad-hoc flags (--rootfs, --env, ...) need a command after --", 1));
+        }
+        let id = args.id.clone().ok_or_else(|| Failure::new("run: a container id is required (or a command after -- for the ad-hoc mode)", 1))?;
+        (id, Spec::from_bundle(bundle_dir(&args.create)?)?, Failure::from)
+    };
+    let opts = create_options(cli, &args.create)?;
+    let mut sfd = if args.detach { None } else { Some(signals::block()?) };
+    let mut c = Container::create(&id, &spec, &opts).map_err(map_err)?;
+    if let Err(e) = c.start() {
+        let _ = c.delete(true);
+        return Err(map_err(e));
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    let status = match sfd.as_mut() {
+        Some(sfd) => signals::wait_forwarding(&mut c, sfd),
+        None => c.wait(None).map_err(Failure::from),
+    };
+    let status = match status {
+        Ok(s) => s,
+        Err(f) => {
+            let _ = c.delete(true);
+            return Err(f);
+        }
+    };
+    if !args.keep {
+        c.delete(false).map_err(map_err)?;
+    }
+    if status.oom_killed {
+        eprintln!("rcontainer: container {id} was killed by the OOM killer");
+    }
+    Ok(status.exit_code())
+}
+

@@ -1,0 +1,164 @@
+//! `rcontainer`: a drop-in OCI runtime (runc's verbs and flags) plus an ad-hoc mode for people:
+//! `rcontainer run [--rootfs DIR] [flags] -- CMD [ARGS...]`.
+
+mod adhoc;
+mod commands;
+mod signals;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "rcontainer", version, about = "Run Linux containers: a runc-compatible OCI runtime", long_about = None)]
+pub struct Cli {
+    /// Directory holding container state
+    #[arg(long, global = true, default_value = rcontainer_core::DEFAULT_STATE_ROOT)]
+    pub root: PathBuf,
+    /// Also write errors to this file (what podman and containerd read)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of --log lines
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Accepted for compatibility
+    #[arg(long, global = true, hide = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups (not supported: cgroupfs is used)
+    #[arg(long = "systemd-cgroup", global = true, hide = true)]
+    pub systemd_cgroup: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by `create` and `run` (runc's).
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Bundle directory (holding config.json); default: the current directory
+    #[arg(short, long)]
+    pub bundle: Option<PathBuf>,
+    /// Write the container's host pid to this file
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Terminal socket (terminals are not supported yet)
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Accepted for compatibility (no session keyring is created)
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra file descriptors (3..3+N) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle; it waits for `start` before running its command
+    Create {
+        #[command(flatten)]
+        create: CreateArgs,
+        id: String,
+    },
+    /// Start a created container
+    Start { id: String },
+    /// Print a container's state as OCI state JSON
+    State { id: String },
+    /// Send a signal (default TERM) to a container's init
+    Kill {
+        /// Send the signal to every process of the container (needs cgroups)
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// Delete a container (with --force, also a running one)
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create, start and wait for a container, then delete it; exits with the container's status.
+    /// With a command after `--`, runs ad hoc (no bundle): rcontainer run [flags] -- CMD [ARGS...]
+    Run(Box<RunArgs>),
+    /// Write a default config.json (runc spec's) into the bundle directory
+    Spec {
+        #[arg(short, long)]
+        bundle: Option<PathBuf>,
+        /// Not supported
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// List containers
+    List {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container has started
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub adhoc: adhoc::AdhocArgs,
+    /// Container id (generated in ad-hoc mode when omitted)
+    pub id: Option<String>,
+    /// Ad-hoc mode: the command to run, after `--`
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// A failure of the command: the message, and the exit status to leave with.
+pub struct Failure {
+    pub message: String,
+    pub status: i32,
+}
+
+impl From<rcontainer_core::Error> for Failure {
+    fn from(e: rcontainer_core::Error) -> Self {
+        Failure { message: e.to_string(), status: 1 }
+    }
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>, status: i32) -> Self {
+        Failure { message: message.into(), status }
+    }
+}
+
+fn log_error(cli: &Cli, message: &str) {
+    let Some(path) = &cli.log else { return };
+    let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
+    let line = if cli.log_format == "json" {
+        serde_json::json!({ "level": "error", "msg": message }).to_string()
+    } else {
+        format!("level=error msg={message:?}")
+    };
+    let _ = writeln!(f, "{line}");
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let status = match commands::dispatch(&cli) {
+        Ok(status) => status,
+        Err(f) => {
+            eprintln!("rcontainer: {}", f.message);
+            log_error(&cli, &f.message);
+            f.status
+        }
+    };
+    std::process::exit(status);
+}

@@ -1,0 +1,63 @@
+//! Signal names and numbers (runc accepts `TERM`, `SIGTERM`, `term` and `15`), and forwarding of
+//! the signals `run` receives to the container.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::str::FromStr;
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::Failure;
+use rcontainer_core::{Container, ExitStatus};
+
+pub fn parse(text: &str) -> Result<i32, Failure> {
+    if let Ok(n) = text.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(Failure::new(format!("invalid signal number {n}"), 1));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    Signal::from_str(&name).map(|s| s as i32).map_err(|_| Failure::new(format!("unknown signal {text:?}"), 1))
+}
+
+/// The signals `run` passes on to the container instead of dying from them.
+fn forwarded() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH, Signal::SIGCONT] {
+        set.add(s);
+    }
+    set
+}
+
+/// Blocks the forwarded signals in this (still single-threaded) process; call before create.
+pub fn block() -> Result<SignalFd, Failure> {
+    let set = forwarded();
+    set.thread_block().map_err(|e| Failure::new(format!("block signals: {e}"), 1))?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| Failure::new(format!("signalfd: {e}"), 1))
+}
+
+/// Waits for the container, forwarding received signals to it.
+pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd) -> Result<ExitStatus, Failure> {
+    loop {
+        let pidfd = container.pidfd().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let mut fds = [
+            libc::pollfd { fd: sfd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: two valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            continue;
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            if let Ok(Some(info)) = sfd.read_signal() {
+                let _ = container.kill(info.ssi_signo as i32);
+            }
+        }
+        if fds[1].revents != 0 || pidfd < 0 {
+            return Ok(container.wait(None)?);
+        }
+    }
+}

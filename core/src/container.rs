@@ -1,0 +1,448 @@
+//! Container: the lifecycle verbs. `create` sets the process up and leaves it blocked before
+//! exec; `start` releases it; `wait` reaps it through its pidfd; `kill` signals it; `delete`
+//! removes what create made. A container created by one process can be loaded by id in another.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::child::READY;
+use crate::error::{Error, Result};
+use crate::plan::{Plan, PlanInputs};
+use crate::spawn;
+use crate::spec::Spec;
+use crate::state::{self, State, Status};
+use crate::sys;
+
+/// File descriptors for the container's stdin, stdout and stderr. `None` inherits the caller's.
+/// The fds are borrowed: they only need to stay open during `create`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stdio {
+    pub stdin: Option<RawFd>,
+    pub stdout: Option<RawFd>,
+    pub stderr: Option<RawFd>,
+}
+
+/// Options of `create` that are not part of the OCI config.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// State root (runc's `--root`); default `/run/rcontainer`.
+    pub root: PathBuf,
+    pub stdio: Stdio,
+    /// Pass fds 3..3+N to the container (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
+    /// Use MS_MOVE + chroot instead of pivot_root (runc's `--no-pivot`).
+    pub no_pivot: bool,
+    /// Write the container's host pid here (runc's `--pid-file`).
+    pub pid_file: Option<PathBuf>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions { root: PathBuf::from(crate::DEFAULT_STATE_ROOT), stdio: Stdio::default(), preserve_fds: 0, no_pivot: false, pid_file: None }
+    }
+}
+
+/// How a container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// Exit code when it exited.
+    pub code: Option<i32>,
+    /// Signal number when a signal killed it.
+    pub signal: Option<i32>,
+    /// Whether the kernel's OOM killer ended it (needs a memory cgroup; false otherwise).
+    pub oom_killed: bool,
+}
+
+impl ExitStatus {
+    /// The shell's convention: the code, or 128 + signal.
+    pub fn exit_code(&self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => 255,
+        }
+    }
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.code, self.signal) {
+            (Some(c), _) => write!(f, "exit code {c}")?,
+            (None, Some(s)) => write!(f, "killed by signal {s}")?,
+            _ => write!(f, "unknown exit")?,
+        }
+        if self.oom_killed {
+            write!(f, " (OOM killed)")?;
+        }
+        Ok(())
+    }
+}
+
+/// A handle on one container.
+#[derive(Debug)]
+pub struct Container {
+    root: PathBuf,
+    state: State,
+    pidfd: Option<OwnedFd>,
+    /// Report pipe from create (only in the creating process): EOF once exec succeeded.
+    report: Option<OwnedFd>,
+    /// Descriptions of the steps after READY, for an exec failure seen at start.
+    late_steps: Vec<(u32, String)>,
+    /// Whether this process is the container init's parent (so it can reap it).
+    is_parent: bool,
+    exit: Option<ExitStatus>,
+    deleted: bool,
+}
+
+/// The exec fifo, writable by the container's init whatever user it has become (as runc's).
+fn ensure_fifo(dir: &Path) -> Result<()> {
+    let fifo = dir.join(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| Error::Sys { op: format!("mkfifo {}", fifo.display()), errno: e })?;
+    // mkfifo applied the umask.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(Error::io("chmod", &fifo))
+}
+
+/// Removes a state dir: only the files rcontainer puts there, never following anything.
+fn remove_state_dir(dir: &Path) -> Result<()> {
+    for name in [state::EXEC_FIFO, state::STATE_FILE, ".state.json.tmp"] {
+        let p = dir.join(name);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", p)(e)),
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove state dir", dir)(e)),
+    }
+}
+
+impl Container {
+    /// Creates the container: namespaces, mounts, root filesystem, identity — everything up to
+    /// exec, which waits for [`Container::start`]. On failure nothing is left behind.
+    pub fn create(id: &str, spec: &Spec, opts: &CreateOptions) -> Result<Container> {
+        state::validate_id(id)?;
+        spec.validate()?;
+        let dir = state::create_dir(&opts.root, id)?;
+        match Self::create_in(id, spec, opts, &dir) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                let _ = remove_state_dir(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn create_in(id: &str, spec: &Spec, opts: &CreateOptions, dir: &Path) -> Result<Container> {
+        ensure_fifo(dir)?;
+        let dir_fd: OwnedFd = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
+        let pipes = spawn::pipes()?;
+        let inputs = PlanInputs {
+            id,
+            report_fd: pipes.report_w.as_raw_fd(),
+            go_fd: pipes.go_r.as_raw_fd(),
+            state_dir_fd: dir_fd.as_raw_fd(),
+            stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
+            preserve_fds: opts.preserve_fds,
+            no_pivot: opts.no_pivot,
+        };
+        let plan = Plan::build(spec, &inputs)?;
+        let late_steps = plan
+            .steps
+            .iter()
+            .enumerate()
+            .skip_while(|(_, s)| !matches!(s.op, crate::plan::Op::Ready { .. }))
+            .map(|(i, s)| (i as u32, s.what.clone()))
+            .collect();
+        let spawned = spawn::spawn(id, &plan, pipes, |_pid| Ok(()))?;
+        drop(dir_fd);
+
+        let pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
+        let state = State {
+            oci_version: spec.config().version().clone(),
+            id: id.to_string(),
+            status: Status::Created,
+            pid: spawned.pid,
+            bundle: spec.bundle().to_path_buf(),
+            rootfs: spec.rootfs()?,
+            created: state::now_rfc3339(),
+            annotations: spec.config().annotations().clone().unwrap_or_default(),
+            pid_start_time,
+        };
+        let mut container = Container {
+            root: opts.root.clone(),
+            state,
+            pidfd: Some(spawned.pidfd),
+            report: Some(spawned.report),
+            late_steps,
+            is_parent: true,
+            exit: None,
+            deleted: false,
+        };
+        let saved = state::save(dir, &container.state).and_then(|()| match &opts.pid_file {
+            Some(f) => write_pid_file(f, spawned.pid),
+            None => Ok(()),
+        });
+        if let Err(e) = saved {
+            container.kill_and_reap();
+            return Err(e);
+        }
+        Ok(container)
+    }
+
+    /// A handle on a container created earlier (maybe by another process).
+    pub fn load(root: impl AsRef<Path>, id: &str) -> Result<Container> {
+        let root = root.as_ref();
+        let state = state::load(root, id)?;
+        let pidfd = if state.status != Status::Stopped {
+            // The start time check in load() and pidfd_open are not atomic; check again after.
+            let fd = sys::pidfd_open(state.pid).ok();
+            if state::process_start_time(state.pid) == Some(state.pid_start_time) {
+                fd
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, late_steps: Vec::new(), is_parent: false, exit: None, deleted: false })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// Host pid of the container's init.
+    pub fn pid(&self) -> i32 {
+        self.state.pid
+    }
+
+    /// The pidfd of the container's init: becomes readable when it exits (poll it in an event
+    /// loop, then call [`Container::wait`]). None once the container is stopped and reaped.
+    pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|f| f.as_fd())
+    }
+
+    fn dir(&self) -> PathBuf {
+        state::state_dir(&self.root, &self.state.id)
+    }
+
+    /// Current state (status recomputed from the live process).
+    pub fn state(&mut self) -> Result<State> {
+        if self.deleted {
+            return Err(Error::NotFound { id: self.state.id.clone() });
+        }
+        if self.exit.is_some() {
+            self.state.status = Status::Stopped;
+        } else {
+            state::refresh(&self.root, &mut self.state);
+        }
+        Ok(self.state.clone())
+    }
+
+    pub fn status(&mut self) -> Result<Status> {
+        Ok(self.state()?.status)
+    }
+
+    fn require(&mut self, op: &'static str, allowed: &[Status]) -> Result<Status> {
+        let status = self.status()?;
+        if allowed.contains(&status) {
+            Ok(status)
+        } else {
+            Err(Error::WrongState { id: self.state.id.clone(), op, status })
+        }
+    }
+
+    /// Releases the container's process into exec. In the creating process, returns once the
+    /// exec has happened (or fails with the exec error).
+    pub fn start(&mut self) -> Result<()> {
+        self.require("start", &[Status::Created])?;
+        let fifo = self.dir().join(state::EXEC_FIFO);
+        let fd: OwnedFd = match nix::fcntl::open(&fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Err(Error::WrongState { id: self.state.id.clone(), op: "start", status: Status::Running }),
+            Err(e) => return Err(Error::Sys { op: format!("open {}", fifo.display()), errno: e }),
+        };
+        // Wait for the init's byte, or for the init to die.
+        let pidfd = self.pidfd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let mut fds = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 }];
+        loop {
+            // SAFETY: two valid pollfd entries (a negative fd is ignored by poll).
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if r < 0 && Errno::last() == Errno::EINTR {
+                continue;
+            }
+            if r < 0 {
+                return Err(Error::Sys { op: "poll exec fifo".into(), errno: Errno::last() });
+            }
+            break;
+        }
+        let mut byte = [0u8; 1];
+        let got = nix::unistd::read(&fd, &mut byte).unwrap_or(0);
+        if got != 1 {
+            let how = self.reap_now();
+            return Err(Error::SetupDied { id: self.state.id.clone(), how });
+        }
+        let _ = std::fs::remove_file(&fifo);
+        drop(fd);
+
+        // In the creating process: EOF on the report pipe means exec succeeded.
+        if let Some(report) = self.report.take() {
+            match spawn::read_report(report.as_raw_fd())? {
+                Some(r) if r.step != READY => {
+                    let what = self.late_steps.iter().find(|(i, _)| *i == r.step).map(|(_, w)| w.clone()).unwrap_or_else(|| "exec".into());
+                    self.reap_now();
+                    return Err(Error::Setup { what, errno: Errno::from_raw(r.errno) });
+                }
+                _ => {}
+            }
+        }
+        self.state.status = Status::Running;
+        Ok(())
+    }
+
+    /// Reaps the init if it has exited; returns a description.
+    fn reap_now(&mut self) -> String {
+        if self.is_parent {
+            if let Some(fd) = &self.pidfd {
+                if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
+                    let how = spawn::describe_exit(Some(match e {
+                        sys::Exit::Code(c) => sys::Exit::Code(c),
+                        sys::Exit::Signal(s) => sys::Exit::Signal(s),
+                    }));
+                    self.exit = Some(to_status(e));
+                    return how;
+                }
+            }
+        }
+        "exited".into()
+    }
+
+    /// Waits for the container's process to end (at most `timeout`) and returns how it ended.
+    /// Only the process that created the container can learn the exit status.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<ExitStatus> {
+        if let Some(e) = self.exit {
+            return Ok(e);
+        }
+        if !self.is_parent {
+            return Err(Error::Unsupported(format!(
+                "wait: the exit status of container {:?} is only known to the process that created it",
+                self.state.id
+            )));
+        }
+        let Some(fd) = &self.pidfd else {
+            return Err(Error::WrongState { id: self.state.id.clone(), op: "wait", status: Status::Stopped });
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let ms = match deadline {
+                None => -1,
+                Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+            };
+            if sys::poll_one(fd.as_raw_fd(), libc::POLLIN, ms).map_err(Error::sys("poll pidfd"))? {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout(timeout.unwrap_or_default()));
+            }
+        }
+        match sys::waitid_pidfd(fd.as_fd(), false).map_err(Error::sys(format!("waitid container {:?}", self.state.id)))? {
+            Some(e) => {
+                let status = to_status(e);
+                self.exit = Some(status);
+                self.state.status = Status::Stopped;
+                Ok(status)
+            }
+            None => Err(Error::Sys { op: "waitid".into(), errno: Errno::ECHILD }),
+        }
+    }
+
+    /// Non-blocking: the exit status if the process has ended, else None.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        match self.wait(Some(Duration::ZERO)) {
+            Ok(s) => Ok(Some(s)),
+            Err(Error::Timeout(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `signal` to the container's init (created, running or paused).
+    pub fn kill(&mut self, signal: i32) -> Result<()> {
+        self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
+        let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.state.id.clone(), op: "kill", status: Status::Stopped })?;
+        sys::pidfd_send_signal(fd.as_fd(), signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })
+    }
+
+    fn kill_and_reap(&mut self) {
+        if let Some(fd) = &self.pidfd {
+            let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+            if self.is_parent {
+                if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
+                    self.exit = Some(to_status(e));
+                }
+            } else {
+                // Not our child: wait until it is gone (its parent reaps it).
+                let _ = sys::poll_one(fd.as_raw_fd(), libc::POLLIN, 10_000);
+            }
+        }
+    }
+
+    /// Removes the container. A created or running one needs `force` (it is killed first).
+    /// Deleting twice is harmless.
+    pub fn delete(&mut self, force: bool) -> Result<()> {
+        if self.deleted {
+            return Ok(());
+        }
+        let status = self.status()?;
+        if status != Status::Stopped {
+            if !force {
+                return Err(Error::WrongState { id: self.state.id.clone(), op: "delete", status });
+            }
+            self.kill_and_reap();
+        } else if self.is_parent && self.exit.is_none() {
+            self.reap_now();
+        }
+        remove_state_dir(&self.dir())?;
+        self.pidfd = None;
+        self.deleted = true;
+        Ok(())
+    }
+}
+
+fn to_status(e: sys::Exit) -> ExitStatus {
+    match e {
+        sys::Exit::Code(c) => ExitStatus { code: Some(c), signal: None, oom_killed: false },
+        sys::Exit::Signal(s) => ExitStatus { code: None, signal: Some(s), oom_killed: false },
+    }
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    std::fs::write(&tmp, pid.to_string()).map_err(Error::io("write pid file", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io("write pid file", path))
+}
+
+/// The states of every container under `root`.
+pub fn list(root: impl AsRef<Path>) -> Result<Vec<State>> {
+    let root = root.as_ref();
+    let mut out = Vec::new();
+    for id in state::ids(root)? {
+        match state::load(root, &id) {
+            Ok(s) => out.push(s),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

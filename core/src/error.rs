@@ -1,0 +1,128 @@
+//! One error type for the whole core. Every variant names what failed and the input that caused it;
+//! [`Error::kind`] and [`Error::errno`] are what the C ABI and the bindings map to their own errors.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use crate::state::Status;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The broad class of an [`Error`], stable across versions (the C ABI exposes it as an int).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ErrorKind {
+    /// The configuration (spec, id, option) is invalid; nothing was created.
+    InvalidConfig = 1,
+    /// No container with that id.
+    NotFound = 2,
+    /// A container with that id exists already.
+    AlreadyExists = 3,
+    /// The call is not allowed in the container's current lifecycle state.
+    WrongState = 4,
+    /// A system call failed; [`Error::errno`] says which errno.
+    Os = 5,
+    /// A wait ran out of time.
+    Timeout = 6,
+    /// The request is valid but this build or kernel cannot do it.
+    Unsupported = 7,
+}
+
+/// An errno printed the way users read it: `No such file or directory (ENOENT)`.
+pub struct ErrnoText(pub Errno);
+
+impl fmt::Display for ErrnoText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({:?})", self.0.desc(), self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field of the configuration has a value that cannot work.
+    #[error("invalid configuration: {field} = {value}: {reason}")]
+    InvalidSpec { field: String, value: String, reason: String },
+
+    /// config.json (or a JSON string) could not be read as an OCI runtime spec.
+    #[error("invalid OCI config {source_name}: {reason}")]
+    ConfigParse { source_name: String, reason: String },
+
+    #[error("invalid container id {id:?}: {reason}")]
+    InvalidId { id: String, reason: &'static str },
+
+    #[error("container {id:?} already exists")]
+    AlreadyExists { id: String },
+
+    #[error("container {id:?} does not exist")]
+    NotFound { id: String },
+
+    #[error("cannot {op} container {id:?}: it is {status}")]
+    WrongState { id: String, op: &'static str, status: Status },
+
+    /// A step of the container's setup (between clone and exec) failed in the child.
+    #[error("{what}: {}", ErrnoText(*errno))]
+    Setup { what: String, errno: Errno },
+
+    /// A file operation of the runtime itself failed.
+    #[error("{op} {}: {}", path.display(), ErrnoText(io_errno(source)))]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+
+    /// A system call of the runtime itself failed.
+    #[error("{op}: {}", ErrnoText(*errno))]
+    Sys { op: String, errno: Errno },
+
+    /// The container's first process died before it reported its setup done.
+    #[error("container {id:?}: init process died during setup ({how})")]
+    SetupDied { id: String, how: String },
+
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidSpec { .. } | Error::ConfigParse { .. } | Error::InvalidId { .. } => ErrorKind::InvalidConfig,
+            Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::WrongState { .. } => ErrorKind::WrongState,
+            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } => ErrorKind::Os,
+            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+        }
+    }
+
+    /// The errno behind an OS error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Setup { errno, .. } | Error::Sys { errno, .. } => Some(*errno as i32),
+            Error::Io { source, .. } => Some(io_errno(source) as i32),
+            Error::Timeout(_) => Some(libc::ETIMEDOUT),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidSpec { field: field.into(), value: value.to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    pub(crate) fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> Self {
+        let op = op.into();
+        move |errno| Error::Sys { op, errno }
+    }
+}

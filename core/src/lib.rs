@@ -1,0 +1,32 @@
+//! rcontainer-core: launch Linux processes inside namespaces (and cgroups), as a library.
+//!
+//! The life of a container (see DESIGN.md): [`Spec`] (OCI runtime config) → validation → a
+//! [`plan::Plan`] of raw setup steps computed in the parent → `clone3` → the child executes the
+//! plan with raw syscalls only and waits before exec → [`Container::start`] → [`Container::wait`]
+//! → [`Container::delete`].
+
+pub mod cgroups;
+pub mod container;
+pub mod error;
+pub mod plan;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod state;
+
+mod child;
+mod spawn;
+mod sys;
+
+/// The OCI model (runtime spec types) this crate's API uses.
+pub use oci_spec;
+pub use container::{list, Container, CreateOptions, ExitStatus, Stdio};
+pub use error::{Error, ErrorKind, Result};
+pub use spec::{Spec, SpecBuilder};
+pub use state::{State, Status};
+
+/// The crate version (also the C ABI's and the bindings' version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Default directory holding one state dir per container (as runc's `/run/runc`).
+pub const DEFAULT_STATE_ROOT: &str = "/run/rcontainer";

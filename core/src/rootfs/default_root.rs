@@ -1,0 +1,89 @@
+//! The embedded default root: used when no rootfs is given (ad-hoc `rcontainer run`, the
+//! bindings). A read-only view of the host's /usr, /bin, /sbin, /lib*, /etc with a fresh /proc,
+//! /dev, /sys, /tmp and /run, so a container runs on any fresh machine without an image.
+//!
+//! On disk it is only a skeleton of empty directories and symlinks (`<state root>/.default-root`),
+//! shared by all containers: the bind mounts exist only in each container's mount namespace, and
+//! the root is remounted read-only inside, so no container can change it.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Mount;
+
+use crate::error::{Error, Result};
+
+/// Host directories shown read-only (when present; symlinks such as a merged-/usr /bin are copied as symlinks).
+pub const HOST_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
+const FRESH_DIRS: &[&str] = &["proc", "dev", "sys", "tmp", "run", "root"];
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
+    let mut m = Mount::default();
+    m.set_destination(PathBuf::from(dest));
+    m.set_typ(Some(typ.to_string()));
+    m.set_source(Some(PathBuf::from(source)));
+    m.set_options(Some(options.iter().map(|s| s.to_string()).collect()));
+    m
+}
+
+/// Makes sure the skeleton exists under `state_root`; returns its path and the mounts to use.
+pub fn prepare(state_root: &Path) -> Result<(PathBuf, Vec<Mount>)> {
+    let dir = state_root.join(".default-root");
+    if !dir.join("proc").is_dir() {
+        build_skeleton(state_root, &dir)?;
+    }
+    let mut mounts = Vec::new();
+    for name in HOST_DIRS {
+        let host = Path::new("/").join(name);
+        match fs::symlink_metadata(&host) {
+            Ok(m) if m.is_dir() => mounts.push(mount(&format!("/{name}"), "bind", &host.to_string_lossy(), &["rbind", "ro", "nosuid", "nodev"])),
+            _ => {}
+        }
+    }
+    mounts.push(mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]));
+    mounts.push(mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]));
+    mounts.push(mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]));
+    mounts.push(mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]));
+    mounts.push(mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]));
+    mounts.push(mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]));
+    mounts.push(mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]));
+    mounts.push(mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"]));
+    mounts.push(mount("/root", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=700"]));
+    Ok((dir, mounts))
+}
+
+fn build_skeleton(state_root: &Path, dir: &Path) -> Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(0o711).create(state_root).map_err(Error::io("create state root", state_root))?;
+    let tmp = state_root.join(format!(".default-root.tmp-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::DirBuilder::new().mode(0o755).create(&tmp).map_err(Error::io("create", &tmp))?;
+    let fill = || -> Result<()> {
+        for name in HOST_DIRS {
+            let host = Path::new("/").join(name);
+            let Ok(meta) = fs::symlink_metadata(&host) else { continue };
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&host).map_err(Error::io("readlink", &host))?;
+                std::os::unix::fs::symlink(&target, tmp.join(name)).map_err(Error::io("symlink", tmp.join(name)))?;
+            } else if meta.is_dir() {
+                fs::DirBuilder::new().mode(0o755).create(tmp.join(name)).map_err(Error::io("mkdir", tmp.join(name)))?;
+            }
+        }
+        for name in FRESH_DIRS {
+            fs::DirBuilder::new().mode(0o755).create(tmp.join(name)).map_err(Error::io("mkdir", tmp.join(name)))?;
+        }
+        Ok(())
+    };
+    let filled = fill();
+    if filled.is_ok() && fs::rename(&tmp, dir).is_ok() {
+        return Ok(());
+    }
+    // Lost a race with another process building it (or failed): use theirs if it is there.
+    let _ = fs::remove_dir_all(&tmp);
+    filled?;
+    if dir.join("proc").is_dir() {
+        Ok(())
+    } else {
+        Err(Error::io("create default root", dir)(std::io::Error::from_raw_os_error(libc::EEXIST)))
+    }
+}

@@ -1,0 +1,3 @@
+//! Privilege setup computed in the parent: capabilities (here), later seccomp and friends.
+
+pub mod caps;

@@ -1,0 +1,181 @@
+//! clone3 and the parent's half of the parent/child protocol:
+//!
+//! 1. parent: pipes (report: child → parent; go: parent → child), block signals, clone3.
+//! 2. child: non-dumpable, default signal handlers, waits for "go" (child.rs).
+//! 3. parent: writes uid/gid maps and oom_score_adj, runs the caller's hook (cgroup placement),
+//!    sends "go".
+//! 4. child: runs the plan up to exec, reports READY (or the failing step and errno), blocks on
+//!    the exec fifo until `start`.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+use nix::errno::Errno;
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+
+use crate::child::{self, Report, READY};
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::sys;
+
+/// Held from pipe creation until the parent has closed the child's pipe ends, so that a clone
+/// on another thread never inherits them (that would delay the EOF `start` waits for).
+static CLONE_WINDOW: Mutex<()> = Mutex::new(());
+
+/// The four pipe ends of one spawn.
+pub(crate) struct Pipes {
+    pub report_r: OwnedFd,
+    pub report_w: OwnedFd,
+    pub go_r: OwnedFd,
+    pub go_w: OwnedFd,
+}
+
+pub(crate) fn pipes() -> Result<Pipes> {
+    let (report_r, report_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
+    let (go_r, go_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
+    Ok(Pipes { report_r, report_w, go_r, go_w })
+}
+
+/// A child that reported READY.
+pub(crate) struct Spawned {
+    pub pid: libc::pid_t,
+    pub pidfd: OwnedFd,
+    /// Read end of the report pipe: EOF once the child has exec'd, or an error record.
+    pub report: OwnedFd,
+}
+
+/// Reads one report record; None on EOF.
+pub(crate) fn read_report(fd: RawFd) -> Result<Option<Report>> {
+    let mut rec = Report { step: 0, errno: 0 };
+    loop {
+        // SAFETY: reading into a plain-data struct of exactly that size.
+        let n = unsafe { libc::read(fd, &mut rec as *mut Report as *mut libc::c_void, std::mem::size_of::<Report>()) };
+        if n < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(Error::Sys { op: "read from container init".into(), errno: e });
+        }
+        return Ok(if n as usize == std::mem::size_of::<Report>() { Some(rec) } else { None });
+    }
+}
+
+/// Describes how a reaped child ended.
+pub(crate) fn describe_exit(e: Option<sys::Exit>) -> String {
+    match e {
+        Some(sys::Exit::Code(c)) => format!("exit status {c}"),
+        Some(sys::Exit::Signal(s)) => format!("killed by signal {s}"),
+        None => "still running".into(),
+    }
+}
+
+fn kill_and_reap(pidfd: &OwnedFd) {
+    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+    let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+}
+
+fn write_proc(pid: libc::pid_t, file: &str, text: &str) -> Result<()> {
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).map_err(Error::io("write", path))
+}
+
+/// Clones the container's init and drives it to READY. `hook` runs in the parent after the id
+/// maps are written and before the child continues (cgroup placement goes there).
+pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, hook: impl FnOnce(libc::pid_t) -> Result<()>) -> Result<Spawned> {
+    let Pipes { report_r, report_w, go_r, go_w } = pipes;
+    let window = CLONE_WINDOW.lock().unwrap_or_else(|p| p.into_inner());
+
+    let mut pidfd: RawFd = -1;
+    let mut args = sys::CloneArgs {
+        flags: plan.clone_flags | sys::CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+
+    // Block every signal around clone so no host handler runs in the child before it resets them.
+    let mut old = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old)).map_err(Error::sys("block signals"))?;
+    let mut restore_pidns = None;
+    if let Some(ns) = &plan.pid_ns {
+        let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children").map_err(Error::io("open", "/proc/thread-self/ns/pid_for_children"));
+        let joined = own.and_then(|own| {
+            // SAFETY: setns on valid fds; affects only this thread's pid_for_children.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+                return Err(Error::Sys { op: "join pid namespace (linux.namespaces[pid].path)".into(), errno: Errno::last() });
+            }
+            Ok(own)
+        });
+        match joined {
+            Ok(own) => restore_pidns = Some(own),
+            Err(e) => {
+                let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+                return Err(e);
+            }
+        }
+    }
+
+    // SAFETY: fork-style clone3; the child only runs child::run (raw syscalls on the plan).
+    let cloned = unsafe { sys::clone3(&mut args) };
+    if let Ok(0) = cloned {
+        // SAFETY: in the child; closes the parent's ends and runs the plan. Never returns.
+        unsafe {
+            libc::close(report_r.as_raw_fd());
+            libc::close(go_w.as_raw_fd());
+            child::run(plan, report_w.as_raw_fd());
+        }
+    }
+
+    if let Some(own) = restore_pidns {
+        // SAFETY: re-entering our own active pid namespace is always allowed.
+        unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) };
+    }
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    drop(report_w);
+    drop(go_r);
+    drop(window);
+
+    let pid = cloned.map_err(|e| Error::Sys { op: format!("clone3 (container {id:?}, namespace flags {:#x})", plan.clone_flags), errno: e })?;
+    // SAFETY: CLONE_PIDFD filled in a fresh fd.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+
+    let parent_setup = || -> Result<()> {
+        if let Some(m) = &plan.uid_map {
+            write_proc(pid, "uid_map", m)?;
+        }
+        if let Some(m) = &plan.gid_map {
+            write_proc(pid, "gid_map", m)?;
+        }
+        if let Some(adj) = plan.oom_score_adj {
+            write_proc(pid, "oom_score_adj", &adj.to_string())?;
+        }
+        hook(pid)?;
+        // SAFETY: one byte to a valid pipe.
+        if unsafe { libc::write(go_w.as_raw_fd(), b"g".as_ptr() as *const libc::c_void, 1) } != 1 {
+            return Err(Error::Sys { op: "signal container init".into(), errno: Errno::last() });
+        }
+        Ok(())
+    };
+    if let Err(e) = parent_setup() {
+        kill_and_reap(&pidfd);
+        return Err(e);
+    }
+    drop(go_w);
+
+    match read_report(report_r.as_raw_fd()) {
+        Ok(Some(r)) if r.step == READY => Ok(Spawned { pid, pidfd, report: report_r }),
+        Ok(Some(r)) => {
+            let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+            Err(Error::Setup { what: plan.what(r.step as usize).to_string(), errno: Errno::from_raw(r.errno) })
+        }
+        Ok(None) => {
+            let how = describe_exit(sys::waitid_pidfd(pidfd.as_fd(), false).ok().flatten());
+            Err(Error::SetupDied { id: id.to_string(), how })
+        }
+        Err(e) => {
+            kill_and_reap(&pidfd);
+            Err(e)
+        }
+    }
+}

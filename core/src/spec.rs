@@ -1,0 +1,508 @@
+//! The configuration: an OCI runtime spec (`config.json`, oci-spec's model) plus the bundle directory
+//! it is relative to, a builder whose defaults are those of `runc spec` (with `terminal: false`), and
+//! validation that runs before anything is created. Every validation error names the field and value.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{self as oci, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+
+use crate::error::{Error, Result};
+
+/// `runc spec` output (runc 1.1), with `terminal: false`. The builder starts from this.
+pub const RUNC_DEFAULT_CONFIG: &str = r#"{
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "terminal": false,
+    "user": { "uid": 0, "gid": 0 },
+    "args": [ "sh" ],
+    "env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" ],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
+      "effective": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
+      "permitted": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
+      "ambient": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ]
+    },
+    "rlimits": [ { "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 } ],
+    "noNewPrivileges": true
+  },
+  "root": { "path": "rootfs", "readonly": true },
+  "hostname": "runc",
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc" },
+    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+      "options": [ "nosuid", "strictatime", "mode=755", "size=65536k" ] },
+    { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+      "options": [ "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5" ] },
+    { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+      "options": [ "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" ] },
+    { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": [ "nosuid", "noexec", "nodev" ] },
+    { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [ "nosuid", "noexec", "nodev", "ro" ] },
+    { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+      "options": [ "nosuid", "noexec", "nodev", "relatime", "ro" ] }
+  ],
+  "linux": {
+    "resources": { "devices": [ { "allow": false, "access": "rwm" } ] },
+    "namespaces": [ { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" },
+                    { "type": "mount" }, { "type": "cgroup" } ],
+    "maskedPaths": [ "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                     "/proc/scsi", "/sys/devices/virtual/powercap" ],
+    "readonlyPaths": [ "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" ]
+  }
+}"#;
+
+/// A container configuration: the OCI runtime spec and the bundle directory that relative paths in
+/// it (root.path, bind sources) are resolved against.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    config: oci::Spec,
+    bundle: PathBuf,
+}
+
+fn parse_config(text: &str, source_name: &str) -> Result<oci::Spec> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::ConfigParse { source_name: source_name.to_string(), reason: e.to_string() })
+}
+
+impl Spec {
+    /// Reads `<bundle>/config.json`.
+    pub fn from_bundle(bundle: impl AsRef<Path>) -> Result<Spec> {
+        let bundle = std::path::absolute(bundle.as_ref()).map_err(Error::io("resolve", bundle.as_ref()))?;
+        let path = bundle.join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(Error::io("read", &path))?;
+        let config = parse_config(&text, &path.display().to_string())?;
+        Ok(Spec { config, bundle })
+    }
+
+    /// Parses OCI config JSON text; relative paths in it resolve against `bundle`.
+    pub fn from_json(text: &str, bundle: impl AsRef<Path>) -> Result<Spec> {
+        let bundle = std::path::absolute(bundle.as_ref()).map_err(Error::io("resolve", bundle.as_ref()))?;
+        Ok(Spec { config: parse_config(text, "(json text)")?, bundle })
+    }
+
+    /// The spec `runc spec` writes (with `terminal: false`), for the bundle directory `bundle`.
+    pub fn runc_default(bundle: impl AsRef<Path>) -> Spec {
+        // The template is a constant checked by a unit test, so parsing it cannot fail at run time.
+        let config = parse_config(RUNC_DEFAULT_CONFIG, "default").unwrap_or_default();
+        Spec { config, bundle: bundle.as_ref().to_path_buf() }
+    }
+
+    pub fn config(&self) -> &oci::Spec {
+        &self.config
+    }
+    pub fn config_mut(&mut self) -> &mut oci::Spec {
+        &mut self.config
+    }
+    pub fn bundle(&self) -> &Path {
+        &self.bundle
+    }
+
+    /// The config as pretty JSON (what `rcontainer spec` writes).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.config).unwrap_or_default()
+    }
+
+    /// The root filesystem path, resolved against the bundle.
+    pub fn rootfs(&self) -> Result<PathBuf> {
+        let root = self.config.root().as_ref().ok_or_else(|| Error::invalid("root", "null", "a root filesystem is required"))?;
+        Ok(self.bundle.join(root.path()))
+    }
+
+    pub(crate) fn namespaces(&self) -> &[LinuxNamespace] {
+        self.config.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or(&[])
+    }
+
+    /// Whether the spec asks for (a new or joined) namespace of type `t`.
+    pub fn has_namespace(&self, t: LinuxNamespaceType) -> bool {
+        self.namespaces().iter().any(|n| n.typ() == t)
+    }
+
+    /// Checks everything that can be checked before anything is created.
+    pub fn validate(&self) -> Result<()> {
+        let c = &self.config;
+        if c.version().is_empty() || !c.version().starts_with("1.") {
+            return Err(Error::invalid("ociVersion", format!("{:?}", c.version()), "expected a 1.x OCI runtime spec version"));
+        }
+        let rootfs = self.rootfs()?;
+        match std::fs::metadata(&rootfs) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(Error::invalid("root.path", rootfs.display(), "not a directory")),
+            Err(e) => return Err(Error::invalid("root.path", rootfs.display(), e.to_string())),
+        }
+        let process = c.process().as_ref().ok_or_else(|| Error::invalid("process", "null", "a process is required"))?;
+        let args = process.args().as_deref().unwrap_or(&[]);
+        if args.is_empty() || args[0].is_empty() {
+            return Err(Error::invalid("process.args", format!("{args:?}"), "the command must not be empty"));
+        }
+        if process.terminal() == Some(true) {
+            return Err(Error::invalid("process.terminal", "true", "terminals (--console-socket) are not supported yet"));
+        }
+        if !process.cwd().is_absolute() {
+            return Err(Error::invalid("process.cwd", process.cwd().display(), "must be an absolute path"));
+        }
+        for e in process.env().as_deref().unwrap_or(&[]) {
+            if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
+                return Err(Error::invalid("process.env", format!("{e:?}"), "entries must look like KEY=VALUE"));
+            }
+        }
+        let mut seen = HashSet::new();
+        for r in process.rlimits().as_deref().unwrap_or(&[]) {
+            if r.soft() > r.hard() {
+                return Err(Error::invalid(format!("process.rlimits[{}]", r.typ()), format!("soft {} > hard {}", r.soft(), r.hard()), "soft limit above hard limit"));
+            }
+            if !seen.insert(r.typ().to_string()) {
+                return Err(Error::invalid("process.rlimits", r.typ(), "listed twice"));
+            }
+        }
+
+        let mut types = HashSet::new();
+        for ns in self.namespaces() {
+            if !types.insert(ns.typ()) {
+                return Err(Error::invalid("linux.namespaces", ns.typ(), "namespace type listed twice"));
+            }
+            if let Some(p) = ns.path() {
+                if !p.is_absolute() {
+                    return Err(Error::invalid(format!("linux.namespaces[{}].path", ns.typ()), p.display(), "must be an absolute path"));
+                }
+                if ns.typ() == LinuxNamespaceType::Time {
+                    return Err(Error::Unsupported(format!("joining a time namespace ({}) is not supported", p.display())));
+                }
+                if let Err(e) = std::fs::metadata(p) {
+                    return Err(Error::invalid(format!("linux.namespaces[{}].path", ns.typ()), p.display(), e.to_string()));
+                }
+            }
+        }
+        if types.contains(&LinuxNamespaceType::Time) && !Path::new("/proc/self/ns/time").exists() {
+            return Err(Error::invalid("linux.namespaces", "time", "this kernel has no time namespaces"));
+        }
+        let new_ns = |t| self.namespaces().iter().any(|n| n.typ() == t && n.path().is_none());
+        if c.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !types.contains(&LinuxNamespaceType::Uts) {
+            return Err(Error::invalid("hostname", c.hostname().as_deref().unwrap_or(""), "setting a hostname needs a uts namespace"));
+        }
+        if let Some(h) = c.hostname() {
+            if h.len() > 64 || h.contains('\0') {
+                return Err(Error::invalid("hostname", h, "at most 64 bytes, no NUL"));
+            }
+        }
+        if !types.contains(&LinuxNamespaceType::Mount) && !c.mounts().as_deref().unwrap_or(&[]).is_empty() {
+            return Err(Error::invalid("mounts", "(non-empty)", "mounts need a mount namespace"));
+        }
+        if !types.contains(&LinuxNamespaceType::Mount) {
+            return Err(Error::invalid("linux.namespaces", "(no mount)", "rcontainer needs a mount namespace to enter the root filesystem"));
+        }
+        for (i, m) in c.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+            if !m.destination().is_absolute() {
+                return Err(Error::invalid(format!("mounts[{i}].destination"), m.destination().display(), "must be an absolute path"));
+            }
+        }
+
+        let linux = c.linux().as_ref();
+        let uid_maps = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or(&[]);
+        let gid_maps = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or(&[]);
+        if new_ns(LinuxNamespaceType::User) {
+            if uid_maps.is_empty() || gid_maps.is_empty() {
+                return Err(Error::invalid("linux.uidMappings", "[]", "a new user namespace needs uid and gid mappings"));
+            }
+        } else if !uid_maps.is_empty() || !gid_maps.is_empty() {
+            return Err(Error::invalid("linux.uidMappings", format_maps(uid_maps), "mappings need a new user namespace (linux.namespaces type user without path)"));
+        }
+        validate_maps("linux.uidMappings", uid_maps)?;
+        validate_maps("linux.gidMappings", gid_maps)?;
+        if new_ns(LinuxNamespaceType::User) {
+            let user = process.user();
+            if !maps_contain(uid_maps, user.uid()) {
+                return Err(Error::invalid("process.user.uid", user.uid(), "not mapped by linux.uidMappings"));
+            }
+            if !maps_contain(gid_maps, user.gid()) {
+                return Err(Error::invalid("process.user.gid", user.gid(), "not mapped by linux.gidMappings"));
+            }
+        }
+        if let Some(offsets) = linux.and_then(|l| l.time_offsets().as_ref()) {
+            if !offsets.is_empty() {
+                return Err(Error::Unsupported("linux.timeOffsets are not supported yet".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn format_maps(maps: &[LinuxIdMapping]) -> String {
+    maps.iter().map(|m| format!("{}:{}:{}", m.container_id(), m.host_id(), m.size())).collect::<Vec<_>>().join(",")
+}
+
+fn maps_contain(maps: &[LinuxIdMapping], id: u32) -> bool {
+    maps.iter().any(|m| id >= m.container_id() && (id as u64) < m.container_id() as u64 + m.size() as u64)
+}
+
+fn validate_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    if maps.len() > 340 {
+        return Err(Error::invalid(field, format!("{} entries", maps.len()), "the kernel accepts at most 340 lines"));
+    }
+    for (i, m) in maps.iter().enumerate() {
+        let shown = format!("{}:{}:{}", m.container_id(), m.host_id(), m.size());
+        if m.size() == 0 {
+            return Err(Error::invalid(format!("{field}[{i}]"), shown, "size must be at least 1"));
+        }
+        if m.container_id() as u64 + m.size() as u64 > u32::MAX as u64 || m.host_id() as u64 + m.size() as u64 > u32::MAX as u64 {
+            return Err(Error::invalid(format!("{field}[{i}]"), shown, "range overflows 32-bit ids"));
+        }
+        for (j, o) in maps.iter().enumerate().take(i) {
+            let overlap = |a: u32, b: u32| (a as u64) < b as u64 + o.size() as u64 && (b as u64) < a as u64 + m.size() as u64;
+            if overlap(m.container_id(), o.container_id()) || overlap(m.host_id(), o.host_id()) {
+                return Err(Error::invalid(format!("{field}[{i}]"), shown, format!("overlaps {field}[{j}]")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses `CONTAINER:HOST:SIZE` (the ad-hoc `--uid-map` syntax).
+pub fn parse_id_map(field: &str, text: &str) -> Result<LinuxIdMapping> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let nums: Option<Vec<u32>> = parts.iter().map(|p| p.trim().parse().ok()).collect();
+    match nums.as_deref() {
+        Some([c, h, n]) => Ok(oci::LinuxIdMappingBuilder::default()
+            .container_id(*c)
+            .host_id(*h)
+            .size(*n)
+            .build()
+            .map_err(|e| Error::invalid(field, text, e.to_string()))?),
+        _ => Err(Error::invalid(field, text, "expected CONTAINER_ID:HOST_ID:SIZE, e.g. 0:100000:65536")),
+    }
+}
+
+/// Parses a namespace type name as used in config.json (`pid`, `network`, `mount`, ...).
+pub fn parse_namespace_type(name: &str) -> Result<LinuxNamespaceType> {
+    LinuxNamespaceType::try_from(name).map_err(|_| {
+        Error::invalid("linux.namespaces[].type", name, "unknown namespace type (expected one of pid, network, mount, ipc, uts, user, cgroup, time)")
+    })
+}
+
+/// Builds a [`Spec`] in code. Starts from `runc spec`'s defaults (with `terminal: false`).
+#[derive(Debug, Clone)]
+pub struct SpecBuilder {
+    spec: Spec,
+}
+
+impl SpecBuilder {
+    /// A builder for a container that runs `args` (argv; args[0] is looked up in PATH).
+    pub fn new<S: Into<String>>(args: impl IntoIterator<Item = S>) -> SpecBuilder {
+        let mut spec = Spec::runc_default(".");
+        if let Some(p) = spec.config.process_mut() {
+            p.set_args(Some(args.into_iter().map(Into::into).collect()));
+        }
+        SpecBuilder { spec }
+    }
+
+    /// Starts from an existing spec (e.g. a whole OCI config given as JSON).
+    pub fn from_spec(spec: Spec) -> SpecBuilder {
+        SpecBuilder { spec }
+    }
+
+    fn process(&mut self) -> &mut oci::Process {
+        self.spec.config.process_mut().get_or_insert_with(Default::default)
+    }
+
+    fn linux(&mut self) -> &mut oci::Linux {
+        self.spec.config.linux_mut().get_or_insert_with(Default::default)
+    }
+
+    pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.process().set_args(Some(args.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// The root filesystem directory (absolute, or relative to the bundle).
+    pub fn rootfs(mut self, path: impl Into<PathBuf>) -> Self {
+        let readonly = self.spec.config.root().as_ref().and_then(|r| r.readonly());
+        let mut root = oci::Root::default();
+        root.set_path(path.into());
+        root.set_readonly(readonly);
+        self.spec.config.set_root(Some(root));
+        self
+    }
+
+    pub fn readonly_root(mut self, readonly: bool) -> Self {
+        if let Some(r) = self.spec.config.root_mut() {
+            r.set_readonly(Some(readonly));
+        }
+        self
+    }
+
+    pub fn bundle(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spec.bundle = dir.into();
+        self
+    }
+
+    pub fn hostname(mut self, name: impl Into<String>) -> Self {
+        self.spec.config.set_hostname(Some(name.into()));
+        self
+    }
+
+    /// Sets (or replaces) `KEY=VALUE` in the environment.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        let env = self.process().env_mut().get_or_insert_with(Vec::new);
+        let prefix = format!("{key}=");
+        env.retain(|e| !e.starts_with(&prefix));
+        env.push(format!("{key}={value}"));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.process().set_cwd(dir.into());
+        self
+    }
+
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        let user = self.process().user_mut();
+        user.set_uid(uid);
+        user.set_gid(gid);
+        self
+    }
+
+    pub fn additional_gids(mut self, gids: Vec<u32>) -> Self {
+        self.process().user_mut().set_additional_gids(Some(gids));
+        self
+    }
+
+    /// Replaces the namespace list with new namespaces of these types.
+    pub fn namespaces(mut self, types: &[LinuxNamespaceType]) -> Self {
+        let list = types
+            .iter()
+            .map(|t| {
+                let mut ns = LinuxNamespace::default();
+                ns.set_typ(*t);
+                ns
+            })
+            .collect();
+        self.linux().set_namespaces(Some(list));
+        self
+    }
+
+    /// Adds (or, if present, removes) a namespace of type `t`; with `path`, joins that namespace.
+    pub fn namespace(mut self, t: LinuxNamespaceType, enabled: bool, path: Option<PathBuf>) -> Self {
+        let list = self.linux().namespaces_mut().get_or_insert_with(Vec::new);
+        list.retain(|n| n.typ() != t);
+        if enabled {
+            let mut ns = LinuxNamespace::default();
+            ns.set_typ(t);
+            ns.set_path(path);
+            list.push(ns);
+        }
+        self
+    }
+
+    /// Adds a user namespace with these maps.
+    pub fn id_maps(mut self, uid_maps: Vec<LinuxIdMapping>, gid_maps: Vec<LinuxIdMapping>) -> Self {
+        let linux = self.linux();
+        linux.set_uid_mappings(Some(uid_maps));
+        linux.set_gid_mappings(Some(gid_maps));
+        self.namespace(LinuxNamespaceType::User, true, None)
+    }
+
+    pub fn mount(mut self, mount: oci::Mount) -> Self {
+        self.spec.config.mounts_mut().get_or_insert_with(Vec::new).push(mount);
+        self
+    }
+
+    /// A bind mount of host `source` at `destination`, read-only when `readonly`.
+    pub fn bind(self, source: impl Into<PathBuf>, destination: impl Into<PathBuf>, readonly: bool) -> Self {
+        let mut options = vec!["rbind".to_string()];
+        if readonly {
+            options.push("ro".to_string());
+        }
+        let mut m = oci::Mount::default();
+        m.set_destination(destination.into());
+        m.set_typ(Some("bind".into()));
+        m.set_source(Some(source.into()));
+        m.set_options(Some(options));
+        self.mount(m)
+    }
+
+    /// Sets (or replaces) an rlimit; `name` is e.g. `RLIMIT_NOFILE` or `nofile`.
+    pub fn rlimit(mut self, name: &str, soft: u64, hard: u64) -> Result<Self> {
+        let full = if name.to_ascii_uppercase().starts_with("RLIMIT_") { name.to_ascii_uppercase() } else { format!("RLIMIT_{}", name.to_ascii_uppercase()) };
+        let typ: oci::PosixRlimitType = serde_json::from_value(serde_json::Value::String(full.clone()))
+            .map_err(|_| Error::invalid("process.rlimits[].type", name, "unknown rlimit"))?;
+        let limit = oci::PosixRlimitBuilder::default().typ(typ).soft(soft).hard(hard).build().map_err(|e| Error::invalid("process.rlimits", name, e.to_string()))?;
+        let mut list = self.process().rlimits().clone().unwrap_or_default();
+        list.retain(|r| r.typ() != typ);
+        list.push(limit);
+        self.process().set_rlimits(Some(list));
+        Ok(self)
+    }
+
+    pub fn no_new_privileges(mut self, on: bool) -> Self {
+        self.process().set_no_new_privileges(Some(on));
+        self
+    }
+
+    /// Uses the embedded default root: a read-only view of the host's /usr, /bin, /sbin, /lib*,
+    /// /etc with a fresh /proc, /dev, /tmp and /run (see [`crate::rootfs::default_root`]).
+    pub fn default_root(mut self, state_root: &Path) -> Result<Self> {
+        let (dir, mounts) = crate::rootfs::default_root::prepare(state_root)?;
+        self.spec.config.set_mounts(Some(mounts));
+        self = self.rootfs(dir).readonly_root(true);
+        Ok(self)
+    }
+
+    pub fn build(self) -> Spec {
+        self.spec
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_default_parses_and_matches_runc() {
+        let config: oci::Spec = serde_json::from_str(RUNC_DEFAULT_CONFIG).expect("template parses");
+        assert_eq!(config.hostname().as_deref(), Some("runc"));
+        assert_eq!(config.process().as_ref().and_then(|p| p.terminal()), Some(false));
+        assert_eq!(config.mounts().as_ref().map(|m| m.len()), Some(7));
+    }
+
+    #[test]
+    fn id_map_parsing() {
+        let m = parse_id_map("--uid-map", "0:1000:1").expect("valid");
+        assert_eq!((m.container_id(), m.host_id(), m.size()), (0, 1000, 1));
+        let e = parse_id_map("--uid-map", "0:x").expect_err("invalid");
+        assert!(e.to_string().contains("0:x"), "{e}");
+    }
+
+    #[test]
+    fn validation_names_field_and_value() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("rootfs")).expect("mkdir");
+        let ok = SpecBuilder::new(["true"]).bundle(dir.path()).build();
+        ok.validate().expect("default spec is valid");
+
+        let missing = SpecBuilder::new(["true"]).bundle(dir.path()).rootfs("nope").build();
+        let e = missing.validate().expect_err("missing rootfs").to_string();
+        assert!(e.contains("root.path") && e.contains("nope"), "{e}");
+
+        let empty = SpecBuilder::new(Vec::<String>::new()).bundle(dir.path()).build();
+        assert!(empty.validate().expect_err("empty args").to_string().contains("process.args"));
+
+        let overlap = SpecBuilder::new(["true"])
+            .bundle(dir.path())
+            .id_maps(vec![parse_id_map("u", "0:1000:10").expect("map"), parse_id_map("u", "5:2000:10").expect("map")], vec![parse_id_map("g", "0:1000:10").expect("map")])
+            .build();
+        let e = overlap.validate().expect_err("overlap").to_string();
+        assert!(e.contains("linux.uidMappings[1]") && e.contains("5:2000:10"), "{e}");
+
+        let e = parse_namespace_type("bogus").expect_err("bogus").to_string();
+        assert!(e.contains("bogus"), "{e}");
+
+        let mut no_uts = SpecBuilder::new(["true"]).bundle(dir.path()).build();
+        no_uts.config_mut().linux_mut().as_mut().expect("linux").namespaces_mut().as_mut().expect("ns").retain(|n| n.typ() != LinuxNamespaceType::Uts);
+        assert!(no_uts.validate().expect_err("hostname without uts").to_string().contains("uts"));
+
+        let bad_json = Spec::from_json("{\"ociVersion\": \"1.0.2\", \"linux\": {\"namespaces\": [{\"type\": \"bogus\"}]}}", dir.path());
+        let e = bad_json.expect_err("unknown namespace").to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+}

@@ -1,0 +1,116 @@
+//! Thin wrappers over the few Linux system calls that neither libc's nor nix's safe API covers.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+/// `struct clone_args` of clone3(2).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+pub(crate) const CLONE_PIDFD: u64 = 0x1000;
+
+/// Fork-style clone3: returns 0 in the child, the child's pid in the parent.
+///
+/// # Safety
+/// In the child only async-signal-safe work may follow (see DESIGN.md, "The child").
+pub(crate) unsafe fn clone3(args: &mut CloneArgs) -> Result<libc::pid_t, Errno> {
+    // SAFETY: args is a valid clone_args of the size we pass; no CLONE_VM, so the child gets its
+    // own copy of the address space and returns here like fork().
+    let r = unsafe { libc::syscall(libc::SYS_clone3, args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as libc::pid_t)
+    }
+}
+
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall; on success returns a new fd we own.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        // SAFETY: r is a fresh fd.
+        Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    }
+}
+
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall with a valid fd.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Polls one fd for `events`; `timeout_ms` < 0 waits forever. Returns whether it became ready.
+pub(crate) fn poll_one(fd: RawFd, events: i16, timeout_ms: i32) -> Result<bool, Errno> {
+    let mut p = libc::pollfd { fd, events, revents: 0 };
+    loop {
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r > 0);
+    }
+}
+
+/// How a reaped child ended.
+pub(crate) enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+/// waitid(P_PIDFD, WEXITED); with `nohang`, returns None while the child runs.
+pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> Result<Option<Exit>, Errno> {
+    const P_PIDFD: libc::idtype_t = 3;
+    loop {
+        // SAFETY: siginfo_t is plain data; zeroed is a valid initial value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | if nohang { libc::WNOHANG } else { 0 };
+        // SAFETY: valid pointers; pidfd is a valid fd.
+        let r = unsafe { libc::waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
+        if r < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: waitid filled info (or left it zeroed with WNOHANG).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(match info.si_code {
+            libc::CLD_EXITED => Exit::Code(status),
+            _ => Exit::Signal(status),
+        }));
+    }
+}
+
+/// A pipe whose both ends are close-on-exec.
+pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd), Errno> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+}
