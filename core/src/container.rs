@@ -149,7 +149,6 @@ impl Container {
             .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
         let pipes = spawn::pipes()?;
         let inputs = PlanInputs {
-            id,
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),
             state_dir_fd: dir_fd.as_raw_fd(),

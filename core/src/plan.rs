@@ -74,8 +74,7 @@ pub(crate) struct Step {
 }
 
 /// What the parent passes into plan building besides the spec.
-pub(crate) struct PlanInputs<'a> {
-    pub id: &'a str,
+pub(crate) struct PlanInputs {
     /// The child's end of the report pipe and of the go pipe.
     pub report_fd: RawFd,
     pub go_fd: RawFd,
@@ -163,7 +162,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 impl Plan {
     /// Builds the plan for `spec`. Fails with a field-naming error on anything that cannot work.
-    pub(crate) fn build(spec: &Spec, inputs: &PlanInputs<'_>) -> Result<Plan> {
+    pub(crate) fn build(spec: &Spec, inputs: &PlanInputs) -> Result<Plan> {
         spec.validate()?;
         let config = spec.config();
         let process = config.process().as_ref().ok_or_else(|| Error::invalid("process", "null", "a process is required"))?;
@@ -307,7 +306,6 @@ impl Plan {
             m.filter(|_| spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none()))
                 .map(|m| m.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect::<String>())
         };
-        let _ = inputs.id;
         Ok(Plan {
             steps,
             clone_flags,

@@ -273,6 +273,27 @@ pub fn parse_id_map(field: &str, text: &str) -> Result<LinuxIdMapping> {
     }
 }
 
+/// Parses a size such as `32M`, `1g`, `512k`, `1.5G` or `4096` (bytes; suffixes are binary, as
+/// Docker's `--memory`).
+pub fn parse_size(field: &str, text: &str) -> Result<u64> {
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let lower = lower.strip_suffix("ib").or_else(|| lower.strip_suffix('b')).unwrap_or(&lower);
+    let (num, mult) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1u64 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        _ => (lower, 1),
+    };
+    let bad = || Error::invalid(field, text, "expected a size such as 32M, 1G or a number of bytes");
+    let value: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 || value * mult as f64 > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok((value * mult as f64).round() as u64)
+}
+
 /// Parses a namespace type name as used in config.json (`pid`, `network`, `mount`, ...).
 pub fn parse_namespace_type(name: &str) -> Result<LinuxNamespaceType> {
     LinuxNamespaceType::try_from(name).map_err(|_| {
@@ -434,6 +455,51 @@ impl SpecBuilder {
         Ok(self)
     }
 
+    fn resources(&mut self) -> &mut oci::LinuxResources {
+        self.linux().resources_mut().get_or_insert_with(Default::default)
+    }
+
+    /// Memory limit in bytes (`linux.resources.memory.limit`).
+    pub fn memory(mut self, bytes: i64) -> Self {
+        self.resources().memory_mut().get_or_insert_with(Default::default).set_limit(Some(bytes));
+        self
+    }
+
+    /// Memory + swap limit in bytes (`linux.resources.memory.swap`, as runc's --memory-swap).
+    pub fn memory_swap(mut self, bytes: i64) -> Self {
+        self.resources().memory_mut().get_or_insert_with(Default::default).set_swap(Some(bytes));
+        self
+    }
+
+    /// CPU limit in CPUs (0.5 = half a CPU): quota over a 100 ms period, as `docker --cpus`.
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        let cpu = self.resources().cpu_mut().get_or_insert_with(Default::default);
+        cpu.set_period(Some(100_000));
+        cpu.set_quota(Some((cpus * 100_000.0).round() as i64));
+        self
+    }
+
+    /// CPUs the container may run on, e.g. `0-1` or `0,2`.
+    pub fn cpuset_cpus(mut self, cpus: &str) -> Self {
+        self.resources().cpu_mut().get_or_insert_with(Default::default).set_cpus(Some(cpus.to_string()));
+        self
+    }
+
+    /// Maximum number of processes (`linux.resources.pids.limit`).
+    pub fn pids(mut self, limit: i64) -> Self {
+        let mut pids = oci::LinuxPids::default();
+        pids.set_limit(limit);
+        self.resources().set_pids(Some(pids));
+        self
+    }
+
+    /// Where the container's cgroup goes (`linux.cgroupsPath`): absolute, or relative to the
+    /// caller's own cgroup.
+    pub fn cgroups_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.linux().set_cgroups_path(Some(path.into()));
+        self
+    }
+
     pub fn no_new_privileges(mut self, on: bool) -> Self {
         self.process().set_no_new_privileges(Some(on));
         self
@@ -463,6 +529,18 @@ mod tests {
         assert_eq!(config.hostname().as_deref(), Some("runc"));
         assert_eq!(config.process().as_ref().and_then(|p| p.terminal()), Some(false));
         assert_eq!(config.mounts().as_ref().map(|m| m.len()), Some(7));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("m", "32M").expect("32M"), 32 << 20);
+        assert_eq!(parse_size("m", "1g").expect("1g"), 1 << 30);
+        assert_eq!(parse_size("m", "512KiB").expect("512KiB"), 512 << 10);
+        assert_eq!(parse_size("m", "4096").expect("bytes"), 4096);
+        assert_eq!(parse_size("m", "1.5k").expect("1.5k"), 1536);
+        for bad in ["", "x", "-1M", "12Q"] {
+            assert!(parse_size("--memory", bad).expect_err(bad).to_string().contains("--memory"));
+        }
     }
 
     #[test]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of the project, as root, on a fresh Debian 12 machine or this one:
+# installs what is missing (busybox-static for test root filesystems), builds the workspace,
+# runs the Rust unit and end-to-end tests (real containers), and the cgroup v2 tests in a
+# throw-away QEMU guest when that harness is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh: the tests create real namespaces, mounts and cgroups: run as root" >&2
+  exit 1
+fi
+
+need=()
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v gcc >/dev/null || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== build"
+cargo build --workspace --all-targets
+
+echo "== smoke: the README's first command"
+out=$(target/debug/rcontainer run --hostname demo -- sh -c 'hostname; exec ps -o pid,comm')
+echo "$out"
+echo "$out" | grep -qx demo
+echo "$out" | grep -Eq '^ *1 ps$'
+
+echo "== unit and end-to-end tests"
+cargo test --workspace --no-fail-fast
+
+if [ -x tests/vm/run-cgroup-tests.sh ]; then
+  echo "== cgroup v2 tests in a v2-only guest"
+  tests/vm/run-cgroup-tests.sh
+fi
