@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
 use rcontainer_core::security::caps;
-use rcontainer_core::spec::{parse_id_map, SpecBuilder};
+use rcontainer_core::spec::{parse_id_map, parse_size, SpecBuilder};
+use rcontainer_core::Limits;
 use rcontainer_core::Spec;
 
 use crate::Failure;
@@ -37,6 +38,24 @@ pub struct AdhocArgs {
     /// Network: none (a new namespace with only lo) or host
     #[arg(long, default_value = "none", value_parser = ["none", "host"])]
     pub net: String,
+    /// Memory limit, e.g. 32M or 1G
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory + swap limit, e.g. 64M (-1: unlimited swap)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU limit in CPUs, e.g. 0.5
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPUs allowed, e.g. 0-1 or 0,2
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Maximum number of processes
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids: Option<i64>,
+    /// Cgroup path (absolute, or relative to this process's cgroup)
+    #[arg(long)]
+    pub cgroup: Option<PathBuf>,
 }
 
 impl AdhocArgs {
@@ -50,6 +69,12 @@ impl AdhocArgs {
             || !self.uid_map.is_empty()
             || !self.gid_map.is_empty()
             || self.net != "none"
+            || self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.cpus.is_some()
+            || self.cpuset_cpus.is_some()
+            || self.pids.is_some()
+            || self.cgroup.is_some()
     }
 }
 
@@ -109,6 +134,27 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
         let gid_src = if a.gid_map.is_empty() { &a.uid_map } else { &a.gid_map };
         let gid_maps = gid_src.iter().map(|m| parse_id_map("--gid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
         b = b.id_maps(uid_maps, gid_maps);
+    }
+    let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Failure> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some("-1") => Ok(Some(-1)),
+            Some(t) => parse_size(flag, t).map(|n| Some(n as i64)).map_err(invalid),
+        }
+    };
+    let limits = Limits {
+        memory: size("--memory", &a.memory)?,
+        memory_swap: size("--memory-swap", &a.memory_swap)?,
+        cpus: a.cpus,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids: a.pids,
+        ..Default::default()
+    };
+    if limits != Limits::default() {
+        b = b.limits(&limits);
+    }
+    if let Some(path) = &a.cgroup {
+        b = b.cgroups_path(path.clone());
     }
     if a.net == "host" {
         b = b.namespace(LinuxNamespaceType::Network, false, None);

@@ -27,10 +27,12 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
         }
         Command::Kill { all, id, signal } => {
             let sig = signals::parse(signal.as_deref().unwrap_or("TERM"))?;
+            let mut c = Container::load(&cli.root, id)?;
             if *all {
-                return Err(Failure::new("kill --all needs the container's cgroup, which this build does not manage yet", 1));
+                c.kill_all(sig)?;
+            } else {
+                c.kill(sig)?;
             }
-            Container::load(&cli.root, id)?.kill(sig)?;
             Ok(0)
         }
         Command::Delete { force, id } => {
@@ -43,6 +45,40 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Run(args) => run(cli, args),
+        Command::Pause { id } => {
+            Container::load(&cli.root, id)?.pause()?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            Container::load(&cli.root, id)?.resume()?;
+            Ok(0)
+        }
+        Command::Update(args) => {
+            let resources = update_resources(args)?;
+            Container::load(&cli.root, &args.id)?.limit(&resources)?;
+            Ok(0)
+        }
+        Command::Events { stats, id, .. } => {
+            if !stats {
+                return Err(Failure::new("events: only --stats is supported (one JSON object)", 1));
+            }
+            let mut c = Container::load(&cli.root, id)?;
+            let s = c.stats()?;
+            let v = serde_json::json!({
+                "type": "stats",
+                "id": id,
+                "data": {
+                    "cpu": { "usage": { "total": s.cpu_usage_ns, "user": s.cpu_user_ns, "kernel": s.cpu_system_ns } },
+                    "memory": {
+                        "usage": { "usage": s.memory_usage, "max": s.memory_peak, "limit": s.memory_limit },
+                        "oom_kill": s.oom_kills
+                    },
+                    "pids": { "current": s.pids_current, "limit": s.pids_limit }
+                }
+            });
+            println!("{v}");
+            Ok(0)
+        }
         Command::Spec { bundle, rootless } => {
             if *rootless {
                 return Err(Failure::new("spec --rootless is not supported", 1));
@@ -72,6 +108,42 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
     }
+}
+
+/// runc update's flags (or -r FILE) as OCI resources.
+fn update_resources(a: &crate::UpdateArgs) -> Result<rcontainer_core::oci_spec::runtime::LinuxResources, Failure> {
+    let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Failure> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some("-1") => Ok(Some(-1)),
+            Some(t) => rcontainer_core::spec::parse_size(flag, t).map(|n| Some(n as i64)).map_err(Failure::from),
+        }
+    };
+    let mut r = match &a.resources {
+        None => rcontainer_core::Limits::default().to_resources(),
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| Failure::new(format!("read resources from stdin: {e}"), 1))?
+            } else {
+                std::fs::read_to_string(path).map_err(|e| Failure::new(format!("read {}: {e}", path.display()), 1))?
+            };
+            serde_json::from_str(&text).map_err(|e| Failure::new(format!("invalid resources JSON {}: {e}", path.display()), 1))?
+        }
+    };
+    let limits = rcontainer_core::Limits {
+        memory: size("--memory", &a.memory)?,
+        memory_swap: size("--memory-swap", &a.memory_swap)?,
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+        cpu_shares: a.cpu_shares,
+        cpu_quota: a.cpu_quota,
+        cpu_period: a.cpu_period,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_mems: a.cpuset_mems.clone(),
+        pids: a.pids_limit,
+        ..Default::default()
+    };
+    limits.apply_to(&mut r);
+    Ok(r)
 }
 
 fn bundle_dir(create: &CreateArgs) -> Result<PathBuf, Failure> {
@@ -138,7 +210,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         c.delete(false).map_err(map_err)?;
     }
     if status.oom_killed {
-        eprintln!("rcontainer: container {id} was killed by the OOM killer");
+        eprintln!("rcontainer: container {id}: OOM: a process was killed by the kernel's out-of-memory killer");
     }
     Ok(status.exit_code())
 }

@@ -92,6 +92,22 @@ pub enum Command {
         #[arg(long)]
         rootless: bool,
     },
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Change a running container's cgroup limits (runc's flags, or -r resources.json)
+    Update(UpdateArgs),
+    /// Print a container's resource usage (with --stats: one JSON object, as runc)
+    Events {
+        /// Print one stats object and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between stats (ignored with --stats)
+        #[arg(long, default_value = "5s", hide = true)]
+        interval: String,
+        id: String,
+    },
     /// List containers
     List {
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -100,6 +116,41 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// OCI linux.resources JSON file ("-" for stdin)
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (e.g. 64M; -1 unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory + swap limit (-1 unlimited)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// CPU CFS quota in microseconds (-1 unlimited)
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs allowed, e.g. 0-1
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

@@ -53,6 +53,23 @@ unsafe fn write_report(fd: i32, step: u32, errno: i32) {
     unsafe { libc::write(fd, &r as *const Report as *const libc::c_void, std::mem::size_of::<Report>()) };
 }
 
+/// The kernel's `struct statfs` (64-bit): libc's hides `f_flags`.
+#[repr(C)]
+struct KernelStatfs {
+    f_type: libc::c_long,
+    f_bsize: libc::c_long,
+    f_blocks: u64,
+    f_bfree: u64,
+    f_bavail: u64,
+    f_files: u64,
+    f_ffree: u64,
+    f_fsid: [libc::c_int; 2],
+    f_namelen: libc::c_long,
+    f_frsize: libc::c_long,
+    f_flags: libc::c_long,
+    f_spare: [libc::c_long; 4],
+}
+
 /// Resets every signal disposition to default (a host's handlers must not run in the child).
 unsafe fn reset_signals() {
     for sig in 1..libc::SIGRTMAX() {
@@ -147,9 +164,10 @@ unsafe fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> Result<(), i32>
                     return Err(errno());
                 }
                 // Keep the flags the kernel locks on this mount (from another user namespace).
-                let mut st: libc::statvfs = std::mem::zeroed();
-                check(libc::statvfs(target.as_ptr(), &mut st))?;
-                let locked = st.f_flag as libc::c_ulong
+                // statfs(2), not statvfs(3): glibc's statvfs may read /proc/mounts.
+                let mut st: KernelStatfs = std::mem::zeroed();
+                check(libc::syscall(libc::SYS_statfs, target.as_ptr(), &mut st as *mut KernelStatfs) as libc::c_int)?;
+                let locked = st.f_flags as libc::c_ulong
                     & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY | libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME);
                 check(libc::mount(std::ptr::null(), target.as_ptr(), std::ptr::null(), base | *flags | locked, std::ptr::null()))
             }
@@ -250,9 +268,11 @@ unsafe fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> Result<(), i32>
                 Ok(())
             }
             Op::KeepCaps { on } => check(libc::prctl(libc::PR_SET_KEEPCAPS, *on as libc::c_ulong, 0, 0, 0)),
-            Op::SetGroups { gids } => check(libc::setgroups(gids.len(), gids.as_ptr())),
-            Op::SetGid { gid } => check(libc::setresgid(*gid, *gid, *gid)),
-            Op::SetUid { uid } => check(libc::setresuid(*uid, *uid, *uid)),
+            // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread glibc
+            // believes exists (the parent's, copied by clone) and wait for them: a hang here.
+            Op::SetGroups { gids } => check(libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) as libc::c_int),
+            Op::SetGid { gid } => check(libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) as libc::c_int),
+            Op::SetUid { uid } => check(libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) as libc::c_int),
             Op::Caps { effective, permitted, inheritable, ambient, last_cap } => {
                 #[repr(C)]
                 struct Header {

@@ -10,6 +10,9 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use oci_spec::runtime::LinuxResources;
+
+use crate::cgroups::{Cgroup, Stats};
 use crate::child::READY;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, PlanInputs};
@@ -100,6 +103,7 @@ pub struct Container {
     is_parent: bool,
     exit: Option<ExitStatus>,
     deleted: bool,
+    cgroup: Option<Cgroup>,
 }
 
 /// The exec fifo, writable by the container's init whatever user it has become (as runc's).
@@ -133,17 +137,34 @@ impl Container {
     pub fn create(id: &str, spec: &Spec, opts: &CreateOptions) -> Result<Container> {
         state::validate_id(id)?;
         spec.validate()?;
+        let linux = spec.config().linux().as_ref();
+        let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+        let resources = linux.and_then(|l| l.resources().as_ref()).map(|r| crate::cgroups::with_default_device_rules(r, devices));
+        if let Some(r) = &resources {
+            crate::cgroups::validate_resources(r)?;
+        }
         let dir = state::create_dir(&opts.root, id)?;
-        match Self::create_in(id, spec, opts, &dir) {
-            Ok(c) => Ok(c),
+        let cgroup = match Cgroup::create(id, linux.and_then(|l| l.cgroups_path().as_deref()), resources.as_ref()) {
+            Ok(c) => c,
             Err(e) => {
+                let _ = remove_state_dir(&dir);
+                return Err(e);
+            }
+        };
+        match Self::create_in(id, spec, opts, &dir, &cgroup) {
+            Ok(mut c) => {
+                c.cgroup = Some(cgroup);
+                Ok(c)
+            }
+            Err(e) => {
+                let _ = cgroup.destroy();
                 let _ = remove_state_dir(&dir);
                 Err(e)
             }
         }
     }
 
-    fn create_in(id: &str, spec: &Spec, opts: &CreateOptions, dir: &Path) -> Result<Container> {
+    fn create_in(id: &str, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: &Cgroup) -> Result<Container> {
         ensure_fifo(dir)?;
         let dir_fd: OwnedFd = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
@@ -164,7 +185,15 @@ impl Container {
             .skip_while(|(_, s)| !matches!(s.op, crate::plan::Op::Ready { .. }))
             .map(|(i, s)| (i as u32, s.what.clone()))
             .collect();
-        let spawned = spawn::spawn(id, &plan, pipes, |_pid| Ok(()))?;
+        // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: moved in before it continues. Either
+        // way before its cgroup namespace is made and long before exec.
+        let cgroup_fd = cgroup.v2_dir_fd();
+        let spawned = spawn::spawn(id, &plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid| {
+            if cgroup_fd.is_none() {
+                cgroup.add_pid(pid)?;
+            }
+            Ok(())
+        })?;
         drop(dir_fd);
 
         let pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
@@ -178,6 +207,7 @@ impl Container {
             created: state::now_rfc3339(),
             annotations: spec.config().annotations().clone().unwrap_or_default(),
             pid_start_time,
+            cgroup: Some(cgroup.record()),
         };
         let mut container = Container {
             root: opts.root.clone(),
@@ -188,6 +218,7 @@ impl Container {
             is_parent: true,
             exit: None,
             deleted: false,
+            cgroup: None,
         };
         let saved = state::save(dir, &container.state).and_then(|()| match &opts.pid_file {
             Some(f) => write_pid_file(f, spawned.pid),
@@ -215,7 +246,8 @@ impl Container {
         } else {
             None
         };
-        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, late_steps: Vec::new(), is_parent: false, exit: None, deleted: false })
+        let cgroup = state.cgroup.as_ref().map(Cgroup::from_record);
+        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, late_steps: Vec::new(), is_parent: false, exit: None, deleted: false, cgroup })
     }
 
     pub fn id(&self) -> &str {
@@ -320,7 +352,7 @@ impl Container {
                         sys::Exit::Code(c) => sys::Exit::Code(c),
                         sys::Exit::Signal(s) => sys::Exit::Signal(s),
                     }));
-                    self.exit = Some(to_status(e));
+                    self.exit = Some(self.to_status(e));
                     return how;
                 }
             }
@@ -358,7 +390,7 @@ impl Container {
         }
         match sys::waitid_pidfd(fd.as_fd(), false).map_err(Error::sys(format!("waitid container {:?}", self.state.id)))? {
             Some(e) => {
-                let status = to_status(e);
+                let status = self.to_status(e);
                 self.exit = Some(status);
                 self.state.status = Status::Stopped;
                 Ok(status)
@@ -386,9 +418,13 @@ impl Container {
     fn kill_and_reap(&mut self) {
         if let Some(fd) = &self.pidfd {
             let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+            if let Some(cg) = self.cgroup.as_ref().filter(|c| c.is_frozen()) {
+                // A v1-frozen process cannot act on SIGKILL until thawed.
+                let _ = cg.thaw();
+            }
             if self.is_parent {
                 if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
-                    self.exit = Some(to_status(e));
+                    self.exit = Some(self.to_status(e));
                 }
             } else {
                 // Not our child: wait until it is gone (its parent reaps it).
@@ -397,8 +433,58 @@ impl Container {
         }
     }
 
-    /// Removes the container. A created or running one needs `force` (it is killed first).
-    /// Deleting twice is harmless.
+    /// An exit as the caller sees it: OOM-killed when the kernel's OOM killer ended a process
+    /// of the container's cgroup.
+    fn to_status(&self, e: sys::Exit) -> ExitStatus {
+        let oom_killed = self.cgroup.as_ref().is_some_and(|c| c.oom_kill_count() > 0);
+        match e {
+            sys::Exit::Code(c) => ExitStatus { code: Some(c), signal: None, oom_killed },
+            sys::Exit::Signal(s) => ExitStatus { code: None, signal: Some(s), oom_killed },
+        }
+    }
+
+    fn cgroup(&self, op: &'static str) -> Result<&Cgroup> {
+        self.cgroup.as_ref().ok_or_else(|| Error::Unsupported(format!("{op}: container {:?} has no cgroup", self.state.id)))
+    }
+
+    /// Changes the cgroup limits of a live container; only the fields present change.
+    pub fn limit(&mut self, resources: &LinuxResources) -> Result<()> {
+        self.require("limit", &[Status::Created, Status::Running, Status::Paused])?;
+        self.cgroup("limit")?.update(resources)
+    }
+
+    /// Memory, cpu, pids and OOM accounting of the container's cgroup now.
+    pub fn stats(&mut self) -> Result<Stats> {
+        if self.deleted {
+            return Err(Error::NotFound { id: self.state.id.clone() });
+        }
+        self.cgroup("stats")?.stats()
+    }
+
+    /// Freezes every process of the container (state becomes paused).
+    pub fn pause(&mut self) -> Result<()> {
+        self.require("pause", &[Status::Running])?;
+        self.cgroup("pause")?.freeze()?;
+        self.state.status = Status::Paused;
+        Ok(())
+    }
+
+    /// Thaws a paused container.
+    pub fn resume(&mut self) -> Result<()> {
+        self.require("resume", &[Status::Paused])?;
+        self.cgroup("resume")?.thaw()?;
+        self.state.status = Status::Running;
+        Ok(())
+    }
+
+    /// Sends `signal` to every process of the container (its cgroup), not just the init.
+    pub fn kill_all(&mut self, signal: i32) -> Result<()> {
+        self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
+        self.cgroup("kill --all")?.kill_all(signal)
+    }
+
+    /// Removes the container and its cgroup. A created or running one needs `force` (it is
+    /// killed first). Deleting twice is harmless.
     pub fn delete(&mut self, force: bool) -> Result<()> {
         if self.deleted {
             return Ok(());
@@ -412,6 +498,10 @@ impl Container {
         } else if self.is_parent && self.exit.is_none() {
             self.reap_now();
         }
+        if let Some(cg) = &self.cgroup {
+            // Also kills what is left in it (processes that outlived the init without a pid namespace).
+            cg.destroy()?;
+        }
         remove_state_dir(&self.dir())?;
         self.pidfd = None;
         self.deleted = true;
@@ -419,12 +509,6 @@ impl Container {
     }
 }
 
-fn to_status(e: sys::Exit) -> ExitStatus {
-    match e {
-        sys::Exit::Code(c) => ExitStatus { code: Some(c), signal: None, oom_killed: false },
-        sys::Exit::Signal(s) => ExitStatus { code: None, signal: Some(s), oom_killed: false },
-    }
-}
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));

@@ -22,7 +22,7 @@ mod sys;
 pub use oci_spec;
 pub use container::{list, Container, CreateOptions, ExitStatus, Stdio};
 pub use error::{Error, ErrorKind, Result};
-pub use spec::{Spec, SpecBuilder};
+pub use spec::{Limits, Spec, SpecBuilder};
 pub use state::{State, Status};
 
 /// The crate version (also the C ABI's and the bindings' version).

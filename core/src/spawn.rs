@@ -82,7 +82,8 @@ fn write_proc(pid: libc::pid_t, file: &str, text: &str) -> Result<()> {
 
 /// Clones the container's init and drives it to READY. `hook` runs in the parent after the id
 /// maps are written and before the child continues (cgroup placement goes there).
-pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, hook: impl FnOnce(libc::pid_t) -> Result<()>) -> Result<Spawned> {
+/// With `cgroup_fd` (v2), the child is born inside that cgroup (CLONE_INTO_CGROUP).
+pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd>, hook: impl FnOnce(libc::pid_t) -> Result<()>) -> Result<Spawned> {
     let Pipes { report_r, report_w, go_r, go_w } = pipes;
     let window = CLONE_WINDOW.lock().unwrap_or_else(|p| p.into_inner());
 
@@ -93,6 +94,10 @@ pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, hook: impl FnOnce(libc:
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= sys::CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
 
     // Block every signal around clone so no host handler runs in the child before it resets them.
     let mut old = SigSet::empty();

@@ -301,6 +301,82 @@ pub fn parse_namespace_type(name: &str) -> Result<LinuxNamespaceType> {
     })
 }
 
+/// The common cgroup limits, in the units people use; turned into OCI `linux.resources` for a
+/// spec ([`SpecBuilder::limits`]) or a live change ([`crate::Container::limit`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// Memory limit, bytes.
+    pub memory: Option<i64>,
+    /// Memory + swap limit, bytes (-1: unlimited swap).
+    pub memory_swap: Option<i64>,
+    /// Memory soft limit (reservation), bytes.
+    pub memory_reservation: Option<i64>,
+    /// CPUs as a fraction (`docker --cpus`): sets quota and a 100 ms period.
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes.
+    pub pids: Option<i64>,
+}
+
+impl Limits {
+    /// Sets the fields given here in `r`, leaving the others as they are.
+    pub fn apply_to(&self, r: &mut oci::LinuxResources) {
+        if self.memory.is_some() || self.memory_swap.is_some() || self.memory_reservation.is_some() {
+            let m = r.memory_mut().get_or_insert_with(Default::default);
+            if let Some(v) = self.memory {
+                m.set_limit(Some(v));
+            }
+            if let Some(v) = self.memory_swap {
+                m.set_swap(Some(v));
+            }
+            if let Some(v) = self.memory_reservation {
+                m.set_reservation(Some(v));
+            }
+        }
+        let cpu_set = self.cpus.is_some() || self.cpu_shares.is_some() || self.cpu_quota.is_some() || self.cpu_period.is_some() || self.cpuset_cpus.is_some() || self.cpuset_mems.is_some();
+        if cpu_set {
+            let c = r.cpu_mut().get_or_insert_with(Default::default);
+            if let Some(cpus) = self.cpus {
+                let period = self.cpu_period.unwrap_or(100_000);
+                c.set_period(Some(period));
+                c.set_quota(Some((cpus * period as f64).round() as i64));
+            }
+            if let Some(v) = self.cpu_shares {
+                c.set_shares(Some(v));
+            }
+            if let Some(v) = self.cpu_quota {
+                c.set_quota(Some(v));
+            }
+            if let Some(v) = self.cpu_period {
+                c.set_period(Some(v));
+            }
+            if let Some(v) = &self.cpuset_cpus {
+                c.set_cpus(Some(v.clone()));
+            }
+            if let Some(v) = &self.cpuset_mems {
+                c.set_mems(Some(v.clone()));
+            }
+        }
+        if let Some(v) = self.pids {
+            let mut p = oci::LinuxPids::default();
+            p.set_limit(v);
+            r.set_pids(Some(p));
+        }
+    }
+
+    /// These limits alone, as OCI resources.
+    pub fn to_resources(&self) -> oci::LinuxResources {
+        let mut r = oci::LinuxResources::default();
+        r.set_devices(None);
+        self.apply_to(&mut r);
+        r
+    }
+}
+
 /// Builds a [`Spec`] in code. Starts from `runc spec`'s defaults (with `terminal: false`).
 #[derive(Debug, Clone)]
 pub struct SpecBuilder {
@@ -459,38 +535,35 @@ impl SpecBuilder {
         self.linux().resources_mut().get_or_insert_with(Default::default)
     }
 
-    /// Memory limit in bytes (`linux.resources.memory.limit`).
-    pub fn memory(mut self, bytes: i64) -> Self {
-        self.resources().memory_mut().get_or_insert_with(Default::default).set_limit(Some(bytes));
+    /// Applies every limit set in `limits` to `linux.resources`.
+    pub fn limits(mut self, limits: &Limits) -> Self {
+        limits.apply_to(self.resources());
         self
+    }
+
+    /// Memory limit in bytes (`linux.resources.memory.limit`).
+    pub fn memory(self, bytes: i64) -> Self {
+        self.limits(&Limits { memory: Some(bytes), ..Default::default() })
     }
 
     /// Memory + swap limit in bytes (`linux.resources.memory.swap`, as runc's --memory-swap).
-    pub fn memory_swap(mut self, bytes: i64) -> Self {
-        self.resources().memory_mut().get_or_insert_with(Default::default).set_swap(Some(bytes));
-        self
+    pub fn memory_swap(self, bytes: i64) -> Self {
+        self.limits(&Limits { memory_swap: Some(bytes), ..Default::default() })
     }
 
     /// CPU limit in CPUs (0.5 = half a CPU): quota over a 100 ms period, as `docker --cpus`.
-    pub fn cpus(mut self, cpus: f64) -> Self {
-        let cpu = self.resources().cpu_mut().get_or_insert_with(Default::default);
-        cpu.set_period(Some(100_000));
-        cpu.set_quota(Some((cpus * 100_000.0).round() as i64));
-        self
+    pub fn cpus(self, cpus: f64) -> Self {
+        self.limits(&Limits { cpus: Some(cpus), ..Default::default() })
     }
 
     /// CPUs the container may run on, e.g. `0-1` or `0,2`.
-    pub fn cpuset_cpus(mut self, cpus: &str) -> Self {
-        self.resources().cpu_mut().get_or_insert_with(Default::default).set_cpus(Some(cpus.to_string()));
-        self
+    pub fn cpuset_cpus(self, cpus: &str) -> Self {
+        self.limits(&Limits { cpuset_cpus: Some(cpus.to_string()), ..Default::default() })
     }
 
     /// Maximum number of processes (`linux.resources.pids.limit`).
-    pub fn pids(mut self, limit: i64) -> Self {
-        let mut pids = oci::LinuxPids::default();
-        pids.set_limit(limit);
-        self.resources().set_pids(Some(pids));
-        self
+    pub fn pids(self, limit: i64) -> Self {
+        self.limits(&Limits { pids: Some(limit), ..Default::default() })
     }
 
     /// Where the container's cgroup goes (`linux.cgroupsPath`): absolute, or relative to the

@@ -59,6 +59,9 @@ pub struct State {
     /// Start time of `pid` in clock ticks since boot (field 22 of /proc/pid/stat): guards
     /// against acting on a recycled pid.
     pub pid_start_time: u64,
+    /// Where the container's cgroup is (absent for containers without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::cgroups::CgroupRecord>,
 }
 
 impl State {
@@ -151,6 +154,8 @@ pub(crate) fn refresh(root: &Path, state: &mut State) {
         Some(t) if t == state.pid_start_time => {
             if state_dir(root, &state.id).join(EXEC_FIFO).exists() {
                 Status::Created
+            } else if state.cgroup.as_ref().is_some_and(|r| crate::cgroups::Cgroup::from_record(r).is_frozen()) {
+                Status::Paused
             } else {
                 Status::Running
             }

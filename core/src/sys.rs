@@ -22,6 +22,7 @@ pub(crate) struct CloneArgs {
 }
 
 pub(crate) const CLONE_PIDFD: u64 = 0x1000;
+pub(crate) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Fork-style clone3: returns 0 in the child, the child's pid in the parent.
 ///

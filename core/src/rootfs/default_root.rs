@@ -47,6 +47,7 @@ pub fn prepare(state_root: &Path) -> Result<(PathBuf, Vec<Mount>)> {
     mounts.push(mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]));
     mounts.push(mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]));
     mounts.push(mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]));
+    mounts.push(mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", "ro"]));
     mounts.push(mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]));
     mounts.push(mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"]));
     mounts.push(mount("/root", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=700"]));

@@ -1,0 +1,33 @@
+#!/bin/bash
+# run-cgroup-tests.sh — build rcontainer-core's test binary and run its cgroup tests as root
+# inside a cgroup-v2-only QEMU guest (one boot for the whole suite), so the v2 driver is
+# verified on a real v2 kernel even on the hybrid development machines.
+#
+# Usage: tests/vm/run-cgroup-tests.sh [TEST-FILTER] [-- extra libtest args]
+#   TEST-FILTER defaults to "cgroups" (every test in core/src/cgroups).
+# Environment: passed on to run-in-v2-vm.sh (RUNVM_MEM, RUNVM_SMP, RUNVM_TIMEOUT, RUNVM_CGROUP...).
+#   RUNVM_SCRIPT  path of run-in-v2-vm.sh (default: ../shared/tools/run-in-v2-vm.sh next to the repo)
+# Exit status: the tests' (0 = all passed), 124 guest timeout, 125 harness failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$(pwd)
+VM=${RUNVM_SCRIPT:-$REPO/../shared/tools/run-in-v2-vm.sh}
+[ -x "$VM" ] || { echo "run-cgroup-tests: $VM not found (set RUNVM_SCRIPT)" >&2; exit 125; }
+FILTER=${1:-cgroups}
+shift $(( $# > 0 ? 1 : 0 ))
+[ "${1:-}" = "--" ] && shift
+
+# The test executable of rcontainer-core's lib (the one whose target kind is "lib").
+BIN=$(cargo test -p rcontainer-core --lib --no-run --message-format=json 2>/dev/null |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "rcontainer_core" and m["profile"]["test"]:
+        print(m["executable"])')
+[ -n "$BIN" ] || { echo "run-cgroup-tests: could not build the rcontainer-core test binary" >&2; cargo test -p rcontainer-core --lib --no-run >&2; exit 125; }
+
+echo "run-cgroup-tests: $BIN $FILTER (cgroup v2 guest)" >&2
+# One thread: the tests measure cpu time and the guest has few vcpus.
+exec "$VM" -e RUST_BACKTRACE=1 "$BIN" "$FILTER" --test-threads=1 "$@"
