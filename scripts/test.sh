@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, as root, on a fresh Debian 12 machine or this one:
-# installs what is missing (busybox-static for test root filesystems), builds the workspace,
+# installs what is missing (busybox-static for test root filesystems, libseccomp-dev to build,
+# valgrind and pkg-config for the C ABI tests), builds the workspace,
 # runs the Rust unit and end-to-end tests (real containers), and the cgroup v2 tests in a
 # throw-away QEMU guest when that harness is present.
 set -euo pipefail
@@ -12,8 +13,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need=()
-dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
-command -v gcc >/dev/null || need+=(gcc)
+for pkg in busybox-static gcc g++ libseccomp-dev pkg-config valgrind; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   apt-get update -qq

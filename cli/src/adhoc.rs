@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
-use rcontainer_core::security::caps;
 use rcontainer_core::spec::{parse_id_map, parse_size, SpecBuilder};
 use rcontainer_core::Limits;
 use rcontainer_core::Spec;
@@ -56,6 +55,15 @@ pub struct AdhocArgs {
     /// Cgroup path (absolute, or relative to this process's cgroup)
     #[arg(long)]
     pub cgroup: Option<PathBuf>,
+    /// Add a capability to Docker's default set (e.g. NET_ADMIN, ALL; repeatable)
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (e.g. CHOWN, ALL; repeatable)
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// seccomp=unconfined, seccomp=FILE (an OCI linux.seccomp JSON profile) or no-new-privileges=false
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
 }
 
 impl AdhocArgs {
@@ -75,6 +83,9 @@ impl AdhocArgs {
             || self.cpuset_cpus.is_some()
             || self.pids.is_some()
             || self.cgroup.is_some()
+            || !self.cap_add.is_empty()
+            || !self.cap_drop.is_empty()
+            || !self.security_opt.is_empty()
     }
 }
 
@@ -159,11 +170,25 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
     if a.net == "host" {
         b = b.namespace(LinuxNamespaceType::Network, false, None);
     }
-    let mut spec = b.build();
-    let caps = caps::uniform(caps::DOCKER_DEFAULT).map_err(invalid)?;
-    if let Some(p) = spec.config_mut().process_mut() {
-        p.set_capabilities(Some(caps));
-        p.set_no_new_privileges(Some(true));
+    b = b.docker_defaults();
+    // Docker's order: drops first, then adds (so --cap-drop ALL --cap-add X keeps only X).
+    for c in &a.cap_drop {
+        b = b.cap_drop(c).map_err(invalid)?;
     }
-    Ok(spec)
+    for c in &a.cap_add {
+        b = b.cap_add(c).map_err(invalid)?;
+    }
+    for opt in &a.security_opt {
+        match opt.split_once(['=', ':']) {
+            Some(("seccomp", "unconfined")) => b = b.seccomp(None),
+            Some(("seccomp", file)) => {
+                let text = std::fs::read_to_string(file).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: {e}"), 125))?;
+                let profile = serde_json::from_str(&text).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: not an OCI seccomp profile: {e}"), 125))?;
+                b = b.seccomp(Some(profile));
+            }
+            Some(("no-new-privileges", v)) => b = b.no_new_privileges(v != "false"),
+            _ => return Err(Failure::new(format!("invalid --security-opt {opt:?}: expected seccomp=unconfined, seccomp=FILE or no-new-privileges=true|false"), 125)),
+        }
+    }
+    Ok(b.build())
 }

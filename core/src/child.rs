@@ -301,6 +301,11 @@ unsafe fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> Result<(), i32>
                 Ok(())
             }
             Op::NoNewPrivs => check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)),
+            Op::Seccomp { filter, flags } => {
+                let prog = libc::sock_fprog { len: filter.len() as libc::c_ushort, filter: filter.as_ptr() as *mut libc::sock_filter };
+                const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+                check(libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, *flags, &prog as *const libc::sock_fprog) as libc::c_int)
+            }
             Op::FindExec => {
                 let mut last = libc::ENOENT;
                 for (i, c) in plan.exec_candidates.iter().enumerate() {

@@ -55,6 +55,8 @@ pub(crate) enum Op {
     SetUid { uid: libc::uid_t },
     Caps { effective: u64, permitted: u64, inheritable: u64, ambient: u64, last_cap: u32 },
     NoNewPrivs,
+    /// Load a seccomp BPF filter (seccomp(2), SECCOMP_SET_MODE_FILTER).
+    Seccomp { filter: Vec<libc::sock_filter>, flags: libc::c_uint },
     /// Pick the first executable candidate (PATH search done on prepared paths).
     FindExec,
     /// Tell the parent setup is done.
@@ -247,6 +249,17 @@ impl Plan {
         }
 
         // Identity and privileges (runc's order: bounding set, keep caps, user, caps).
+        let nnp = process.no_new_privileges() == Some(true);
+        let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => Some(crate::security::seccomp::compile(profile)?),
+            None => None,
+        };
+        let mut seccomp_step = seccomp.map(|c| Step { op: Op::Seccomp { filter: c.filter, flags: c.flags }, what: "load the seccomp filter (linux.seccomp)".into() });
+        if !nnp {
+            // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping
+            // privileges (runc's order); the filter then also applies to the remaining setup.
+            steps.extend(seccomp_step.take());
+        }
         let caps = crate::security::caps::CapSets::from_spec(process.capabilities().as_ref())?;
         let last_cap = crate::security::caps::last_cap();
         if let Some(c) = &caps {
@@ -269,7 +282,7 @@ impl Plan {
                 "set capabilities".into(),
             );
         }
-        if process.no_new_privileges() == Some(true) {
+        if nnp {
             push(&mut steps, Op::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)".into());
         }
         let mask = user.umask().unwrap_or(0o022);
@@ -297,6 +310,8 @@ impl Plan {
         push(&mut steps, Op::Ready { fd: inputs.report_fd }, "report ready".into());
         push(&mut steps, Op::WaitStart { dirfd: inputs.state_dir_fd, name: cstr("fifo", crate::state::EXEC_FIFO)? }, "wait for start (exec fifo)".into());
         push(&mut steps, Op::CloseFrom { first: 3 + inputs.preserve_fds }, "close inherited file descriptors".into());
+        // With no_new_privs the filter is the last thing before exec.
+        steps.extend(seccomp_step);
         push(&mut steps, Op::Exec, exec_what);
 
         let argv_ptrs = argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();

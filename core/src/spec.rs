@@ -381,6 +381,8 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub struct SpecBuilder {
     spec: Spec,
+    /// Generate Docker's default seccomp profile for the final capability set at build().
+    docker_seccomp: bool,
 }
 
 impl SpecBuilder {
@@ -390,12 +392,12 @@ impl SpecBuilder {
         if let Some(p) = spec.config.process_mut() {
             p.set_args(Some(args.into_iter().map(Into::into).collect()));
         }
-        SpecBuilder { spec }
+        SpecBuilder { spec, docker_seccomp: false }
     }
 
     /// Starts from an existing spec (e.g. a whole OCI config given as JSON).
     pub fn from_spec(spec: Spec) -> SpecBuilder {
-        SpecBuilder { spec }
+        SpecBuilder { spec, docker_seccomp: false }
     }
 
     fn process(&mut self) -> &mut oci::Process {
@@ -587,7 +589,67 @@ impl SpecBuilder {
         Ok(self)
     }
 
-    pub fn build(self) -> Spec {
+    /// Docker's security defaults (the ad-hoc mode's and the bindings'): its capability set,
+    /// no_new_privileges, and its default seccomp profile (generated at [`SpecBuilder::build`]
+    /// for the final capabilities, so `cap_add("SYS_ADMIN")` also allows mount, as in Docker).
+    pub fn docker_defaults(mut self) -> Self {
+        let caps = crate::security::caps::uniform(crate::security::caps::DOCKER_DEFAULT).unwrap_or_default();
+        self.process().set_capabilities(Some(caps));
+        self.process().set_no_new_privileges(Some(true));
+        self.docker_seccomp = true;
+        self
+    }
+
+    fn cap_names(&mut self) -> Vec<String> {
+        let bounding = self.process().capabilities().as_ref().and_then(|c| c.bounding().clone()).unwrap_or_default();
+        bounding.iter().filter_map(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string))).collect()
+    }
+
+    /// Sets the capabilities (bounding, effective, permitted) to exactly `names`.
+    pub fn capabilities<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self> {
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        let caps = crate::security::caps::uniform(&names)?;
+        self.process().set_capabilities(Some(caps));
+        Ok(self)
+    }
+
+    /// Adds a capability (`NET_ADMIN`, `CAP_NET_ADMIN`; `ALL` for every one).
+    pub fn cap_add(mut self, name: &str) -> Result<Self> {
+        let mut names = self.cap_names();
+        if name.eq_ignore_ascii_case("all") {
+            names = crate::security::caps::NAMES.iter().take(crate::security::caps::last_cap() as usize + 1).map(|s| s.to_string()).collect();
+        } else {
+            let n = crate::security::caps::number(name)? as usize;
+            names.push(crate::security::caps::NAMES[n].to_string());
+        }
+        self.capabilities(&names)
+    }
+
+    /// Removes a capability (`ALL` drops every one).
+    pub fn cap_drop(mut self, name: &str) -> Result<Self> {
+        let mut names = self.cap_names();
+        if name.eq_ignore_ascii_case("all") {
+            names.clear();
+        } else {
+            let n = crate::security::caps::number(name)? as usize;
+            names.retain(|c| c != crate::security::caps::NAMES[n]);
+        }
+        self.capabilities(&names)
+    }
+
+    /// Uses this seccomp profile; `None` means unconfined (no filter at all).
+    pub fn seccomp(mut self, profile: Option<oci::LinuxSeccomp>) -> Self {
+        self.docker_seccomp = false;
+        self.linux().set_seccomp(profile);
+        self
+    }
+
+    pub fn build(mut self) -> Spec {
+        if self.docker_seccomp {
+            let names = self.cap_names();
+            let mask = names.iter().filter_map(|n| crate::security::caps::number(n).ok()).fold(0u64, |m, n| m | 1 << n);
+            self.linux().set_seccomp(Some(crate::security::seccomp::docker_default(mask)));
+        }
         self.spec
     }
 }
