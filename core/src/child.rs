@@ -255,7 +255,6 @@ unsafe fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> Result<(), i32>
                     Ok(())
                 }
             }
-            Op::Rlimit { resource, limit } => check(libc::setrlimit(*resource as _, limit)),
             Op::DropBounding { keep, last_cap } => {
                 for cap in 0..=*last_cap {
                     if keep & (1u64 << cap) == 0 {
@@ -352,9 +351,21 @@ unsafe fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> Result<(), i32>
                 libc::close(fd);
                 Ok(())
             }
-            Op::CloseFrom { first } => {
-                const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-                check(libc::syscall(libc::SYS_close_range, *first, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) as libc::c_int)
+            Op::CloseFrom { first, keep } => {
+                // close_range over the gaps between the fds to keep.
+                let mut keep = *keep;
+                keep.sort_unstable();
+                let mut from = *first;
+                for k in keep {
+                    if k < 0 || (k as libc::c_uint) < from {
+                        continue;
+                    }
+                    if k as libc::c_uint > from {
+                        check(libc::syscall(libc::SYS_close_range, from, k as libc::c_uint - 1, 0) as libc::c_int)?;
+                    }
+                    from = k as libc::c_uint + 1;
+                }
+                check(libc::syscall(libc::SYS_close_range, from, libc::c_uint::MAX, 0) as libc::c_int)
             }
             Op::Exec => {
                 let empty: libc::sigset_t = {

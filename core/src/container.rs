@@ -188,8 +188,8 @@ impl Container {
         // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: moved in before it continues. Either
         // way before its cgroup namespace is made and long before exec.
         let cgroup_fd = cgroup.v2_dir_fd();
-        let spawned = spawn::spawn(id, &plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid| {
-            if cgroup_fd.is_none() {
+        let spawned = spawn::spawn(id, &plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid, placed| {
+            if !placed {
                 cgroup.add_pid(pid)?;
             }
             Ok(())

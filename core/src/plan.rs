@@ -47,7 +47,6 @@ pub(crate) enum Op {
     SetDomainname { name: CString },
     LoopbackUp { ifreq: libc::ifreq },
     WriteFile { path: CString, data: Vec<u8> },
-    Rlimit { resource: libc::c_int, limit: libc::rlimit },
     DropBounding { keep: u64, last_cap: u32 },
     KeepCaps { on: bool },
     SetGroups { gids: Vec<libc::gid_t> },
@@ -63,8 +62,9 @@ pub(crate) enum Op {
     Ready { fd: RawFd },
     /// Block until `start` opens the exec fifo (found through a dir fd outside the new root).
     WaitStart { dirfd: RawFd, name: CString },
-    /// Mark every fd from `first` up close-on-exec (close_range).
-    CloseFrom { first: libc::c_uint },
+    /// Close every fd from `first` up except `keep` (the report pipe and the state dir), so a
+    /// created container holds none of its creator's files while it waits for start.
+    CloseFrom { first: libc::c_uint, keep: [RawFd; 2] },
     Exec,
 }
 
@@ -96,6 +96,8 @@ pub struct Plan {
     pub(crate) uid_map: Option<String>,
     pub(crate) gid_map: Option<String>,
     pub(crate) oom_score_adj: Option<i32>,
+    /// (resource, limit, description), applied by the parent with prlimit(2).
+    pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit, String)>,
     /// A pid namespace to join: entered by the parent thread around clone3.
     pub(crate) pid_ns: Option<OwnedFd>,
     /// Namespace fds the SetNs steps use; kept open until the child reported.
@@ -220,6 +222,9 @@ impl Plan {
             let fds = inputs.stdio.map(|f| f.unwrap_or(-1));
             push(&mut steps, Op::Stdio { fds }, "set up stdio".into());
         }
+        // From here on the child needs no fd of the parent's but these two (the namespace fds
+        // were used above).
+        push(&mut steps, Op::CloseFrom { first: 3 + inputs.preserve_fds, keep: [inputs.report_fd, inputs.state_dir_fd] }, "close inherited file descriptors".into());
         // Modes of created dirs and devices are exact; the process's umask is set at the end.
         push(&mut steps, Op::Umask { mask: 0 }, "umask".into());
 
@@ -243,10 +248,15 @@ impl Plan {
             push(&mut steps, Op::LoopbackUp { ifreq }, "bring up the loopback interface lo".into());
         }
 
-        for r in process.rlimits().as_deref().unwrap_or(&[]) {
-            let limit = libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() };
-            push(&mut steps, Op::Rlimit { resource: rlimit_resource(r.typ()), limit }, format!("setrlimit {} soft={} hard={}", r.typ(), r.soft(), r.hard()));
-        }
+        // Rlimits are set by the parent with prlimit(2) while the child waits (one less step in
+        // the child, and it works where a setrlimit in the child is intercepted, as under valgrind).
+        let rlimits = process
+            .rlimits()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| (rlimit_resource(r.typ()), libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() }, format!("setrlimit {} soft={} hard={}", r.typ(), r.soft(), r.hard())))
+            .collect();
 
         // Identity and privileges (runc's order: bounding set, keep caps, user, caps).
         let nnp = process.no_new_privileges() == Some(true);
@@ -309,7 +319,6 @@ impl Plan {
         push(&mut steps, Op::FindExec, exec_what.clone());
         push(&mut steps, Op::Ready { fd: inputs.report_fd }, "report ready".into());
         push(&mut steps, Op::WaitStart { dirfd: inputs.state_dir_fd, name: cstr("fifo", crate::state::EXEC_FIFO)? }, "wait for start (exec fifo)".into());
-        push(&mut steps, Op::CloseFrom { first: 3 + inputs.preserve_fds }, "close inherited file descriptors".into());
         // With no_new_privs the filter is the last thing before exec.
         steps.extend(seccomp_step);
         push(&mut steps, Op::Exec, exec_what);
@@ -327,6 +336,7 @@ impl Plan {
             uid_map: maps(linux.and_then(|l| l.uid_mappings().as_ref())),
             gid_map: maps(linux.and_then(|l| l.gid_mappings().as_ref())),
             oom_score_adj: process.oom_score_adj(),
+            rlimits,
             pid_ns,
             _ns_fds: ns_fds,
             exec_candidates,

@@ -32,7 +32,15 @@ pub(crate) struct Pipes {
 
 pub(crate) fn pipes() -> Result<Pipes> {
     let (report_r, report_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
-    let (go_r, go_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
+    // A socket pair, not a pipe, so the parent's "go" can be sent with MSG_NOSIGNAL: a child
+    // that died early must not raise SIGPIPE in a host that does not ignore it.
+    let (go_r, go_w) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::Stream,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(Error::sys("socketpair"))?;
     Ok(Pipes { report_r, report_w, go_r, go_w })
 }
 
@@ -82,8 +90,10 @@ fn write_proc(pid: libc::pid_t, file: &str, text: &str) -> Result<()> {
 
 /// Clones the container's init and drives it to READY. `hook` runs in the parent after the id
 /// maps are written and before the child continues (cgroup placement goes there).
-/// With `cgroup_fd` (v2), the child is born inside that cgroup (CLONE_INTO_CGROUP).
-pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd>, hook: impl FnOnce(libc::pid_t) -> Result<()>) -> Result<Spawned> {
+/// With `cgroup_fd` (v2), the child is born inside that cgroup (CLONE_INTO_CGROUP); `hook`'s
+/// second argument says whether that happened (when clone3 is unavailable it did not, and the
+/// hook must move the child itself).
+pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd>, hook: impl FnOnce(libc::pid_t, bool) -> Result<()>) -> Result<Spawned> {
     let Pipes { report_r, report_w, go_r, go_w } = pipes;
     let window = CLONE_WINDOW.lock().unwrap_or_else(|p| p.into_inner());
 
@@ -122,7 +132,14 @@ pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd
     }
 
     // SAFETY: fork-style clone3; the child only runs child::run (raw syscalls on the plan).
-    let cloned = unsafe { sys::clone3(&mut args) };
+    let mut cloned = unsafe { sys::clone3(&mut args) };
+    let mut placed_by_clone = cgroup_fd.is_some();
+    const CLONE_NEWTIME: u64 = 0x80;
+    if cloned == Err(Errno::ENOSYS) && plan.clone_flags & CLONE_NEWTIME == 0 {
+        placed_by_clone = false;
+        // SAFETY: as above, with clone(2).
+        cloned = unsafe { sys::clone_legacy(plan.clone_flags, &mut pidfd) };
+    }
     if let Ok(0) = cloned {
         // SAFETY: in the child; closes the parent's ends and runs the plan. Never returns.
         unsafe {
@@ -152,17 +169,27 @@ pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd
         if let Some(m) = &plan.gid_map {
             write_proc(pid, "gid_map", m)?;
         }
+        for (resource, limit, what) in &plan.rlimits {
+            // SAFETY: prlimit on our own child with a valid rlimit.
+            if unsafe { libc::prlimit(pid, *resource as _, limit, std::ptr::null_mut()) } < 0 {
+                return Err(Error::Sys { op: what.clone(), errno: Errno::last() });
+            }
+        }
         if let Some(adj) = plan.oom_score_adj {
             write_proc(pid, "oom_score_adj", &adj.to_string())?;
         }
-        hook(pid)?;
-        // SAFETY: one byte to a valid pipe.
-        if unsafe { libc::write(go_w.as_raw_fd(), b"g".as_ptr() as *const libc::c_void, 1) } != 1 {
+        hook(pid, placed_by_clone)?;
+        // SAFETY: one byte to a valid socket, without SIGPIPE.
+        if unsafe { libc::send(go_w.as_raw_fd(), b"g".as_ptr() as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
             return Err(Error::Sys { op: "signal container init".into(), errno: Errno::last() });
         }
         Ok(())
     };
     if let Err(e) = parent_setup() {
+        // A child that died on its own explains the failure better than our side of it.
+        if let Ok(Some(exit)) = sys::waitid_pidfd(pidfd.as_fd(), true) {
+            return Err(Error::SetupDied { id: id.to_string(), how: describe_exit(Some(exit)) });
+        }
         kill_and_reap(&pidfd);
         return Err(e);
     }

@@ -219,6 +219,9 @@ impl Spec {
                 return Err(Error::invalid("process.user.gid", user.gid(), "not mapped by linux.gidMappings"));
             }
         }
+        if new_ns(LinuxNamespaceType::User) {
+            check_reachable(&rootfs, uid_maps, gid_maps)?;
+        }
         if let Some(offsets) = linux.and_then(|l| l.time_offsets().as_ref()) {
             if !offsets.is_empty() {
                 return Err(Error::Unsupported("linux.timeOffsets are not supported yet".into()));
@@ -226,6 +229,37 @@ impl Spec {
         }
         Ok(())
     }
+}
+
+fn host_id(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter().find(|m| id >= m.container_id() && (id as u64) < m.container_id() as u64 + m.size() as u64).map(|m| m.host_id() + (id - m.container_id()))
+}
+
+/// In a new user namespace the container's root works as its mapped host uid: every directory
+/// above the rootfs must be searchable by it, or the first mount fails with a bare EACCES.
+fn check_reachable(rootfs: &Path, uid_maps: &[LinuxIdMapping], gid_maps: &[LinuxIdMapping]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(uid), Some(gid)) = (host_id(uid_maps, 0), host_id(gid_maps, 0)) else { return Ok(()) };
+    let Ok(canonical) = std::fs::canonicalize(rootfs) else { return Ok(()) };
+    for dir in canonical.ancestors().skip(1) {
+        let Ok(m) = std::fs::metadata(dir) else { continue };
+        let mode = m.mode();
+        let searchable = if m.uid() == uid {
+            mode & 0o100 != 0
+        } else if m.gid() == gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        if !searchable {
+            return Err(Error::invalid(
+                "root.path",
+                rootfs.display(),
+                format!("not reachable by uid {uid}, the user namespace's root: {} (mode {:o}, owner {}) cannot be searched by it; make it searchable (chmod o+x) or move the rootfs (or the state root, for the default root)", dir.display(), mode & 0o7777, m.uid()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn format_maps(maps: &[LinuxIdMapping]) -> String {

@@ -39,6 +39,25 @@ pub(crate) unsafe fn clone3(args: &mut CloneArgs) -> Result<libc::pid_t, Errno> 
     }
 }
 
+/// Fork-style clone(2) with CLONE_PIDFD, for when clone3 is refused with ENOSYS (valgrind, or a
+/// seccomp profile of an outer container). `flags` must not hold CLONE_NEWTIME (0x80, the exit
+/// signal byte in clone(2)) nor clone3-only flags.
+///
+/// # Safety
+/// As [`clone3`].
+pub(crate) unsafe fn clone_legacy(flags: u64, pidfd: &mut libc::c_int) -> Result<libc::pid_t, Errno> {
+    // SAFETY: no CLONE_VM and a NULL stack: the child continues on a copy of this stack, as after
+    // fork(). With CLONE_PIDFD the pidfd is stored through the parent_tid argument.
+    let r = unsafe {
+        libc::syscall(libc::SYS_clone, flags | CLONE_PIDFD | libc::SIGCHLD as u64, 0usize, pidfd as *mut libc::c_int, 0usize, 0usize)
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as libc::pid_t)
+    }
+}
+
 pub(crate) fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
     // SAFETY: plain syscall; on success returns a new fd we own.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

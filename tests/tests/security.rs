@@ -1,0 +1,217 @@
+//! Security defaults (Docker's: capabilities, seccomp, no_new_privileges, masked and read-only
+//! paths, device cgroup): real escape attempts from inside a default container must fail.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use rcontainer_core::{Container, SpecBuilder, Stdio};
+use rcontainer_tests::{pipe, read_on_thread, require_root, unique_id, Cli, Guard, StateRoot};
+
+/// Runs `script` with `sh -c` in a default ad-hoc container (Docker's defaults) via the command.
+fn adhoc(root: &StateRoot, extra: &[&str], script: &str) -> rcontainer_tests::Out {
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    Cli::new(root.path()).run(&args)
+}
+
+/// errno of a raw syscall made by perl inside the container: `name=<errno>` (0 = it worked).
+/// `args` is a perl list (copied into an array: syscall() needs modifiable strings).
+fn syscall_line(name: &str, number: u32, args: &str) -> String {
+    format!("perl -e 'my @a = ({args}); $r = syscall({number}, @a); printf(\"{name}=%d\\n\", $r < 0 ? $!+0 : 0)'; ")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn privileged_syscalls_fail_in_a_default_container() {
+    require_root!();
+    let root = StateRoot::new();
+    let host_pid = std::process::id();
+    // x86_64 numbers: mount 165, umount2 166, pivot_root 155, swapon 167, reboot 169,
+    // kexec_load 246, init_module 175, ptrace 101, unshare 272.
+    let script = [
+        syscall_line("mount", 165, "\"none\", \"/tmp\", \"tmpfs\", 0, 0"),
+        syscall_line("umount2", 166, "\"/proc\", 2"),
+        syscall_line("pivot_root", 155, "\"/tmp\", \"/tmp\""),
+        syscall_line("swapon", 167, "\"/dev/null\", 0"),
+        syscall_line("reboot", 169, "0xfee1dead, 672274793, 0x4321fedc, 0"),
+        syscall_line("kexec_load", 246, "0, 0, 0, 0"),
+        syscall_line("init_module", 175, "0, 0, \"\""),
+        syscall_line("ptrace_host", 101, &format!("16, {host_pid}, 0, 0")),
+        syscall_line("unshare_user", 272, "0x10000000"),
+        syscall_line("unshare_mnt", 272, "0x00020000"),
+    ]
+    .concat();
+    let out = adhoc(&root, &[], &script).ok();
+    for name in ["mount", "umount2", "pivot_root", "swapon", "reboot", "kexec_load", "init_module", "unshare_user", "unshare_mnt"] {
+        assert!(out.stdout.contains(&format!("{name}=1\n")), "{name} should fail with EPERM: {:?}", out.stdout);
+    }
+    // The host's pid is not even visible (ESRCH), or ptrace is refused (EPERM).
+    assert!(out.stdout.contains("ptrace_host=3\n") || out.stdout.contains("ptrace_host=1\n"), "{:?}", out.stdout);
+    // The same mount works once the container is given CAP_SYS_ADMIN (so the check can fail).
+    let allowed = adhoc(&root, &["--cap-add", "SYS_ADMIN"], &syscall_line("mount", 165, "\"none\", \"/tmp\", \"tmpfs\", 0, 0")).ok();
+    assert!(allowed.stdout.contains("mount=0\n"), "{:?}", allowed.stdout);
+}
+
+#[test]
+fn proc_and_devices_are_guarded() {
+    require_root!();
+    let root = StateRoot::new();
+    let script = "printf 'kcore bytes: '; head -c 100 /proc/kcore | wc -c; \
+                  echo h > /proc/sysrq-trigger && echo SYSRQ-WRITTEN; \
+                  echo x > /proc/sys/kernel/domainname && echo SYSCTL-WRITTEN; \
+                  mknod /dev/rawdisk b 8 0 && echo mknod-ok; head -c 1 /dev/rawdisk >/dev/null && echo BLOCK-READ; \
+                  head -c 1 /dev/urandom | wc -c; ls /dev | tr '\\n' ' '";
+    let out = adhoc(&root, &[], script).ok();
+    assert!(out.stdout.contains("kcore bytes: 0"), "{:?}", out.stdout);
+    for leak in ["SYSRQ-WRITTEN", "SYSCTL-WRITTEN", "BLOCK-READ"] {
+        assert!(!out.stdout.contains(leak), "{leak}: {:?} {:?}", out.stdout, out.stderr);
+    }
+    assert!(out.stderr.contains("Read-only file system"), "{:?}", out.stderr);
+    assert!(out.stderr.contains("Operation not permitted"), "the device cgroup should refuse the block device: {:?}", out.stderr);
+    let devs: Vec<&str> = out.stdout.lines().last().unwrap_or("").split_whitespace().collect();
+    let allowed = ["full", "null", "random", "urandom", "zero", "tty", "ptmx", "pts", "shm", "mqueue", "fd", "stdin", "stdout", "stderr", "rawdisk"];
+    for d in &devs {
+        assert!(allowed.contains(d), "unexpected /dev entry {d}: {devs:?}");
+    }
+}
+
+#[test]
+fn capabilities_and_seccomp_profiles_from_the_spec() {
+    require_root!();
+    let root = StateRoot::new();
+    // Dropping every capability: CapEff 0.
+    let out = adhoc(&root, &["--cap-drop", "ALL"], "grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status").ok();
+    for line in out.stdout.lines() {
+        assert!(line.ends_with("0000000000000000"), "{:?}", out.stdout);
+    }
+    // Docker's default set: exactly those 14 capabilities.
+    let out = adhoc(&root, &[], "grep CapEff /proc/self/status").ok();
+    let hex = out.stdout.split_whitespace().last().unwrap_or("0");
+    assert_eq!(u64::from_str_radix(hex, 16).expect("hex").count_ones(), 14, "{:?}", out.stdout);
+
+    // An ERRNO rule makes mkdir fail with that errno (EDQUOT = 122).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("mkdir.json");
+    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122}]}"#).expect("write");
+    let opt = format!("seccomp={}", profile.display());
+    let out = adhoc(&root, &["--security-opt", &opt], "mkdir /tmp/x");
+    assert_eq!(out.code, Some(1), "{:?}", out.stderr);
+    assert!(out.stderr.contains("Disk quota exceeded"), "{:?}", out.stderr);
+
+    // KILL_PROCESS kills with SIGSYS (exit status 128 + 31).
+    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]}"#).expect("write");
+    let out = adhoc(&root, &["--security-opt", &opt], "exec perl -e 'getppid(); print \"alive\\n\"'");
+    assert_eq!(out.code, Some(128 + libc::SIGSYS), "{:?} {:?}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("alive"));
+
+    // Unknown names are refused before anything runs.
+    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}"#).expect("write");
+    let out = adhoc(&root, &["--security-opt", &opt], "true");
+    assert_eq!(out.code, Some(125));
+    assert!(out.stderr.contains("no_such_call"), "{:?}", out.stderr);
+    let out = adhoc(&root, &["--cap-add", "CAP_FLY"], "true");
+    assert_eq!(out.code, Some(125));
+    assert!(out.stderr.contains("CAP_FLY"), "{:?}", out.stderr);
+    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_DANCE"}"#).expect("write");
+    let out = adhoc(&root, &["--security-opt", &opt], "true");
+    assert!(out.code == Some(125) && out.stderr.contains("SCMP_ACT_DANCE"), "{:?}", out.stderr);
+}
+
+/// A rootfs whose /usr is the host's, read-only but without nosuid, with a setuid-root copy of
+/// `cat` at /suidcat.
+fn suid_rootfs(dir: &Path) {
+    for (link, target) in [("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+        if Path::new("/").join(target).exists() {
+            std::os::unix::fs::symlink(target, dir.join(link)).expect("symlink");
+        }
+    }
+    for d in ["usr", "proc", "dev", "tmp", "etc"] {
+        std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+    }
+    std::fs::copy("/usr/bin/cat", dir.join("suidcat")).expect("copy cat");
+    std::fs::set_permissions(dir.join("suidcat"), std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+}
+
+#[test]
+fn no_new_privileges_stops_a_setuid_root_binary() {
+    require_root!();
+    let root = StateRoot::new();
+    let rootfs = tempfile::tempdir().expect("tempdir");
+    suid_rootfs(rootfs.path());
+    let euid = |nnp: bool| -> String {
+        let spec = SpecBuilder::new(["/suidcat", "/proc/self/status"])
+            .rootfs(rootfs.path())
+            .readonly_root(false)
+            .bind("/usr", "/usr", true)
+            .user(1000, 1000)
+            .no_new_privileges(nnp)
+            .build();
+        let (out_r, out_w) = pipe();
+        let mut opts = root.options();
+        opts.stdio = Stdio { stdout: Some(out_w.as_raw_fd()), ..opts.stdio };
+        let mut c = Guard(Container::create(&unique_id("suid"), &spec, &opts).expect("create"));
+        drop(out_w);
+        let reader = read_on_thread(out_r);
+        c.start().expect("start");
+        c.wait(Some(Duration::from_secs(20))).expect("wait");
+        let text = reader.join().expect("reader");
+        let uid = text.lines().find(|l| l.starts_with("Uid:")).unwrap_or_else(|| panic!("no Uid line: {text:?}"));
+        uid.split_whitespace().nth(2).unwrap_or("?").to_string()
+    };
+    assert_eq!(euid(false), "0", "control: without no_new_privs the setuid bit works here");
+    assert_eq!(euid(true), "1000", "with no_new_privs a setuid-root binary must not gain root");
+}
+
+#[test]
+fn a_container_cannot_reach_the_runtime_of_a_container_being_set_up() {
+    require_root!();
+    let root = StateRoot::new();
+    // A: a default container waiting for a pid on stdin, then probing /proc/<pid>/exe.
+    let (in_r, in_w) = pipe();
+    let (out_r, out_w) = pipe();
+    let mut opts = root.options();
+    opts.stdio = Stdio { stdin: Some(in_r.as_raw_fd()), stdout: Some(out_w.as_raw_fd()), stderr: Some(out_w.as_raw_fd()) };
+    let probe = "readlink /proc/1/exe >/dev/null && echo self-ok; read n; \
+                 readlink /proc/$n/exe && echo EXE-VISIBLE; cat /proc/$n/exe >/dev/null && echo EXE-READ; \
+                 cat /proc/$n/environ >/dev/null && echo ENV-READ; echo done; sleep 60";
+    let a_spec = SpecBuilder::new(["sh", "-c", probe]).default_root(root.path()).expect("root").docker_defaults().build();
+    let mut a = Guard(Container::create(&unique_id("a"), &a_spec, &opts).expect("create A"));
+    drop((in_r, out_w));
+    a.start().expect("start A");
+
+    // B joins A's pid namespace and stays created: its init is still a copy of this test binary.
+    let b_spec = SpecBuilder::new(["true"])
+        .default_root(root.path())
+        .expect("root")
+        .docker_defaults()
+        .namespace(rcontainer_core::oci_spec::runtime::LinuxNamespaceType::Pid, true, Some(format!("/proc/{}/ns/pid", a.pid()).into()))
+        .build();
+    let b = Guard(Container::create(&unique_id("b"), &b_spec, &root.options()).expect("create B"));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", b.pid())).expect("status of B");
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).and_then(|l| l.split_whitespace().last()).expect("NSpid").to_string();
+    let mut w = std::fs::File::from(in_w);
+    writeln!(w, "{nspid}").expect("send pid");
+    drop(w);
+    // Read A's report up to "done" (A then sleeps: if it exited, its pid namespace would wait
+    // for B, our child, to be reaped).
+    let mut out = String::new();
+    let mut lines = std::io::BufReader::new(out_r);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !out.contains("done\n") && std::time::Instant::now() < deadline {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut lines, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&line);
+    }
+    drop(b);
+    drop(a);
+    assert!(out.contains("self-ok") && out.contains("done"), "{out:?}");
+    for leak in ["EXE-VISIBLE", "EXE-READ", "ENV-READ"] {
+        assert!(!out.contains(leak), "{leak}: the init of a container being set up is reachable: {out:?}");
+    }
+}
