@@ -1,1 +1,791 @@
-//! Node bindings (issue: Node package). Empty until that issue lands.
+//! Node bindings of rcontainer (napi-rs): `Container` and `run`, a thin layer over
+//! rcontainer-core that converts options, results and errors.
+//!
+//! Threading: `create`, `start`, `kill`, `delete` are short and run on the JavaScript thread.
+//! `wait()` and `run()` never block it: the container's pidfd (and the capture pipes) are watched
+//! by the tokio reactor napi runs beside Node, and the promise settles on the JavaScript thread.
+//!
+//! Cleanup: the core container lives in an `Arc<Mutex<Inner>>` shared by the JavaScript object
+//! and any pending wait. When the last holder goes (the object was garbage-collected and no wait
+//! is pending), `Inner::drop` kills and deletes the container. Every live container is also in a
+//! registry that `process.on('exit')` (installed by index.js) and the env cleanup hook drain.
+
+#![allow(clippy::new_without_default)]
+
+mod error;
+mod options;
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::{Env, Property, PropertyAttributes};
+use napi_derive::napi;
+use rcontainer_core::{Container as CoreContainer, CreateOptions as CoreCreateOptions, ExitStatus as CoreExit, Stdio};
+use serde_json::Value;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+
+use crate::error::{bad_value, BResult, Failure};
+use crate::options::{StdioKind, CREATE_KEYS, RUN_KEYS};
+
+// ---------------------------------------------------------------------------------------------
+// Shared container state and the registry of live containers.
+
+struct Inner {
+    c: CoreContainer,
+    key: u64,
+    /// Our ends of the 'pipe' stdio entries (stdin write end, stdout/stderr read ends).
+    pipes: [Option<OwnedFd>; 3],
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+struct Registered {
+    env: usize,
+    inner: Weak<Mutex<Inner>>,
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<u64, Registered>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+fn registry() -> MutexGuard<'static, HashMap<u64, Registered>> {
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock(s: &Shared) -> MutexGuard<'_, Inner> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Kills it if it still runs (or was never started), reaps it, removes its state dir.
+        let _ = self.c.delete(true);
+        registry().remove(&self.key);
+    }
+}
+
+/// Kills and deletes every live container created in the env `env` (0: all envs).
+fn cleanup_env(env: usize) -> u32 {
+    let live: Vec<Shared> = registry().values().filter(|r| env == 0 || r.env == env).filter_map(|r| r.inner.upgrade()).collect();
+    let mut n = 0;
+    for s in live {
+        let mut g = lock(&s);
+        if g.c.delete(true).is_ok() {
+            n += 1;
+        }
+        g.pipes = [None, None, None];
+    }
+    n
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module setup (called once by index.js).
+
+/// `(fd, readable) => net.Socket`, set by index.js.
+type StreamFactory = FunctionRef<FnArgs<(i32, bool)>, Unknown<'static>>;
+
+thread_local! {
+    static STREAM_FACTORY: std::cell::RefCell<Option<StreamFactory>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by index.js: the factory that wraps a pipe fd in a net.Socket, and the env cleanup hook.
+#[napi(js_name = "__init", skip_typescript)]
+pub fn init(env: Env, stream_factory: Function<FnArgs<(i32, bool)>, Unknown<'static>>) -> Result<()> {
+    let r = stream_factory.create_ref()?;
+    STREAM_FACTORY.with(|f| *f.borrow_mut() = Some(r));
+    let key = env.raw() as usize;
+    env.add_env_cleanup_hook(key, |k| {
+        cleanup_env(k);
+    })?;
+    Ok(())
+}
+
+/// Called by index.js on process 'exit': kills and deletes the containers this env created.
+#[napi(js_name = "__cleanup", skip_typescript)]
+pub fn cleanup(env: Env) -> u32 {
+    cleanup_env(env.raw() as usize)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types that only describe the API to TypeScript (the options are read key by key).
+
+/// How a container's process ended.
+#[napi(object)]
+pub struct ExitStatus {
+    /// Exit code when it exited, else null.
+    pub code: Either<i32, Null>,
+    /// Name of the signal that killed it ('SIGKILL'), else null.
+    pub signal: Either<String, Null>,
+    /// Whether the kernel's OOM killer ended it (needs a memory limit).
+    pub oom_killed: bool,
+}
+
+/// Options of `Container.create` (and of `run`).
+#[napi(object)]
+pub struct CreateOptions {
+    /// The command and its arguments; args[0] is looked up in PATH. Required unless `spec` has them.
+    pub args: Option<Vec<String>>,
+    /// Container id (default: 'rc-' and 12 hex digits).
+    pub id: Option<String>,
+    /// Root filesystem directory (default: a read-only view of the host's /usr, /bin, /lib*, /etc).
+    pub rootfs: Option<String>,
+    /// Hostname (default: the id).
+    pub hostname: Option<String>,
+    #[napi(ts_type = "Record<string, string> | string[]")]
+    pub env: Option<Value>,
+    /// Working directory inside the container.
+    pub cwd: Option<String>,
+    #[napi(ts_type = "number | string | { uid: number; gid?: number }")]
+    pub user: Option<Value>,
+    /// A list of namespace types replaces the default set (pid, network, ipc, uts, mount, cgroup);
+    /// an object adds (true), removes (false) or joins (a path) single ones.
+    #[napi(ts_type = "string[] | Record<string, boolean | string>")]
+    pub namespaces: Option<Value>,
+    /// User namespace mappings ('0:100000:65536' or objects); gidMap defaults to uidMap.
+    #[napi(ts_type = "IdMap | string | Array<IdMap | string>")]
+    pub uid_map: Option<Value>,
+    #[napi(ts_type = "IdMap | string | Array<IdMap | string>")]
+    pub gid_map: Option<Value>,
+    #[napi(ts_type = "MountOptions[]")]
+    pub mounts: Option<Value>,
+    /// 'none' (a new network namespace with only lo, the default), 'host', or a netns path.
+    pub network: Option<String>,
+    /// Memory limit: bytes, or a size such as '32M' or '1G'.
+    #[napi(ts_type = "number | string")]
+    pub memory: Option<Value>,
+    /// CPU limit in CPUs (0.5 = half a CPU).
+    pub cpus: Option<f64>,
+    /// Maximum number of processes.
+    pub pids: Option<u32>,
+    /// stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' or a file descriptor. Default for
+    /// Container.create: ['ignore', 'inherit', 'inherit'] (as `docker run` without -i).
+    #[napi(ts_type = "'inherit' | 'ignore' | 'pipe' | Array<'inherit' | 'ignore' | 'pipe' | number | null | undefined>")]
+    pub stdio: Option<Value>,
+    /// A whole OCI runtime config (config.json as an object); the other options override it.
+    #[napi(ts_type = "Record<string, any>")]
+    pub spec: Option<Value>,
+    /// Directory that relative paths in `spec` resolve against (default: the current directory).
+    pub bundle: Option<String>,
+    /// State root (default /run/rcontainer).
+    pub root: Option<String>,
+}
+
+/// A user namespace id mapping.
+#[napi(object)]
+pub struct IdMap {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// A mount: `type` defaults to 'bind' (source is a host path).
+#[napi(object)]
+pub struct MountOptions {
+    pub destination: String,
+    pub source: Option<String>,
+    #[napi(js_name = "type")]
+    pub kind: Option<String>,
+    pub options: Option<Vec<String>>,
+    pub readonly: Option<bool>,
+}
+
+/// Options of `run`: those of `Container.create` plus these.
+#[napi(object)]
+pub struct RunOptions {
+    /// Capture stdout and stderr (default false: they are inherited).
+    pub capture: Option<bool>,
+    /// Kill the container after this many milliseconds and reject with code 'ETIMEDOUT'.
+    pub timeout: Option<f64>,
+    /// Written to the container's stdin (default stdin: /dev/null).
+    #[napi(ts_type = "string | Buffer")]
+    pub input: Option<Value>,
+    /// 'utf8' (default): stdout and stderr are strings; 'buffer': Buffers.
+    #[napi(ts_type = "'utf8' | 'buffer'")]
+    pub encoding: Option<String>,
+}
+
+/// What `run` resolves to.
+#[napi(object)]
+pub struct RunResult {
+    pub code: Either<i32, Null>,
+    pub signal: Either<String, Null>,
+    pub oom_killed: bool,
+    /// Captured output (null without `capture`).
+    #[napi(ts_type = "string | Buffer | null")]
+    pub stdout: Either3<String, Buffer, Null>,
+    #[napi(ts_type = "string | Buffer | null")]
+    pub stderr: Either3<String, Buffer, Null>,
+}
+
+fn signal_name(n: i32) -> String {
+    nix::sys::signal::Signal::try_from(n).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("SIG{n}"))
+}
+
+fn exit_status(s: CoreExit) -> ExitStatus {
+    ExitStatus {
+        code: s.code.map(Either::A).unwrap_or(Either::B(Null)),
+        signal: s.signal.map(|n| Either::A(signal_name(n))).unwrap_or(Either::B(Null)),
+        oom_killed: s.oom_killed,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating.
+
+struct Created {
+    shared: Shared,
+    id: String,
+    pid: i32,
+}
+
+fn read_options(op: &str, options: Option<&Object>, allowed: &[&[&str]]) -> BResult<HashMap<String, Value>> {
+    let mut out = HashMap::new();
+    let Some(obj) = options else { return Ok(out) };
+    let keys = Object::keys(obj).map_err(|e| bad_value(op, "options", e))?;
+    for k in keys {
+        if !allowed.iter().any(|set| set.contains(&k.as_str())) {
+            let all: Vec<&str> = allowed.iter().flat_map(|s| s.iter().copied()).collect();
+            return Err(Failure::invalid(op, format!("unknown option {k:?} (known: {})", all.join(", "))));
+        }
+        if RUN_KEYS.contains(&k.as_str()) {
+            continue; // read by run() itself
+        }
+        if let Some(v) = obj.get::<Value>(&k).map_err(|e| bad_value(op, &format!("options.{k}"), e))? {
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
+}
+
+fn dev_null() -> BResult<OwnedFd> {
+    let fd = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| Failure::errno("open /dev/null", e))?;
+    Ok(fd)
+}
+
+fn create_container(env: usize, op: &str, values: &HashMap<String, Value>, default_stdio: [StdioKind; 3]) -> BResult<Created> {
+    let get = |k: &str| -> BResult<Value> { Ok(values.get(k).cloned().unwrap_or(Value::Null)) };
+    let parsed = options::parse(op, &get)?;
+    let op = format!("create container {:?}", parsed.id);
+
+    // The container's ends live until create returns; ours are kept.
+    let mut theirs: Vec<OwnedFd> = Vec::new();
+    let mut ours: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut fds: [Option<RawFd>; 3] = [None; 3];
+    for i in 0..3 {
+        match parsed.stdio[i].unwrap_or(default_stdio[i]) {
+            StdioKind::Inherit => {}
+            StdioKind::Ignore => {
+                let fd = dev_null()?;
+                fds[i] = Some(fd.as_raw_fd());
+                theirs.push(fd);
+            }
+            StdioKind::Pipe => {
+                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Failure::errno(&format!("{op}: pipe"), e))?;
+                let (mine, child) = if i == 0 { (w, r) } else { (r, w) };
+                fds[i] = Some(child.as_raw_fd());
+                theirs.push(child);
+                ours[i] = Some(mine);
+            }
+            StdioKind::Fd(n) => {
+                // SAFETY: F_GETFD only inspects the descriptor.
+                if unsafe { libc::fcntl(n, libc::F_GETFD) } < 0 {
+                    return Err(Failure::errno(&format!("{op}: options.stdio[{i}] = {n}"), nix::errno::Errno::last()));
+                }
+                fds[i] = Some(n);
+            }
+        }
+    }
+    let opts = CoreCreateOptions {
+        root: parsed.root.clone(),
+        stdio: Stdio { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
+        ..CoreCreateOptions::default()
+    };
+    let c = CoreContainer::create(&parsed.id, &parsed.spec, &opts).map_err(|e| Failure::core(&op, &e))?;
+    drop(theirs);
+    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+    let pid = c.pid();
+    let shared = Arc::new(Mutex::new(Inner { c, key, pipes: ours }));
+    registry().insert(key, Registered { env, inner: Arc::downgrade(&shared) });
+    Ok(Created { shared, id: parsed.id, pid })
+}
+
+fn start_container(c: &Created) -> BResult<()> {
+    let mut g = lock(&c.shared);
+    g.c.start().map_err(|e| Failure::core(&format!("start container {:?}", c.id), &e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting (off the JavaScript thread).
+
+async fn wait_async(shared: Shared, id: String) -> BResult<CoreExit> {
+    let op = format!("wait for container {id:?}");
+    let fd = {
+        let mut g = lock(&shared);
+        match g.c.try_wait() {
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) => {}
+            Err(e) => return Err(Failure::core(&op, &e)),
+        }
+        match g.c.pidfd() {
+            Some(fd) => fd.try_clone_to_owned().map_err(|e| Failure::os(&format!("{op}: dup pidfd"), &e))?,
+            None => return Err(Failure::state(&op, "it has no process to wait for")),
+        }
+    };
+    // SAFETY: the AsyncFd owns this dup of the pidfd and nothing else closes or replaces it.
+    let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+        .map_err(|e| Failure::os(&format!("{op}: watch pidfd"), &std::io::Error::from(e)))?;
+    loop {
+        let mut ready = afd.readable().await.map_err(|e| Failure::os(&format!("{op}: poll pidfd"), &e))?;
+        let mut g = lock(&shared);
+        match g.c.try_wait() {
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) => ready.clear_ready(),
+            Err(e) => return Err(Failure::core(&op, &e)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The class.
+
+/// A container. Create one with `Container.create(options)`, then `start()` and `await wait()`.
+/// If the object is garbage-collected, or the Node process exits while the container still
+/// exists, the container is killed and deleted.
+#[napi]
+pub struct Container {
+    inner: Shared,
+    id: String,
+    pid: i32,
+}
+
+#[napi]
+impl Container {
+    /// Creates a container (namespaces, mounts, root filesystem, up to the exec, which waits for
+    /// `start()`). Errors: code 'EINVAL' for bad options, 'EEXIST' for a taken id, or the errno
+    /// name of the system call that failed.
+    #[napi(factory, ts_args_type = "options: CreateOptions")]
+    pub fn create(env: Env, options: Unknown) -> Result<Container> {
+        let op = "Container.create";
+        let obj = match options.get_type()? {
+            ValueType::Object => Object::from_unknown(options)?,
+            _ => return Err(Failure::invalid(op, "expected an options object such as { args: ['sh', '-c', 'echo hi'] }").into_napi(&env)),
+        };
+        let values = read_options(op, Some(&obj), &[CREATE_KEYS]).map_err(|f| f.into_napi(&env))?;
+        let c = create_container(env.raw() as usize, op, &values, [StdioKind::Ignore, StdioKind::Inherit, StdioKind::Inherit])
+            .map_err(|f| f.into_napi(&env))?;
+        Ok(Container { inner: c.shared, id: c.id, pid: c.pid })
+    }
+
+    /// The container's id.
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// Host pid of the container's first process.
+    #[napi(getter)]
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// 'created', 'running', 'paused', 'stopped', or 'deleted' after delete().
+    #[napi(getter, ts_return_type = "'creating' | 'created' | 'running' | 'paused' | 'stopped' | 'deleted'")]
+    pub fn state(&self) -> String {
+        let mut g = lock(&self.inner);
+        match g.c.state() {
+            Ok(s) => s.status.to_string(),
+            Err(_) => "deleted".into(),
+        }
+    }
+
+    /// Releases the container's process into its command. Throws with code 'ESTATE' unless the
+    /// container is 'created', or with the errno of the exec that failed (e.g. 'ENOENT').
+    #[napi]
+    pub fn start(&self, env: Env) -> Result<()> {
+        let mut g = lock(&self.inner);
+        g.c.start().map_err(|e| handle_error(&format!("start container {:?}", self.id), &e).into_napi(&env))
+    }
+
+    /// Resolves with how the process ended; the pidfd is watched off the JavaScript thread.
+    #[napi(ts_return_type = "Promise<ExitStatus>")]
+    pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ExitStatus>> {
+        let shared = self.inner.clone();
+        let id = self.id.clone();
+        env.spawn_future_with_callback(async move { Ok(wait_async(shared, id).await) }, |env, r| match r {
+            Ok(s) => Ok(exit_status(s)),
+            Err(f) => Err(f.into_napi(env)),
+        })
+    }
+
+    /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
+    /// container's first process. Throws 'ESTATE' once it has stopped.
+    #[napi(ts_args_type = "signal?: string | number")]
+    pub fn kill(&self, env: Env, signal: Option<Unknown>) -> Result<()> {
+        let op = format!("kill container {:?}", self.id);
+        let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;
+        let mut g = lock(&self.inner);
+        g.c.kill(sig).map_err(|e| handle_error(&op, &e).into_napi(&env))
+    }
+
+    /// Removes the container (its state dir). A created or running container needs
+    /// `{ force: true }` (it is killed first), else this throws 'ESTATE'. Deleting twice is harmless.
+    #[napi(ts_args_type = "options?: { force?: boolean }")]
+    pub fn delete(&self, env: Env, options: Option<Object>) -> Result<()> {
+        let op = format!("delete container {:?}", self.id);
+        let force = match options {
+            None => false,
+            Some(o) => match o.get::<Value>("force").map_err(|e| bad_value(&op, "options.force", e).into_napi(&env))? {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => b,
+                Some(v) => return Err(Failure::invalid(&op, format!("options.force must be a boolean, got {v}")).into_napi(&env)),
+            },
+        };
+        let mut g = lock(&self.inner);
+        g.c.delete(force).map_err(|e| Failure::core(&op, &e).into_napi(&env))?;
+        g.pipes = [None, None, None];
+        Ok(())
+    }
+
+    /// With stdio[0] 'pipe': a Writable to the container's stdin, else null.
+    #[napi(getter, ts_return_type = "import('node:stream').Writable | null")]
+    pub fn stdin<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        self.stream(env, this, 0, "stdin")
+    }
+
+    /// With stdio[1] 'pipe': a Readable of the container's stdout, else null.
+    #[napi(getter, ts_return_type = "import('node:stream').Readable | null")]
+    pub fn stdout<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        self.stream(env, this, 1, "stdout")
+    }
+
+    /// With stdio[2] 'pipe': a Readable of the container's stderr, else null.
+    #[napi(getter, ts_return_type = "import('node:stream').Readable | null")]
+    pub fn stderr<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        self.stream(env, this, 2, "stderr")
+    }
+}
+
+impl Container {
+    /// First access wraps our pipe end in a net.Socket and defines it as an own property of the
+    /// object (shadowing this getter), so the object, not Rust, owns the stream.
+    fn stream<'e>(&self, env: &'e Env, mut this: This, i: usize, name: &str) -> Result<Unknown<'e>> {
+        let fd = lock(&self.inner).pipes[i].take();
+        let Some(fd) = fd else {
+            return Null.into_unknown(env);
+        };
+        let raw = fd.into_raw_fd();
+        let made = STREAM_FACTORY.with(|f| -> Result<Unknown<'static>> {
+            let f = f.borrow();
+            let Some(factory) = f.as_ref() else {
+                return Err(napi::Error::new(Status::GenericFailure, "rcontainer: module not initialised (load it through index.js)"));
+            };
+            factory.borrow_back(env)?.call((raw, i != 0).into())
+        });
+        let stream = match made {
+            Ok(s) => s,
+            Err(e) => {
+                // SAFETY: the factory failed, so the fd is still ours.
+                drop(unsafe { OwnedFd::from_raw_fd(raw) });
+                return Err(e);
+            }
+        };
+        this.object.define_properties(&[Property::new()
+            .with_utf8_name(name)?
+            .with_value(&stream)
+            .with_property_attributes(PropertyAttributes::Configurable | PropertyAttributes::Enumerable)])?;
+        Ok(stream)
+    }
+}
+
+/// An error of a call on a handle: the handle's container having been deleted is a lifecycle
+/// state ('ESTATE'), not a missing file.
+fn handle_error(op: &str, e: &rcontainer_core::Error) -> Failure {
+    match e.kind() {
+        rcontainer_core::ErrorKind::NotFound => Failure::state(op, format!("{e} (it was deleted)")),
+        _ => Failure::core(op, e),
+    }
+}
+
+fn parse_signal(op: &str, signal: Option<Unknown>) -> BResult<i32> {
+    let Some(u) = signal else { return Ok(libc::SIGTERM) };
+    let v: Value = match u.get_type() {
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => return Ok(libc::SIGTERM),
+        _ => Value::from_unknown(u).map_err(|e| bad_value(op, "signal", e))?,
+    };
+    match &v {
+        Value::Number(n) => match n.as_i64() {
+            Some(s) if (1..=64).contains(&s) => Ok(s as i32),
+            _ => Err(Failure::invalid(op, format!("signal must be 1..64 or a name like 'SIGTERM', got {n}"))),
+        },
+        Value::String(s) => {
+            let up = s.to_ascii_uppercase();
+            let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+            full.parse::<nix::sys::signal::Signal>()
+                .map(|s| s as i32)
+                .map_err(|_| Failure::invalid(op, format!("unknown signal {s:?} (expected a name like 'SIGTERM' or a number)")))
+        }
+        other => Err(Failure::invalid(op, format!("signal must be a name like 'SIGTERM' or a number, got {other}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// run(): create + start + capture + wait, all output read concurrently off the JS thread.
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if fl < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+async fn read_all(fd: Option<OwnedFd>) -> std::io::Result<Option<Vec<u8>>> {
+    let Some(fd) = fd else { return Ok(None) };
+    set_nonblocking(&fd)?;
+    let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(fd)?;
+    let mut buf = Vec::new();
+    rx.read_to_end(&mut buf).await?;
+    Ok(Some(buf))
+}
+
+async fn write_all(fd: Option<OwnedFd>, data: Vec<u8>) {
+    let Some(fd) = fd else { return };
+    if set_nonblocking(&fd).is_err() {
+        return;
+    }
+    if let Ok(mut tx) = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(fd) {
+        // The container may exit without reading: EPIPE is not an error of run().
+        let _ = tx.write_all(&data).await;
+    }
+}
+
+struct RunOutcome {
+    status: BResult<CoreExit>,
+    stdout: Option<Vec<u8>>,
+    stderr: Option<Vec<u8>>,
+    read_error: Option<Failure>,
+    timed_out: Option<Duration>,
+    argv0: String,
+}
+
+/// Runs a command in a new container and resolves with its exit status and (with
+/// `capture: true`) its output; the container is deleted afterwards.
+#[napi(ts_args_type = "args: string[], options?: CreateOptions & RunOptions", ts_return_type = "Promise<RunResult>")]
+pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<PromiseRaw<'e, RunResult>> {
+    let op = "run";
+    let fail = |f: Failure| f.into_napi(env);
+    let args_v: Value = match args.get_type()? {
+        ValueType::Object => Value::from_unknown(args).map_err(|e| fail(bad_value(op, "args", e)))?,
+        _ => Value::Null,
+    };
+    let argv = options::string_array(op, "args", &args_v).map_err(fail)?;
+    let obj = match &options {
+        None => None,
+        Some(u) => match u.get_type()? {
+            ValueType::Undefined | ValueType::Null => None,
+            ValueType::Object => Some(Object::from_unknown(*u)?),
+            _ => return Err(fail(Failure::invalid(op, "options must be an object"))),
+        },
+    };
+    let mut values = read_options(op, obj.as_ref(), &[CREATE_KEYS, RUN_KEYS]).map_err(fail)?;
+    values.insert("args".into(), Value::Array(argv.iter().cloned().map(Value::String).collect()));
+    let get = |k: &str| -> Result<Option<Unknown>> {
+        match &obj {
+            None => Ok(None),
+            Some(o) => o.get::<Unknown>(k),
+        }
+    };
+    let capture = match get("capture")? {
+        None => false,
+        Some(u) => match u.get_type()? {
+            ValueType::Boolean | ValueType::Null => bool::from_unknown(u).unwrap_or(false),
+            _ => return Err(fail(Failure::invalid(op, "options.capture must be a boolean"))),
+        },
+    };
+    let timeout = match get("timeout")? {
+        None => None,
+        Some(u) => match u.get_type()? {
+            ValueType::Null => None,
+            ValueType::Number => {
+                let ms = f64::from_unknown(u)?;
+                if !(ms.is_finite() && ms > 0.0) {
+                    return Err(fail(Failure::invalid(op, format!("options.timeout must be a positive number of milliseconds, got {ms}"))));
+                }
+                Some(Duration::from_secs_f64(ms / 1000.0))
+            }
+            _ => return Err(fail(Failure::invalid(op, "options.timeout must be a number of milliseconds"))),
+        },
+    };
+    let input: Option<Vec<u8>> = match get("input")? {
+        None => None,
+        Some(u) => match u.get_type()? {
+            ValueType::Null => None,
+            ValueType::String => Some(String::from_unknown(u)?.into_bytes()),
+            _ => match Buffer::from_unknown(u) {
+                Ok(b) => Some(b.to_vec()),
+                Err(_) => return Err(fail(Failure::invalid(op, "options.input must be a string or a Buffer"))),
+            },
+        },
+    };
+    let as_buffer = match get("encoding")? {
+        None => false,
+        Some(u) => match String::from_unknown(u).ok().as_deref() {
+            Some("utf8") | Some("utf-8") => false,
+            Some("buffer") => true,
+            _ => return Err(fail(Failure::invalid(op, "options.encoding must be 'utf8' or 'buffer'"))),
+        },
+    };
+
+    let out_kind = if capture { StdioKind::Pipe } else { StdioKind::Inherit };
+    let in_kind = if input.is_some() { StdioKind::Pipe } else { StdioKind::Ignore };
+    if capture {
+        // capture wins over stdio[1], stdio[2]; input over stdio[0].
+        if let Some(Value::Array(a)) = values.get_mut("stdio") {
+            a.resize(3, Value::Null);
+            a[1] = Value::Null;
+            a[2] = Value::Null;
+        } else {
+            values.remove("stdio");
+        }
+    }
+    if input.is_some() {
+        match values.get_mut("stdio") {
+            Some(Value::Array(a)) => {
+                a.resize(3, Value::Null);
+                a[0] = Value::Null;
+            }
+            Some(Value::String(s)) => {
+                let s = Value::String(s.clone());
+                values.insert("stdio".into(), Value::Array(vec![Value::Null, s.clone(), s]));
+            }
+            _ => {}
+        }
+    }
+    let created = create_container(env.raw() as usize, op, &values, [in_kind, out_kind, out_kind]).map_err(fail)?;
+    if let Err(f) = start_container(&created) {
+        let _ = lock(&created.shared).c.delete(true);
+        return Err(fail(f));
+    }
+    let [stdin_fd, stdout_fd, stderr_fd] = {
+        let mut g = lock(&created.shared);
+        std::mem::take(&mut g.pipes)
+    };
+    let shared = created.shared.clone();
+    let id = created.id.clone();
+    let argv0 = format!("{argv:?}");
+    let fut = async move {
+        let waiter = async {
+            let w = wait_async(shared.clone(), id.clone());
+            match timeout {
+                None => (w.await, None),
+                Some(t) => match tokio::time::timeout(t, w).await {
+                    Ok(r) => (r, None),
+                    Err(_) => {
+                        let _ = lock(&shared).c.kill(libc::SIGKILL);
+                        (wait_async(shared.clone(), id.clone()).await, Some(t))
+                    }
+                },
+            }
+        };
+        let readers = async {
+            let (o, e, ()) = tokio::join!(read_all(stdout_fd), read_all(stderr_fd), write_all(stdin_fd, input.unwrap_or_default()));
+            (o, e)
+        };
+        let ((status, timed_out), (o, e)) = tokio::join!(waiter, readers);
+        let mut read_error = None;
+        let stdout = o.unwrap_or_else(|err| {
+            read_error = Some(Failure::os(&format!("run {argv0}: read stdout"), &err));
+            None
+        });
+        let stderr = e.unwrap_or_else(|err| {
+            read_error = Some(Failure::os(&format!("run {argv0}: read stderr"), &err));
+            None
+        });
+        let deleted = lock(&shared).c.delete(true);
+        let status = match (status, deleted) {
+            (Ok(_), Err(e)) => Err(Failure::core(&format!("run {argv0}: delete container {id:?}"), &e)),
+            (s, _) => s,
+        };
+        drop(shared);
+        Ok(RunOutcome { status, stdout, stderr, read_error, timed_out, argv0 })
+    };
+    drop(created);
+    env.spawn_future_with_callback(fut, move |env, r: RunOutcome| {
+        let text = |b: Option<Vec<u8>>| -> Either3<String, Buffer, Null> {
+            match b {
+                None => Either3::C(Null),
+                Some(b) if as_buffer => Either3::B(Buffer::from(b)),
+                Some(b) => Either3::A(match String::from_utf8(b) {
+                    Ok(s) => s,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                }),
+            }
+        };
+        let status = match r.status {
+            Ok(s) => s,
+            Err(f) => return Err(f.into_napi(env)),
+        };
+        if let Some(f) = r.read_error {
+            return Err(f.into_napi(env));
+        }
+        let result = RunResult {
+            code: status.code.map(Either::A).unwrap_or(Either::B(Null)),
+            signal: status.signal.map(|n| Either::A(signal_name(n))).unwrap_or(Either::B(Null)),
+            oom_killed: status.oom_killed,
+            stdout: text(r.stdout),
+            stderr: text(r.stderr),
+        };
+        if let Some(t) = r.timed_out {
+            let f = Failure {
+                code: "ETIMEDOUT".into(),
+                kind: "Timeout",
+                errno: Some(libc::ETIMEDOUT),
+                message: format!("run {}: timed out after {} ms (the container was killed)", r.argv0, t.as_millis()),
+                causes: Vec::new(),
+            };
+            let err = f.into_napi(env);
+            return Err(attach_result(env, err, result));
+        }
+        Ok(result)
+    })
+}
+
+/// Puts the partial result (stdout, stderr, signal) on a timeout error as `err.result` and
+/// `err.stdout` / `err.stderr`.
+fn attach_result(env: &Env, err: napi::Error, result: RunResult) -> napi::Error {
+    let attach = || -> Result<napi::Error> {
+        let mut obj = env.create_error(err)?;
+        let stdout = match &result.stdout {
+            Either3::A(s) => Either3::A(s.clone()),
+            Either3::B(b) => Either3::B(Buffer::from(b.to_vec())),
+            Either3::C(_) => Either3::C(Null),
+        };
+        let stderr = match &result.stderr {
+            Either3::A(s) => Either3::A(s.clone()),
+            Either3::B(b) => Either3::B(Buffer::from(b.to_vec())),
+            Either3::C(_) => Either3::C(Null),
+        };
+        obj.set("stdout", stdout)?;
+        obj.set("stderr", stderr)?;
+        obj.set("result", result)?;
+        Ok(napi::Error::from(obj.to_unknown()))
+    };
+    match attach() {
+        Ok(e) => e,
+        Err(e) => e,
+    }
+}
+
+/// The version of rcontainer (core and bindings).
+#[napi]
+pub fn version() -> String {
+    rcontainer_core::VERSION.to_string()
+}

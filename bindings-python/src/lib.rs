@@ -1,1 +1,418 @@
-//! Python bindings (issue: Python package). Empty until that issue lands.
+//! Python bindings of rcontainer: the native module `rcontainer._native`.
+//!
+//! This layer is thin on purpose. It builds a [`Spec`] from keyword arguments with the same core
+//! functions and defaults as the command line's ad-hoc mode (`SpecBuilder`, the embedded default
+//! root, Docker's capability set, no_new_privileges), converts core errors into the exception
+//! classes of `rcontainer._errors`, and wraps a core [`Container`] in a `Mutex` so a handle can be
+//! shared by threads. Every call that can block releases the GIL. The Pythonic surface (stdio
+//! pipes, `run`, asyncio, context managers) lives in `python/rcontainer/__init__.py`.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
+
+use rcontainer_core::oci_spec::runtime::{LinuxNamespaceType, Mount};
+use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, Limits};
+use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExitStatus, Spec, SpecBuilder, Stdio};
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidConfig => "invalid_config",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::AlreadyExists => "already_exists",
+        ErrorKind::WrongState => "wrong_state",
+        ErrorKind::Os => "os",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Unsupported => "unsupported",
+    }
+}
+
+/// Builds the Python exception for a core error: `rcontainer._errors._from_core(kind, errno, message)`.
+fn py_err(py: Python<'_>, kind: &str, errno: Option<i32>, message: String) -> PyErr {
+    let made = ERRORS
+        .get_or_try_init(py, || py.import("rcontainer._errors").map(|m| m.unbind()))
+        .and_then(|m| m.bind(py).call_method1("_from_core", (kind, errno, message.clone())));
+    match made {
+        Ok(exc) => PyErr::from_value(exc),
+        // The Python half of the package is missing: still raise something meaningful.
+        Err(e) => e,
+    }
+}
+
+fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    py_err(py, kind_name(e.kind()), e.errno(), e.to_string())
+}
+
+fn config_err(py: Python<'_>, message: String) -> PyErr {
+    py_err(py, "invalid_config", None, message)
+}
+
+trait IntoPy<T> {
+    fn py(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPy<T> for rcontainer_core::Result<T> {
+    fn py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, e))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec building (the same core calls and defaults as `rcontainer run -- CMD`, cli/src/adhoc.rs)
+
+/// A size given as a number of bytes or a string such as "32M".
+#[derive(FromPyObject)]
+enum SizeArg {
+    Bytes(i64),
+    Text(String),
+}
+
+/// A mount: a bind mount `(source, destination, readonly)` or an OCI mount as JSON text.
+#[derive(FromPyObject)]
+enum MountArg {
+    Bind(PathBuf, PathBuf, bool),
+    Oci(String),
+}
+
+/// Everything `create` needs, extracted from Python before the GIL is released.
+struct Config {
+    id: String,
+    root: PathBuf,
+    args: Option<Vec<String>>,
+    rootfs: Option<PathBuf>,
+    hostname: Option<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+    user: Option<(u32, u32)>,
+    namespaces: Option<Vec<(String, Option<PathBuf>)>>,
+    uid_map: Vec<String>,
+    gid_map: Vec<String>,
+    mounts: Vec<MountArg>,
+    network: String,
+    memory: Option<SizeArg>,
+    cpus: Option<f64>,
+    pids: Option<i64>,
+    spec: Option<String>,
+}
+
+fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
+    let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
+    let mut b = match &c.spec {
+        Some(text) => {
+            let spec = Spec::from_json(text, ".")?;
+            let mut b = SpecBuilder::from_spec(spec);
+            if let Some(args) = &c.args {
+                b = b.args(args.iter().cloned());
+            }
+            b
+        }
+        None => SpecBuilder::new(c.args.clone().unwrap_or_default()),
+    };
+    let spec_has_root = c.spec.is_some() && b.clone().build().config().root().is_some();
+    b = match &c.rootfs {
+        Some(dir) => {
+            let abs = std::path::absolute(dir).map_err(|e| invalid("rootfs", dir.display().to_string(), &e.to_string()))?;
+            b.rootfs(abs).readonly_root(false)
+        }
+        None if spec_has_root => b,
+        None => {
+            // The embedded default root replaces the mount list: keep a given spec's own mounts after it.
+            let own = if c.spec.is_some() { b.clone().build().config().mounts().clone().unwrap_or_default() } else { Vec::new() };
+            let mut b = b.default_root(&c.root)?;
+            for m in own {
+                b = b.mount(m);
+            }
+            b
+        }
+    };
+    if let Some(list) = &c.namespaces {
+        b = b.namespaces(&[]);
+        for (name, path) in list {
+            b = b.namespace(parse_namespace_type(name)?, true, path.clone());
+        }
+    }
+    let has_ns = |b: &SpecBuilder, t: LinuxNamespaceType| b.clone().build().has_namespace(t);
+    match c.network.as_str() {
+        "none" => {
+            if !has_ns(&b, LinuxNamespaceType::Network) {
+                b = b.namespace(LinuxNamespaceType::Network, true, None);
+            }
+        }
+        "host" => b = b.namespace(LinuxNamespaceType::Network, false, None),
+        other => return Err(invalid("network", format!("{other:?}"), "expected \"none\" (a private network namespace with only lo) or \"host\"")),
+    }
+    match &c.hostname {
+        Some(h) => b = b.hostname(h.clone()),
+        // As `rcontainer run`: the hostname is the container id (when there is a uts namespace).
+        None if c.spec.is_none() => {
+            let name = if has_ns(&b, LinuxNamespaceType::Uts) { c.id.clone() } else { String::new() };
+            b = b.hostname(name);
+        }
+        None => {}
+    }
+    for (k, v) in &c.env {
+        if k.is_empty() || k.contains('=') {
+            return Err(invalid("env", format!("{k:?}"), "variable names must be non-empty and contain no '='"));
+        }
+        b = b.env(k, v);
+    }
+    if let Some(cwd) = &c.cwd {
+        b = b.cwd(cwd.clone());
+    }
+    if let Some((uid, gid)) = c.user {
+        b = b.user(uid, gid);
+    }
+    if !c.uid_map.is_empty() || !c.gid_map.is_empty() {
+        let uid_maps = c.uid_map.iter().map(|m| parse_id_map("uid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
+        let gid_src = if c.gid_map.is_empty() { &c.uid_map } else { &c.gid_map };
+        let gid_maps = gid_src.iter().map(|m| parse_id_map("gid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
+        b = b.id_maps(uid_maps, gid_maps);
+    }
+    for m in &c.mounts {
+        b = match m {
+            MountArg::Bind(src, dst, ro) => b.bind(src.clone(), dst.clone(), *ro),
+            MountArg::Oci(json) => {
+                let mount: Mount = serde_json::from_str(json).map_err(|e| invalid("mounts[]", json.clone(), &e.to_string()))?;
+                b.mount(mount)
+            }
+        };
+    }
+    let memory = match &c.memory {
+        None => None,
+        Some(SizeArg::Bytes(n)) if *n > 0 => Some(*n),
+        Some(SizeArg::Bytes(n)) => return Err(invalid("memory", n.to_string(), "must be a positive number of bytes")),
+        Some(SizeArg::Text(t)) => Some(parse_size("memory", t)? as i64),
+    };
+    if c.cpus.is_some_and(|n| !n.is_finite() || n <= 0.0) {
+        return Err(invalid("cpus", format!("{:?}", c.cpus.unwrap_or_default()), "must be a positive number of CPUs, e.g. 0.5"));
+    }
+    if let Some(n) = c.pids.filter(|n| *n <= 0) {
+        return Err(invalid("pids", n.to_string(), "must be a positive number of processes"));
+    }
+    let limits = Limits { memory, cpus: c.cpus, pids: c.pids, ..Default::default() };
+    if limits != Limits::default() {
+        b = b.limits(&limits);
+    }
+    if c.spec.is_none() {
+        // Docker's security defaults, as `rcontainer run`: capabilities, no_new_privs, seccomp.
+        b = b.docker_defaults();
+    }
+    Ok(b.build())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The container handle
+
+/// A native container handle (use `rcontainer.Container`, which wraps it).
+#[pyclass(module = "rcontainer._native", frozen)]
+struct NativeContainer {
+    inner: Mutex<Container>,
+    id: String,
+    pid: i32,
+    /// The process that created the container: only it may clean up on garbage collection
+    /// (a forked child that inherits this object must not kill its parent's containers).
+    owner_pid: u32,
+}
+
+/// An ExitStatus as Python gets it: (code, signal, oom_killed).
+type StatusTuple = (Option<i32>, Option<i32>, bool);
+
+fn status_tuple(s: ExitStatus) -> StatusTuple {
+    (s.code, s.signal, s.oom_killed)
+}
+
+fn poll_in(fd: RawFd, timeout_ms: i32) -> std::io::Result<bool> {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r > 0)
+    }
+}
+
+impl NativeContainer {
+    fn lock(&self) -> MutexGuard<'_, Container> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A private duplicate of the pidfd: stays valid even if another thread deletes the container.
+    fn dup_pidfd_inner(&self) -> rcontainer_core::Result<OwnedFd> {
+        let c = self.lock();
+        let fd = c.pidfd().ok_or_else(|| Error::WrongState { id: self.id.clone(), op: "wait", status: rcontainer_core::Status::Stopped })?;
+        // SAFETY: fcntl on a valid fd; the result is a new fd we own.
+        let d = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+        if d < 0 {
+            return Err(Error::Io { op: "dup pidfd of container", path: PathBuf::from(&self.id), source: std::io::Error::last_os_error() });
+        }
+        // SAFETY: d is a fresh fd owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(d) })
+    }
+}
+
+#[pymethods]
+impl NativeContainer {
+    /// The container id.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Host pid of the container's init process.
+    #[getter]
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Releases the container's process into exec.
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.lock().start()).py(py)
+    }
+
+    /// Waits (GIL released, the handle's lock not held) until the process ends or `timeout` seconds pass.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<StatusTuple> {
+        let deadline = match timeout {
+            None => None,
+            Some(t) if t.is_nan() => return Err(PyValueError::new_err("timeout must be a number of seconds")),
+            Some(t) => Some(Instant::now() + Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::from_secs(u32::MAX as u64))),
+        };
+        if let Some(s) = py.detach(|| self.lock().try_wait()).py(py)? {
+            return Ok(status_tuple(s));
+        }
+        let fd = py.detach(|| self.dup_pidfd_inner()).py(py)?;
+        loop {
+            let ms = match deadline {
+                None => -1,
+                Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+            };
+            match py.detach(|| poll_in(fd.as_raw_fd(), ms)) {
+                Ok(true) => {
+                    if let Some(s) = py.detach(|| self.lock().try_wait()).py(py)? {
+                        return Ok(status_tuple(s));
+                    }
+                }
+                Ok(false) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => py.check_signals()?,
+                Err(e) => return Err(py_err(py, "os", e.raw_os_error(), format!("poll pidfd of container {:?}: {e}", self.id))),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let t = timeout.unwrap_or_default();
+                return Err(py_err(py, "timeout", Some(libc::ETIMEDOUT), format!("container {:?} still running after {t} s", self.id)));
+            }
+        }
+    }
+
+    /// The exit status if the process has ended, else None (never blocks).
+    fn try_wait(&self, py: Python<'_>) -> PyResult<Option<StatusTuple>> {
+        Ok(py.detach(|| self.lock().try_wait()).py(py)?.map(status_tuple))
+    }
+
+    /// Sends signal `sig` to the container's init.
+    fn kill(&self, py: Python<'_>, sig: i32) -> PyResult<()> {
+        py.detach(|| self.lock().kill(sig)).py(py)
+    }
+
+    /// Removes the container (killing it first with `force`); harmless when repeated.
+    #[pyo3(signature = (force=false))]
+    fn delete(&self, py: Python<'_>, force: bool) -> PyResult<()> {
+        py.detach(|| self.lock().delete(force)).py(py)
+    }
+
+    /// The pidfd (readable once the process has ended); valid until delete().
+    fn fileno(&self, py: Python<'_>) -> PyResult<RawFd> {
+        match py.detach(|| self.lock().pidfd().map(|fd| fd.as_raw_fd())) {
+            Some(fd) => Ok(fd),
+            None => Err(py_err(py, "wrong_state", None, format!("container {:?} has no pidfd: it was deleted", self.id))),
+        }
+    }
+
+    /// A new, close-on-exec duplicate of the pidfd that the caller owns and must close.
+    fn dup_pidfd(&self, py: Python<'_>) -> PyResult<RawFd> {
+        let fd = py.detach(|| self.dup_pidfd_inner()).py(py)?;
+        Ok(std::os::fd::IntoRawFd::into_raw_fd(fd))
+    }
+
+    /// The OCI state as a dict (id, status, pid, bundle, rootfs, created, annotations).
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = py.detach(|| self.lock().state()).py(py)?;
+        let d = PyDict::new(py);
+        d.set_item("id", &s.id)?;
+        d.set_item("status", s.status.to_string())?;
+        d.set_item("pid", if s.status == rcontainer_core::Status::Stopped { 0 } else { s.pid })?;
+        d.set_item("bundle", s.bundle.to_string_lossy().into_owned())?;
+        d.set_item("rootfs", s.rootfs.to_string_lossy().into_owned())?;
+        d.set_item("created", &s.created)?;
+        d.set_item("annotations", s.annotations.clone())?;
+        Ok(d)
+    }
+}
+
+impl Drop for NativeContainer {
+    fn drop(&mut self) {
+        if std::process::id() == self.owner_pid {
+            // Killed and deleted when the last reference goes away (no-op once deleted).
+            let c = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+            let _ = c.delete(true);
+        }
+    }
+}
+
+/// Creates a container (see `rcontainer.Container.create`); the GIL is released while it is set up.
+#[pyfunction]
+#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec))]
+#[allow(clippy::too_many_arguments)]
+fn create(
+    py: Python<'_>,
+    id: String,
+    root: Option<PathBuf>,
+    args: Option<Vec<String>>,
+    rootfs: Option<PathBuf>,
+    hostname: Option<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+    user: Option<(u32, u32)>,
+    namespaces: Option<Vec<(String, Option<PathBuf>)>>,
+    uid_map: Vec<String>,
+    gid_map: Vec<String>,
+    mounts: Vec<MountArg>,
+    network: String,
+    memory: Option<SizeArg>,
+    cpus: Option<f64>,
+    pids: Option<i64>,
+    stdin: Option<RawFd>,
+    stdout: Option<RawFd>,
+    stderr: Option<RawFd>,
+    spec: Option<String>,
+) -> PyResult<NativeContainer> {
+    let root = root.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
+    if !root.is_absolute() {
+        return Err(config_err(py, format!("invalid configuration: root = {}: must be an absolute path", root.display())));
+    }
+    let config = Config { id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, spec };
+    let opts = CreateOptions { root: config.root.clone(), stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
+    let c = py.detach(|| build_spec(&config).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
+    Ok(NativeContainer { id: c.id().to_string(), pid: c.pid(), inner: Mutex::new(c), owner_pid: std::process::id() })
+}
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn rcontainer_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", rcontainer_core::VERSION)?;
+    m.add("DEFAULT_ROOT", rcontainer_core::DEFAULT_STATE_ROOT)?;
+    m.add_class::<NativeContainer>()?;
+    m.add_function(wrap_pyfunction!(create, m)?)?;
+    Ok(())
+}

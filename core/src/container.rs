@@ -412,12 +412,12 @@ impl Container {
     pub fn kill(&mut self, signal: i32) -> Result<()> {
         self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
         let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.state.id.clone(), op: "kill", status: Status::Stopped })?;
-        sys::pidfd_send_signal(fd.as_fd(), signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })
+        sys::pidfd_send_signal(fd.as_fd(), self.state.pid, signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })
     }
 
     fn kill_and_reap(&mut self) {
         if let Some(fd) = &self.pidfd {
-            let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+            let _ = sys::pidfd_send_signal(fd.as_fd(), self.state.pid, libc::SIGKILL);
             if let Some(cg) = self.cgroup.as_ref().filter(|c| c.is_frozen()) {
                 // A v1-frozen process cannot act on SIGKILL until thawed.
                 let _ = cg.thaw();

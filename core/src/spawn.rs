@@ -78,8 +78,8 @@ pub(crate) fn describe_exit(e: Option<sys::Exit>) -> String {
     }
 }
 
-fn kill_and_reap(pidfd: &OwnedFd) {
-    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+fn kill_and_reap(pidfd: &OwnedFd, pid: libc::pid_t) {
+    let _ = sys::pidfd_send_signal(pidfd.as_fd(), pid, libc::SIGKILL);
     let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
 }
 
@@ -190,7 +190,7 @@ pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd
         if let Ok(Some(exit)) = sys::waitid_pidfd(pidfd.as_fd(), true) {
             return Err(Error::SetupDied { id: id.to_string(), how: describe_exit(Some(exit)) });
         }
-        kill_and_reap(&pidfd);
+        kill_and_reap(&pidfd, pid);
         return Err(e);
     }
     drop(go_w);
@@ -206,7 +206,7 @@ pub(crate) fn spawn(id: &str, plan: &Plan, pipes: Pipes, cgroup_fd: Option<RawFd
             Err(Error::SetupDied { id: id.to_string(), how })
         }
         Err(e) => {
-            kill_and_reap(&pidfd);
+            kill_and_reap(&pidfd, pid);
             Err(e)
         }
     }

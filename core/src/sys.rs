@@ -69,13 +69,22 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
     }
 }
 
-pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
+/// Signals the process behind `pidfd`. Where pidfd_send_signal is missing (ENOSYS: valgrind, old
+/// kernels) falls back to kill(`pid`): still safe for our own unreaped child, whose pid cannot be
+/// reused, and the same race runc accepts for others.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, pid: libc::pid_t, sig: i32) -> Result<(), Errno> {
     // SAFETY: plain syscall with a valid fd.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
+    if r == 0 {
+        return Ok(());
+    }
+    match Errno::last() {
+        // SAFETY: plain kill(2).
+        Errno::ENOSYS if pid > 0 => match unsafe { libc::kill(pid, sig) } {
+            0 => Ok(()),
+            _ => Err(Errno::last()),
+        },
+        e => Err(e),
     }
 }
 

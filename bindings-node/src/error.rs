@@ -1,0 +1,113 @@
+//! Errors: every failure reaches JavaScript as an `Error` with a string `code` (an errno name such
+//! as 'ENOENT'; 'EINVAL' for bad configuration; 'ESTATE' for the wrong lifecycle state), a `kind`
+//! (the core's error class), an `errno` number when there is one, and a message that starts with
+//! the operation that failed.
+
+use napi::bindgen_prelude::*;
+use napi::Env;
+use rcontainer_core::{Error as CoreError, ErrorKind};
+
+/// A failure, not yet turned into a JavaScript value (so it can cross threads).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: String,
+    pub kind: &'static str,
+    pub errno: Option<i32>,
+    pub message: String,
+    /// Messages of the underlying causes, outermost first.
+    pub causes: Vec<String>,
+}
+
+pub type BResult<T> = std::result::Result<T, Failure>;
+
+fn errno_name(n: i32) -> String {
+    let name = format!("{:?}", nix::errno::Errno::from_raw(n));
+    if name.starts_with('E') {
+        name
+    } else {
+        "EIO".into()
+    }
+}
+
+impl Failure {
+    /// Bad input: code 'EINVAL'.
+    pub fn invalid(op: &str, message: impl std::fmt::Display) -> Failure {
+        Failure { code: "EINVAL".into(), kind: "InvalidConfig", errno: Some(libc::EINVAL), message: format!("{op}: {message}"), causes: Vec::new() }
+    }
+
+    /// The container is in the wrong lifecycle state: code 'ESTATE'.
+    pub fn state(op: &str, message: impl std::fmt::Display) -> Failure {
+        Failure { code: "ESTATE".into(), kind: "WrongState", errno: None, message: format!("{op}: {message}"), causes: Vec::new() }
+    }
+
+    pub fn os(op: &str, e: &std::io::Error) -> Failure {
+        let n = e.raw_os_error().unwrap_or(libc::EIO);
+        Failure { code: errno_name(n), kind: "Os", errno: Some(n), message: format!("{op}: {e}"), causes: Vec::new() }
+    }
+
+    pub fn errno(op: &str, e: nix::errno::Errno) -> Failure {
+        Failure { code: errno_name(e as i32), kind: "Os", errno: Some(e as i32), message: format!("{op}: {} ({e:?})", e.desc()), causes: Vec::new() }
+    }
+
+    /// A core error; `op` names the call (e.g. `start container "x"`).
+    pub fn core(op: &str, e: &CoreError) -> Failure {
+        let (code, kind) = match e.kind() {
+            ErrorKind::InvalidConfig => ("EINVAL".to_string(), "InvalidConfig"),
+            ErrorKind::NotFound => ("ENOENT".to_string(), "NotFound"),
+            ErrorKind::AlreadyExists => ("EEXIST".to_string(), "AlreadyExists"),
+            ErrorKind::WrongState => ("ESTATE".to_string(), "WrongState"),
+            ErrorKind::Timeout => ("ETIMEDOUT".to_string(), "Timeout"),
+            ErrorKind::Unsupported => ("ENOTSUP".to_string(), "Unsupported"),
+            ErrorKind::Os => (e.errno().map(errno_name).unwrap_or_else(|| "EIO".into()), "Os"),
+        };
+        let errno = match e.kind() {
+            ErrorKind::InvalidConfig => Some(libc::EINVAL),
+            ErrorKind::NotFound => Some(libc::ENOENT),
+            ErrorKind::AlreadyExists => Some(libc::EEXIST),
+            ErrorKind::Unsupported => Some(libc::ENOTSUP),
+            _ => e.errno(),
+        };
+        let mut causes = Vec::new();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            causes.push(s.to_string());
+            src = s.source();
+        }
+        Failure { code, kind, errno, message: format!("{op}: {e}"), causes }
+    }
+
+    /// Builds the JavaScript Error object and wraps it so napi throws (or rejects with) it as is.
+    pub fn into_napi(self, env: &Env) -> napi::Error {
+        match self.build(env) {
+            Ok(e) => e,
+            Err(e) => e,
+        }
+    }
+
+    fn build(self, env: &Env) -> napi::Result<napi::Error> {
+        let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, self.message.clone()))?;
+        obj.set("code", self.code.as_str())?;
+        obj.set("kind", self.kind)?;
+        if let Some(n) = self.errno {
+            obj.set("errno", n)?;
+        }
+        // The cause chain, innermost last: err.cause, err.cause.cause, ...
+        let mut cause: Option<Object> = None;
+        for msg in self.causes.iter().rev() {
+            let mut c = env.create_error(napi::Error::new(Status::GenericFailure, msg.clone()))?;
+            if let Some(inner) = cause.take() {
+                c.set("cause", inner)?;
+            }
+            cause = Some(c);
+        }
+        if let Some(c) = cause {
+            obj.set("cause", c)?;
+        }
+        Ok(napi::Error::from(obj.to_unknown()))
+    }
+}
+
+/// Converts a napi conversion error (a value of the wrong type) into an EINVAL failure.
+pub fn bad_value(op: &str, what: &str, e: napi::Error) -> Failure {
+    Failure::invalid(op, format!("{what}: {}", e.reason))
+}

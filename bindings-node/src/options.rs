@@ -1,0 +1,379 @@
+//! The options object of `Container.create` / `run`, read key by key with messages that name the
+//! option and the value, then turned into a core `Spec` with Docker's defaults (as the CLI's
+//! ad-hoc mode: Docker's capability set, no_new_privileges, the embedded default root).
+
+use std::path::{Path, PathBuf};
+
+use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount};
+use rcontainer_core::security::caps;
+use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, SpecBuilder};
+use rcontainer_core::{Spec, DEFAULT_STATE_ROOT};
+use serde_json::Value;
+
+use crate::error::{BResult, Failure};
+
+/// What one of the three standard streams of the container is connected to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioKind {
+    Inherit,
+    Ignore,
+    Pipe,
+    Fd(i32),
+}
+
+/// Everything `Container.create` needs, parsed.
+pub struct Parsed {
+    pub id: String,
+    pub root: PathBuf,
+    pub spec: Spec,
+    pub stdio: [Option<StdioKind>; 3],
+}
+
+pub const CREATE_KEYS: &[&str] = &[
+    "id", "args", "rootfs", "hostname", "env", "cwd", "user", "namespaces", "uidMap", "gidMap", "mounts", "network", "memory", "cpus",
+    "pids", "stdio", "spec", "root", "bundle",
+];
+pub const RUN_KEYS: &[&str] = &["capture", "timeout", "input", "encoding"];
+
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 80 {
+        format!("{}...", &s[..s.char_indices().take_while(|(i, _)| *i < 77).last().map(|(i, c)| i + c.len_utf8()).unwrap_or(0)])
+    } else {
+        s
+    }
+}
+
+fn present(v: &Value) -> bool {
+    !v.is_null()
+}
+
+fn string(op: &str, name: &str, v: &Value) -> BResult<String> {
+    v.as_str().map(str::to_string).ok_or_else(|| Failure::invalid(op, format!("options.{name} must be a string, got {}", show(v))))
+}
+
+fn u32_of(op: &str, name: &str, v: &Value) -> BResult<u32> {
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| Failure::invalid(op, format!("options.{name} must be an integer 0..2^32, got {}", show(v))))
+}
+
+pub fn string_array(op: &str, name: &str, v: &Value) -> BResult<Vec<String>> {
+    let bad = || Failure::invalid(op, format!("{name} must be an array of strings, got {}", show(v)));
+    let arr = v.as_array().ok_or_else(bad)?;
+    arr.iter().map(|s| s.as_str().map(str::to_string).ok_or_else(bad)).collect()
+}
+
+/// A fresh id: `rc-` and 12 hex digits.
+pub fn generate_id() -> String {
+    let mut buf = [0u8; 6];
+    // SAFETY: getrandom writes into a local buffer of the given length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+    if n != buf.len() as isize {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64 ^ std::process::id() as u64;
+        buf.copy_from_slice(&t.to_le_bytes()[..6]);
+    }
+    format!("rc-{}", buf.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn id_maps(op: &str, name: &str, v: &Value) -> BResult<Vec<LinuxIdMapping>> {
+    let field = format!("options.{name}");
+    let one = |e: &Value| -> BResult<LinuxIdMapping> {
+        match e {
+            Value::String(s) => parse_id_map(&field, s).map_err(|e| Failure::core(op, &e)),
+            Value::Object(m) => {
+                let num = |k: &str| m.get(k).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+                match (num("containerId"), num("hostId"), num("size")) {
+                    (Some(c), Some(h), Some(s)) => parse_id_map(&field, &format!("{c}:{h}:{s}")).map_err(|e| Failure::core(op, &e)),
+                    _ => Err(Failure::invalid(op, format!("{field} entries must be {{containerId, hostId, size}} or 'C:H:N', got {}", show(e)))),
+                }
+            }
+            _ => Err(Failure::invalid(op, format!("{field} entries must be {{containerId, hostId, size}} or 'C:H:N', got {}", show(e)))),
+        }
+    };
+    match v {
+        Value::Array(a) => a.iter().map(one).collect(),
+        other => Ok(vec![one(other)?]),
+    }
+}
+
+fn parse_stdio(op: &str, v: &Value) -> BResult<[Option<StdioKind>; 3]> {
+    let one = |i: usize, e: &Value| -> BResult<Option<StdioKind>> {
+        match e {
+            Value::Null => Ok(None),
+            Value::String(s) if s == "inherit" => Ok(Some(StdioKind::Inherit)),
+            Value::String(s) if s == "ignore" => Ok(Some(StdioKind::Ignore)),
+            Value::String(s) if s == "pipe" => Ok(Some(StdioKind::Pipe)),
+            Value::Number(n) if n.as_u64().is_some_and(|n| n <= i32::MAX as u64) => Ok(Some(StdioKind::Fd(n.as_u64().unwrap_or(0) as i32))),
+            _ => Err(Failure::invalid(op, format!("options.stdio[{i}] must be 'inherit', 'ignore', 'pipe' or a file descriptor, got {}", show(e)))),
+        }
+    };
+    match v {
+        Value::Null => Ok([None; 3]),
+        Value::String(_) => {
+            let k = one(0, v)?;
+            Ok([k; 3])
+        }
+        Value::Array(a) if a.len() <= 3 => {
+            let mut out = [None; 3];
+            for (i, e) in a.iter().enumerate() {
+                out[i] = one(i, e)?;
+            }
+            Ok(out)
+        }
+        _ => Err(Failure::invalid(op, format!("options.stdio must be an array of up to 3 entries or one of 'inherit', 'ignore', 'pipe', got {}", show(v)))),
+    }
+}
+
+fn mounts(op: &str, v: &Value) -> BResult<Vec<Mount>> {
+    let arr = v.as_array().ok_or_else(|| Failure::invalid(op, format!("options.mounts must be an array, got {}", show(v))))?;
+    let mut out = Vec::new();
+    for (i, e) in arr.iter().enumerate() {
+        let m = e.as_object().ok_or_else(|| Failure::invalid(op, format!("options.mounts[{i}] must be an object {{source, destination, type?, options?, readonly?}}, got {}", show(e))))?;
+        let get_str = |k: &str| -> BResult<Option<String>> {
+            match m.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(o) => Err(Failure::invalid(op, format!("options.mounts[{i}].{k} must be a string, got {}", show(o)))),
+            }
+        };
+        let dest = get_str("destination")?
+            .or(get_str("target")?)
+            .ok_or_else(|| Failure::invalid(op, format!("options.mounts[{i}].destination is required, got {}", show(e))))?;
+        let typ = get_str("type")?.unwrap_or_else(|| "bind".into());
+        let source = get_str("source")?;
+        let readonly = match m.get("readonly") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(o) => return Err(Failure::invalid(op, format!("options.mounts[{i}].readonly must be a boolean, got {}", show(o)))),
+        };
+        let mut options = match m.get("options") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(o) => string_array(op, &format!("options.mounts[{i}].options"), o)?,
+        };
+        if typ == "bind" {
+            let src = source.ok_or_else(|| Failure::invalid(op, format!("options.mounts[{i}].source is required for a bind mount")))?;
+            let abs = std::path::absolute(&src).map_err(|e| Failure::os(op, &e))?;
+            if !options.iter().any(|o| o == "bind" || o == "rbind") {
+                options.insert(0, "rbind".into());
+            }
+            if readonly && !options.iter().any(|o| o == "ro") {
+                options.push("ro".into());
+            }
+            let mut mnt = Mount::default();
+            mnt.set_destination(PathBuf::from(&dest));
+            mnt.set_typ(Some("bind".into()));
+            mnt.set_source(Some(abs));
+            mnt.set_options(Some(options));
+            out.push(mnt);
+        } else {
+            if readonly && !options.iter().any(|o| o == "ro") {
+                options.push("ro".into());
+            }
+            let mut mnt = Mount::default();
+            mnt.set_destination(PathBuf::from(&dest));
+            mnt.set_source(Some(PathBuf::from(source.unwrap_or_else(|| typ.clone()))));
+            mnt.set_typ(Some(typ));
+            mnt.set_options(Some(options));
+            out.push(mnt);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_user(op: &str, v: &Value) -> BResult<(u32, u32)> {
+    let bad = || Failure::invalid(op, format!("options.user must be a uid, 'UID:GID' or {{uid, gid}}, got {}", show(v)));
+    match v {
+        Value::Number(_) => {
+            let u = u32_of(op, "user", v)?;
+            Ok((u, u))
+        }
+        Value::String(s) => match s.split_once(':') {
+            Some((u, g)) => Ok((u.trim().parse().map_err(|_| bad())?, g.trim().parse().map_err(|_| bad())?)),
+            None => {
+                let u: u32 = s.trim().parse().map_err(|_| bad())?;
+                Ok((u, u))
+            }
+        },
+        Value::Object(m) => {
+            let uid = m.get("uid").map(|x| u32_of(op, "user.uid", x)).transpose()?.ok_or_else(bad)?;
+            let gid = m.get("gid").map(|x| u32_of(op, "user.gid", x)).transpose()?.unwrap_or(uid);
+            Ok((uid, gid))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Reads the create options (`get(key)` returns the value of a key, Null when absent).
+pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> {
+    let id = match get("id")? {
+        Value::Null => generate_id(),
+        v => string(op, "id", &v)?,
+    };
+    let root = match get("root")? {
+        Value::Null => PathBuf::from(DEFAULT_STATE_ROOT),
+        v => std::path::absolute(string(op, "root", &v)?).map_err(|e| Failure::os(op, &e))?,
+    };
+    let bundle = match get("bundle")? {
+        Value::Null => std::env::current_dir().map_err(|e| Failure::os(op, &e))?,
+        v => PathBuf::from(string(op, "bundle", &v)?),
+    };
+    let core = |e: rcontainer_core::Error| Failure::core(op, &e);
+
+    let spec_value = get("spec")?;
+    let args = get("args")?;
+    let from_spec = present(&spec_value);
+    let mut b = if from_spec {
+        if !spec_value.is_object() {
+            return Err(Failure::invalid(op, format!("options.spec must be an OCI runtime config object, got {}", show(&spec_value))));
+        }
+        let spec = Spec::from_json(&spec_value.to_string(), &bundle).map_err(core)?;
+        let mut b = SpecBuilder::from_spec(spec);
+        if present(&args) {
+            b = b.args(string_array(op, "options.args", &args)?);
+        }
+        b
+    } else {
+        if !present(&args) {
+            return Err(Failure::invalid(op, "options.args is required (the command and its arguments, e.g. ['sh', '-c', 'echo hi'])"));
+        }
+        let args = string_array(op, "options.args", &args)?;
+        if args.is_empty() || args[0].is_empty() {
+            return Err(Failure::invalid(op, "options.args must not be empty (the command to run)"));
+        }
+        SpecBuilder::new(args).bundle(&bundle)
+    };
+
+    match get("rootfs")? {
+        Value::Null if from_spec => {}
+        Value::Null => b = b.default_root(&root).map_err(core)?,
+        v => {
+            let dir = string(op, "rootfs", &v)?;
+            let abs = std::path::absolute(Path::new(&dir)).map_err(|e| Failure::os(op, &e))?;
+            b = b.rootfs(abs).readonly_root(false);
+        }
+    }
+    match get("hostname")? {
+        Value::Null if from_spec => {}
+        Value::Null => b = b.hostname(id.clone()),
+        v => b = b.hostname(string(op, "hostname", &v)?),
+    }
+    match get("env")? {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, v) in &m {
+                let val = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(x) => x.to_string(),
+                    o => return Err(Failure::invalid(op, format!("options.env.{k} must be a string, got {}", show(o)))),
+                };
+                if k.is_empty() || k.contains('=') {
+                    return Err(Failure::invalid(op, format!("options.env key {k:?} is not a variable name")));
+                }
+                b = b.env(k, &val);
+            }
+        }
+        v @ Value::Array(_) => {
+            for kv in string_array(op, "options.env", &v)? {
+                match kv.split_once('=') {
+                    Some((k, val)) if !k.is_empty() => b = b.env(k, val),
+                    _ => return Err(Failure::invalid(op, format!("options.env entry {kv:?} must look like KEY=VALUE"))),
+                }
+            }
+        }
+        v => return Err(Failure::invalid(op, format!("options.env must be an object {{KEY: 'value'}} or an array of 'KEY=VALUE', got {}", show(&v)))),
+    }
+    match get("cwd")? {
+        Value::Null => {}
+        v => b = b.cwd(string(op, "cwd", &v)?),
+    }
+    match get("user")? {
+        Value::Null => {}
+        v => {
+            let (u, g) = parse_user(op, &v)?;
+            b = b.user(u, g);
+        }
+    }
+    match get("namespaces")? {
+        Value::Null => {}
+        v @ Value::Array(_) => {
+            let names = string_array(op, "options.namespaces", &v)?;
+            let types = names.iter().map(|n| parse_namespace_type(n).map_err(core)).collect::<BResult<Vec<_>>>()?;
+            b = b.namespaces(&types);
+        }
+        Value::Object(m) => {
+            for (k, v) in &m {
+                let t = parse_namespace_type(k).map_err(core)?;
+                b = match v {
+                    Value::Bool(on) => b.namespace(t, *on, None),
+                    Value::String(p) => b.namespace(t, true, Some(PathBuf::from(p))),
+                    o => return Err(Failure::invalid(op, format!("options.namespaces.{k} must be true, false or a path to join, got {}", show(o)))),
+                };
+            }
+        }
+        v => return Err(Failure::invalid(op, format!("options.namespaces must be an array of types or an object {{type: true | false | path}}, got {}", show(&v)))),
+    }
+    let uid_map = get("uidMap")?;
+    let gid_map = get("gidMap")?;
+    if present(&uid_map) || present(&gid_map) {
+        let u = if present(&uid_map) { id_maps(op, "uidMap", &uid_map)? } else { id_maps(op, "gidMap", &gid_map)? };
+        let g = if present(&gid_map) { id_maps(op, "gidMap", &gid_map)? } else { u.clone() };
+        b = b.id_maps(u, g);
+    }
+    match get("mounts")? {
+        Value::Null => {}
+        v => {
+            for m in mounts(op, &v)? {
+                b = b.mount(m);
+            }
+        }
+    }
+    match get("network")? {
+        Value::Null => {}
+        Value::String(s) if s == "none" => b = b.namespace(LinuxNamespaceType::Network, true, None),
+        Value::String(s) if s == "host" => b = b.namespace(LinuxNamespaceType::Network, false, None),
+        Value::String(s) if s.starts_with('/') => b = b.namespace(LinuxNamespaceType::Network, true, Some(PathBuf::from(s))),
+        v => return Err(Failure::invalid(op, format!("options.network must be 'none', 'host' or a network namespace path, got {}", show(&v)))),
+    }
+    match get("memory")? {
+        Value::Null => {}
+        Value::Number(n) => match n.as_u64() {
+            Some(bytes) if bytes <= i64::MAX as u64 && bytes > 0 => b = b.memory(bytes as i64),
+            _ => return Err(Failure::invalid(op, format!("options.memory must be a positive number of bytes or a size like '32M', got {n}"))),
+        },
+        Value::String(s) => {
+            let bytes = parse_size("options.memory", &s).map_err(core)?;
+            if bytes == 0 {
+                return Err(Failure::invalid(op, format!("options.memory must be positive, got {s:?}")));
+            }
+            b = b.memory(bytes as i64);
+        }
+        v => return Err(Failure::invalid(op, format!("options.memory must be a number of bytes or a size like '32M', got {}", show(&v)))),
+    }
+    match get("cpus")? {
+        Value::Null => {}
+        Value::Number(n) => match n.as_f64() {
+            Some(c) if c.is_finite() && c > 0.0 && c < 1e6 => b = b.cpus(c),
+            _ => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {n}"))),
+        },
+        v => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {}", show(&v)))),
+    }
+    match get("pids")? {
+        Value::Null => {}
+        Value::Number(n) => match n.as_i64() {
+            Some(p) if p > 0 => b = b.pids(p),
+            _ => return Err(Failure::invalid(op, format!("options.pids must be a positive integer, got {n}"))),
+        },
+        v => return Err(Failure::invalid(op, format!("options.pids must be a positive integer, got {}", show(&v)))),
+    }
+    let stdio = parse_stdio(op, &get("stdio")?)?;
+
+    let mut spec = b.build();
+    if !from_spec {
+        let caps = caps::uniform(caps::DOCKER_DEFAULT).map_err(core)?;
+        if let Some(p) = spec.config_mut().process_mut() {
+            p.set_capabilities(Some(caps));
+            p.set_no_new_privileges(Some(true));
+        }
+    }
+    Ok(Parsed { id, root, spec, stdio })
+}

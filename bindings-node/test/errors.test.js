@@ -1,0 +1,116 @@
+'use strict'
+const { test, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { stateRoot, stateDirs, removeRoot } = require('./helpers.js')
+const { Container, run } = require('..')
+
+const root = stateRoot('errors')
+after(() => {
+  assert.deepEqual(stateDirs(root), [], 'failed creates leave nothing behind')
+  removeRoot(root)
+})
+
+function expectCode(fn, code, pattern) {
+  let err
+  try {
+    fn()
+  } catch (e) {
+    err = e
+  }
+  assert.ok(err instanceof Error, `expected an Error with code ${code}`)
+  assert.equal(err.code, code, err.message)
+  if (pattern) assert.match(err.message, pattern)
+  return err
+}
+
+test('bad input is EINVAL, and the message names the option and the value', () => {
+  expectCode(() => Container.create(), 'EINVAL', /options object/)
+  expectCode(() => Container.create({ root }), 'EINVAL', /options\.args is required/)
+  expectCode(() => Container.create({ args: [], root }), 'EINVAL', /options\.args must not be empty/)
+  expectCode(() => Container.create({ args: 'ls', root }), 'EINVAL', /args must be an array of strings, got "ls"/)
+  expectCode(() => Container.create({ args: ['ls', 1], root }), 'EINVAL', /array of strings/)
+  expectCode(() => Container.create({ args: ['true'], memroy: '1G', root }), 'EINVAL', /unknown option "memroy"/)
+  expectCode(() => Container.create({ args: ['true'], memory: 'lots', root }), 'EINVAL', /options\.memory = lots/)
+  expectCode(() => Container.create({ args: ['true'], memory: -5, root }), 'EINVAL', /options\.memory/)
+  expectCode(() => Container.create({ args: ['true'], cpus: 'two', root }), 'EINVAL', /options\.cpus/)
+  expectCode(() => Container.create({ args: ['true'], pids: 0, root }), 'EINVAL', /options\.pids/)
+  expectCode(() => Container.create({ args: ['true'], namespaces: ['pid', 'bogus'], root }), 'EINVAL', /bogus/)
+  expectCode(() => Container.create({ args: ['true'], stdio: ['pipe', 'tty'], root }), 'EINVAL', /options\.stdio\[1\]/)
+  expectCode(() => Container.create({ args: ['true'], uidMap: '0:x', root }), 'EINVAL', /0:x/)
+  expectCode(() => Container.create({ args: ['true'], user: 'nobody', root }), 'EINVAL', /options\.user/)
+  expectCode(() => Container.create({ args: ['true'], network: 'bridge', root }), 'EINVAL', /options\.network/)
+  expectCode(() => Container.create({ args: ['true'], env: { 'A=B': 'c' }, root }), 'EINVAL', /options\.env/)
+  expectCode(() => Container.create({ args: ['true'], rootfs: '/nonexistent/rootfs', root }), 'EINVAL', /root\.path.*\/nonexistent\/rootfs/)
+  expectCode(() => Container.create({ args: ['true'], id: 'bad/id', root }), 'EINVAL', /bad\/id/)
+  expectCode(() => Container.create({ args: ['true'], spec: { ociVersion: '1.0.2', linux: { namespaces: [{ type: 'nope' }] } }, root }), 'EINVAL', /nope/)
+  expectCode(() => Container.create({ args: ['true'], stdio: [12345], root }), 'EBADF', /stdio\[0\]/)
+  const e = expectCode(() => Container.create({ args: ['true'], memory: 'lots', root }), 'EINVAL')
+  assert.equal(e.kind, 'InvalidConfig')
+  assert.equal(e.errno, 22)
+})
+
+test('run rejects bad input with EINVAL', async () => {
+  await assert.rejects(run('true'), { code: 'EINVAL', message: /args must be an array of strings/ })
+  await assert.rejects(run(['true'], { timeout: -1, root }), { code: 'EINVAL', message: /options\.timeout/ })
+  await assert.rejects(run(['true'], { capture: 'yes', root }), { code: 'EINVAL', message: /options\.capture/ })
+  await assert.rejects(run(['true'], { encoding: 'latin1', root }), { code: 'EINVAL', message: /options\.encoding/ })
+})
+
+test('wrong lifecycle state is ESTATE', async () => {
+  const c = Container.create({ args: ['sleep', '60'], root })
+  try {
+    c.start()
+    expectCode(() => c.start(), 'ESTATE', /cannot start container .*: it is running/)
+    expectCode(() => c.delete(), 'ESTATE', /cannot delete container .*: it is running/)
+    c.kill('KILL')
+    await c.wait()
+    expectCode(() => c.kill(), 'ESTATE', /kill container/)
+    expectCode(() => c.start(), 'ESTATE', /stopped/)
+  } finally {
+    c.delete({ force: true })
+  }
+  expectCode(() => c.start(), 'ESTATE', /deleted/)
+  expectCode(() => c.kill(), 'ESTATE', /deleted/)
+})
+
+test('bad signals are EINVAL', () => {
+  const c = Container.create({ args: ['true'], root })
+  try {
+    expectCode(() => c.kill('SIGNOPE'), 'EINVAL', /SIGNOPE/)
+    expectCode(() => c.kill(999), 'EINVAL', /999/)
+    expectCode(() => c.delete({ force: 'yes' }), 'EINVAL', /force/)
+  } finally {
+    c.delete({ force: true })
+  }
+})
+
+test('a taken id is EEXIST', () => {
+  const c = Container.create({ args: ['true'], root, id: 'node-dup' })
+  try {
+    expectCode(() => Container.create({ args: ['true'], root, id: 'node-dup' }), 'EEXIST', /node-dup/)
+  } finally {
+    c.delete({ force: true })
+  }
+})
+
+test('a command that does not exist: ENOENT naming the command, nothing left behind', async () => {
+  await assert.rejects(run(['/no/such/binary'], { root }), (e) => {
+    assert.ok(e instanceof Error)
+    assert.equal(e.code, 'ENOENT')
+    assert.equal(e.errno, 2)
+    assert.match(e.message, /\/no\/such\/binary/)
+    return true
+  })
+})
+
+test('timeout kills the container and rejects with ETIMEDOUT and the partial output', async () => {
+  const t0 = Date.now()
+  await assert.rejects(run(['sh', '-c', 'echo started; sleep 30'], { root, capture: true, timeout: 300 }), (e) => {
+    assert.equal(e.code, 'ETIMEDOUT')
+    assert.match(e.message, /timed out after 300 ms/)
+    assert.equal(e.stdout, 'started\n')
+    assert.equal(e.result.signal, 'SIGKILL')
+    return true
+  })
+  assert.ok(Date.now() - t0 < 5000)
+})

@@ -1,0 +1,609 @@
+"""rcontainer: run Linux processes in containers (namespaces, cgroups) from Python.
+
+>>> import rcontainer
+>>> r = rcontainer.run(["sh", "-c", "hostname; id -u"], capture_output=True, hostname="demo")
+>>> r.returncode, r.stdout
+(0, b'demo\\n0\\n')
+
+Without ``rootfs=`` a container sees the embedded default root: a read-only view of the host's
+/usr, /bin, /lib* and /etc with a fresh /proc, /dev, /tmp and /run; it gets Docker's defaults
+(capability set, no_new_privileges) and private pid, mount, network, ipc, uts and cgroup
+namespaces, as ``rcontainer run -- CMD`` does. Creating containers needs root.
+
+Blocking calls release the GIL; a Container may be used from several threads at once. A container
+whose Container object is garbage-collected (or still alive at interpreter exit) is killed and
+deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import errno as _errno
+import json
+import os
+import selectors
+import signal as _signal
+import subprocess
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from . import _native
+from ._errors import (
+    ConfigError,
+    ContainerError,
+    ContainerExistsError,
+    ContainerOSError,
+    ContainerTimeoutError,
+    NotFoundError,
+    StateError,
+    UnsupportedError,
+)
+
+__version__: str = _native.__version__
+
+#: The default state root (one directory per container), as runc's ``--root``.
+DEFAULT_ROOT: str = _native.DEFAULT_ROOT
+#: As subprocess.PIPE: give the container a pipe; the Container gets the other end.
+PIPE: int = subprocess.PIPE
+#: As subprocess.DEVNULL: connect the stream to /dev/null.
+DEVNULL: int = subprocess.DEVNULL
+#: As subprocess.STDOUT (for ``stderr=``): send stderr where stdout goes.
+STDOUT: int = subprocess.STDOUT
+
+__all__ = [
+    "Container", "ExitStatus", "State", "CompletedContainer", "run",
+    "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
+    "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
+    "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
+]
+
+
+class ExitStatus(NamedTuple):
+    """How a container's process ended: ``code`` when it exited, ``signal`` when a signal killed
+    it, ``oom_killed`` when the kernel's OOM killer did (needs a memory limit)."""
+
+    code: Optional[int]
+    signal: Optional[int]
+    oom_killed: bool = False
+
+    @property
+    def returncode(self) -> int:
+        """subprocess's convention: the exit code, or -N when killed by signal N."""
+        if self.code is not None:
+            return self.code
+        if self.signal is not None:
+            return -self.signal
+        return 255
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: the exit code, or 128 + N when killed by signal N."""
+        if self.code is not None:
+            return self.code
+        if self.signal is not None:
+            return 128 + self.signal
+        return 255
+
+    @property
+    def success(self) -> bool:
+        """Whether the process exited with code 0."""
+        return self.code == 0
+
+
+@dataclass(frozen=True)
+class State:
+    """A container's OCI state: ``status`` is one of "created", "running", "paused", "stopped"."""
+
+    id: str
+    status: str
+    pid: int
+    bundle: str
+    rootfs: str
+    created: str
+    annotations: Dict[str, str] = field(default_factory=dict)
+
+
+class CalledProcessError(ContainerError, subprocess.CalledProcessError):
+    """Raised by run(check=True) when the container's process did not exit with code 0; also a
+    subprocess.CalledProcessError (``returncode``, ``cmd``, ``stdout``, ``stderr``)."""
+
+    oom_killed: bool = False
+
+
+@dataclass
+class CompletedContainer:
+    """What run() returns, like subprocess.CompletedProcess."""
+
+    args: List[str]
+    returncode: int
+    stdout: Any = None
+    stderr: Any = None
+    oom_killed: bool = False
+    id: str = ""
+
+    def check_returncode(self) -> None:
+        """Raises CalledProcessError if the return code is not 0."""
+        if self.returncode != 0:
+            e = CalledProcessError(self.returncode, self.args, self.stdout, self.stderr)
+            e.oom_killed = self.oom_killed
+            raise e
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument conversion (shapes only; values are checked by the core)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _new_id() -> str:
+    return "rc-" + os.urandom(6).hex()
+
+
+def _args(args: Any) -> Optional[List[str]]:
+    if args is None:
+        return None
+    if isinstance(args, (str, bytes, os.PathLike)):
+        args = [args]
+    return [os.fsdecode(a) for a in args]
+
+
+def _path(p: Any) -> Optional[str]:
+    return None if p is None else os.fsdecode(p)
+
+
+def _env(env: Any) -> List[Tuple[str, str]]:
+    if env is None:
+        return []
+    if isinstance(env, Mapping):
+        return [(str(k), str(v)) for k, v in env.items()]
+    out = []
+    for kv in env:
+        k, sep, v = str(kv).partition("=")
+        if not sep or not k:
+            raise ConfigError(f"invalid configuration: env = {kv!r}: expected KEY=VALUE")
+        out.append((k, v))
+    return out
+
+
+def _user(user: Any) -> Optional[Tuple[int, int]]:
+    if user is None:
+        return None
+    if isinstance(user, bool):
+        raise TypeError("user must be a uid, a (uid, gid) pair or 'UID[:GID]'")
+    if isinstance(user, int):
+        return (user, user)
+    if isinstance(user, str):
+        u, _, g = user.partition(":")
+        try:
+            return (int(u), int(g or u))
+        except ValueError:
+            raise ConfigError(f"invalid configuration: user = {user!r}: expected UID or UID:GID (numbers)") from None
+    uid, gid = user
+    return (int(uid), int(gid))
+
+
+def _namespaces(ns: Any) -> Optional[List[Tuple[str, Optional[str]]]]:
+    if ns is None:
+        return None
+    if isinstance(ns, str):
+        ns = [ns]
+    if isinstance(ns, Mapping):
+        return [(str(k), _path(v)) for k, v in ns.items()]
+    return [(str(n), None) for n in ns]
+
+
+def _id_maps(m: Any) -> List[str]:
+    if m is None:
+        return []
+    if isinstance(m, str):
+        return [m]
+    m = list(m)
+    if len(m) == 3 and all(isinstance(x, int) for x in m):
+        m = [m]
+    return [x if isinstance(x, str) else ":".join(str(int(v)) for v in x) for x in m]
+
+
+def _mounts(mounts: Any) -> List[Union[str, Tuple[str, str, bool]]]:
+    out: List[Union[str, Tuple[str, str, bool]]] = []
+    for m in mounts or ():
+        if isinstance(m, Mapping):
+            out.append(json.dumps(dict(m), default=os.fspath))
+        elif isinstance(m, str):
+            parts = m.split(":")
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+                raise ConfigError(f"invalid configuration: mounts = {m!r}: expected SOURCE:DEST or SOURCE:DEST:ro")
+            out.append((os.path.abspath(parts[0]), parts[1], len(parts) == 3 and parts[2] == "ro"))
+        else:
+            t = tuple(m)
+            if len(t) not in (2, 3):
+                raise ConfigError(f"invalid configuration: mounts = {m!r}: expected (source, destination[, readonly])")
+            out.append((os.path.abspath(os.fsdecode(t[0])), os.fsdecode(t[1]), bool(t[2]) if len(t) == 3 else False))
+    return out
+
+
+def _spec(spec: Any) -> Optional[str]:
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, bytes):
+        return spec.decode()
+    if isinstance(spec, Mapping):
+        return json.dumps(spec, default=os.fspath)
+    raise TypeError(f"spec must be an OCI config as a dict or JSON text, not {type(spec).__name__}")
+
+
+class _Stdio:
+    """Resolves subprocess-style stdio arguments into fds for create()."""
+
+    def __init__(self) -> None:
+        self.child_fds: List[int] = []  # closed once the container holds them
+        self.parent: List[Optional[IO[bytes]]] = [None, None, None]
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_fds:
+            os.close(fd)
+        self.child_fds = []
+
+    def close_all(self) -> None:
+        self.close_child_ends()
+        for f in self.parent:
+            if f is not None:
+                f.close()
+
+    def resolve(self, index: int, value: Any, stdout_fd: Optional[int] = None) -> Optional[int]:
+        if value is None:
+            return None
+        if value == PIPE and isinstance(value, int):
+            r, w = os.pipe()
+            child, ours = (r, w) if index == 0 else (w, r)
+            self.child_fds.append(child)
+            self.parent[index] = open(ours, "wb" if index == 0 else "rb")
+            return child
+        if value == DEVNULL and isinstance(value, int):
+            fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            self.child_fds.append(fd)
+            return fd
+        if value == STDOUT and isinstance(value, int):
+            if index != 2:
+                raise ConfigError("invalid configuration: STDOUT is only valid for stderr")
+            return stdout_fd if stdout_fd is not None else 1
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 0:
+                raise ConfigError(f"invalid configuration: {('stdin', 'stdout', 'stderr')[index]} = {value}: not a file descriptor")
+            return value
+        if hasattr(value, "fileno"):
+            return int(value.fileno())
+        raise TypeError(f"{('stdin', 'stdout', 'stderr')[index]} must be None, PIPE, DEVNULL, a file descriptor or a file object")
+
+
+# Live containers of this process, deleted at interpreter exit if still there.
+_live: "weakref.WeakSet[Container]" = weakref.WeakSet()
+_owner_pid = os.getpid()
+
+
+@atexit.register
+def _delete_live_containers() -> None:
+    if os.getpid() != _owner_pid:
+        return
+    for c in list(_live):
+        try:
+            c.delete(force=True)
+        except Exception:
+            pass
+
+
+def _status(t: Tuple[Optional[int], Optional[int], bool]) -> ExitStatus:
+    return ExitStatus(t[0], t[1], t[2])
+
+
+class Container:
+    """A container of this process. Make one with Container.create(); then start(), wait()
+    (or ``await wait_async()``) and delete(). As a context manager it is deleted (force) on exit.
+    A Container may be shared by threads; each method releases the GIL while it blocks.
+
+    ``stdin``, ``stdout`` and ``stderr`` are file objects for the streams created with PIPE, else None.
+    """
+
+    __slots__ = ("_native", "args", "stdin", "stdout", "stderr", "__weakref__")
+
+    _native: Any
+    args: List[str]
+    stdin: Optional[IO[bytes]]
+    stdout: Optional[IO[bytes]]
+    stderr: Optional[IO[bytes]]
+
+    def __init__(self) -> None:
+        raise TypeError("use rcontainer.Container.create(...) to make a container")
+
+    @classmethod
+    def create(
+        cls,
+        args: Optional[Sequence[PathLike]] = None,
+        *,
+        rootfs: Optional[PathLike] = None,
+        hostname: Optional[str] = None,
+        env: Union[Mapping[str, str], Iterable[str], None] = None,
+        cwd: Optional[PathLike] = None,
+        user: Union[int, str, Tuple[int, int], None] = None,
+        namespaces: Union[Iterable[str], Mapping[str, Optional[PathLike]], None] = None,
+        uid_map: Any = None,
+        gid_map: Any = None,
+        mounts: Optional[Iterable[Any]] = None,
+        network: str = "none",
+        memory: Union[int, str, None] = None,
+        cpus: Optional[float] = None,
+        pids: Optional[int] = None,
+        stdin: Any = None,
+        stdout: Any = None,
+        stderr: Any = None,
+        spec: Union[Mapping[str, Any], str, None] = None,
+        root: Optional[PathLike] = None,
+        name: Optional[str] = None,
+    ) -> "Container":
+        """Creates a container, set up up to the exec of ``args``, which start() releases.
+
+        - ``args``: the command (argv; args[0] is looked up in PATH inside the container).
+        - ``rootfs``: root filesystem directory (writable); default: the embedded default root.
+        - ``hostname`` (default: the container id), ``env`` (dict or "K=V" strings, added to
+          PATH and TERM), ``cwd``, ``user`` (uid, (uid, gid) or "UID:GID").
+        - ``namespaces``: the namespace types to create, replacing the default list (pid, network,
+          ipc, uts, mount, cgroup); a dict {type: path} joins the namespaces at those paths.
+        - ``uid_map`` / ``gid_map``: "CONTAINER:HOST:SIZE" strings or (c, h, n) tuples; adds a user
+          namespace (``gid_map`` defaults to ``uid_map``).
+        - ``mounts``: bind mounts as (source, destination[, readonly]) or "SRC:DST[:ro]", or OCI
+          mount dicts ({"destination", "type", "source", "options"}).
+        - ``network``: "none" (a private network namespace with only lo) or "host".
+        - ``memory`` (bytes or "32M"), ``cpus`` (e.g. 0.5), ``pids``: cgroup limits.
+        - ``stdin``/``stdout``/``stderr``: None (inherit), PIPE, DEVNULL, STDOUT (stderr only),
+          a file descriptor or a file object, as with subprocess.
+        - ``spec``: a whole OCI runtime config (dict or JSON text) for everything else; the other
+          arguments given override it. Without a root in it, the embedded default root applies.
+        - ``root``: the state root (default /run/rcontainer); ``name``: the container id
+          (default: generated, "rc-" and 12 hex digits).
+
+        Raises ConfigError (a ValueError) for bad configuration, ContainerExistsError when the id is
+        taken, ContainerOSError (an OSError with errno) when a system call fails.
+        """
+        cid = _new_id() if name is None else str(name)
+        stdio = _Stdio()
+        try:
+            fd_in = stdio.resolve(0, stdin)
+            fd_out = stdio.resolve(1, stdout)
+            fd_err = stdio.resolve(2, stderr, stdout_fd=fd_out)
+            native = _native.create(
+                cid, _path(root), _args(args), _path(rootfs), hostname, _env(env), _path(cwd), _user(user),
+                _namespaces(namespaces), _id_maps(uid_map), _id_maps(gid_map), _mounts(mounts), network,
+                memory, None if cpus is None else float(cpus), None if pids is None else int(pids),
+                fd_in, fd_out, fd_err, _spec(spec),
+            )
+        except BaseException:
+            stdio.close_all()
+            raise
+        stdio.close_child_ends()
+        self = object.__new__(cls)
+        self._native = native
+        self.args = _args(args) or []
+        self.stdin, self.stdout, self.stderr = stdio.parent
+        _live.add(self)
+        return self
+
+    @property
+    def id(self) -> str:
+        """The container id."""
+        return self._native.id
+
+    @property
+    def pid(self) -> int:
+        """Host pid of the container's init process."""
+        return self._native.pid
+
+    @property
+    def state(self) -> State:
+        """The current OCI state (status recomputed from the live process). Raises NotFoundError
+        once the container is deleted."""
+        return State(**self._native.state())
+
+    def fileno(self) -> int:
+        """The pidfd of the container's init: readable (pollable) once the process has ended.
+        Valid until delete(); do not close it."""
+        return self._native.fileno()
+
+    def start(self) -> None:
+        """Releases the container's process into exec; returns once it has exec'd. A missing
+        command raises a ContainerOSError that is also a FileNotFoundError; a second start()
+        raises StateError."""
+        self._native.start()
+
+    def wait(self, timeout: Optional[float] = None) -> ExitStatus:
+        """Waits until the process ends (at most ``timeout`` seconds, else ContainerTimeoutError, a
+        TimeoutError) and returns its ExitStatus. Does not block other calls on this Container
+        (e.g. kill() from another thread)."""
+        return _status(self._native.wait(timeout))
+
+    def poll(self) -> Optional[ExitStatus]:
+        """The ExitStatus if the process has ended, else None; never blocks."""
+        t = self._native.try_wait()
+        return None if t is None else _status(t)
+
+    async def wait_async(self) -> ExitStatus:
+        """Awaitable wait for asyncio: the event loop watches the pidfd (loop.add_reader), so no
+        thread is used per container. Needs a selector event loop (the default on Linux)."""
+        t = self._native.try_wait()
+        if t is not None:
+            return _status(t)
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[ExitStatus]" = loop.create_future()
+        fd = self._native.dup_pidfd()  # our own fd: several waiters, or a concurrent delete(), are fine
+
+        def ready() -> None:
+            if fut.done():
+                return
+            try:
+                t = self._native.try_wait()
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+                fut.set_exception(e)
+                return
+            if t is not None:
+                fut.set_result(_status(t))
+
+        try:
+            loop.add_reader(fd, ready)
+            return await fut
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+    def kill(self, sig: int = _signal.SIGTERM) -> None:
+        """Sends signal ``sig`` (default SIGTERM) to the container's init. As with any pid
+        namespace init, signals it has no handler for are ignored, except SIGKILL."""
+        self._native.kill(int(sig))
+
+    def delete(self, force: bool = False) -> None:
+        """Removes the container and its state. A created or running container needs
+        ``force=True`` (it is killed first), else StateError. Deleting twice is harmless."""
+        self._native.delete(bool(force))
+        _live.discard(self)
+
+    def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+        """As Popen.communicate: writes ``input`` to stdin (then closes it), reads stdout and
+        stderr (those created with PIPE) to their end, concurrently, then waits for the process.
+        Returns (stdout, stderr). On timeout raises ContainerTimeoutError (the process keeps
+        running) with the output read so far in its ``stdout`` and ``stderr``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out, err = _communicate(self, input, deadline, timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            self.wait(remaining)
+        except ContainerTimeoutError as e:
+            e.stdout, e.stderr = out, err
+            raise
+        return out, err
+
+    def close(self) -> None:
+        """Closes this object's ends of the PIPE streams (the container stays)."""
+        for f in (self.stdin, self.stdout, self.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "Container":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.delete(force=True)
+        finally:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<rcontainer.Container id={self.id!r} pid={self.pid}>"
+
+
+def _communicate(c: Container, input: Optional[bytes], deadline: Optional[float], timeout: Optional[float]) -> Tuple[Optional[bytes], Optional[bytes]]:
+    def fd_of(f: Optional[IO[bytes]]) -> int:
+        return f.fileno() if f is not None and not f.closed else -1
+
+    stdin_fd, out_fd, err_fd = fd_of(c.stdin), fd_of(c.stdout), fd_of(c.stderr)
+    chunks: Dict[int, List[bytes]] = {fd: [] for fd in (out_fd, err_fd) if fd >= 0}
+
+    def collected(fd: int) -> Optional[bytes]:
+        return b"".join(chunks[fd]) if fd in chunks else None
+
+    view = memoryview(input or b"")
+    offset = 0
+    with selectors.DefaultSelector() as sel:
+        if stdin_fd >= 0:
+            if view:
+                os.set_blocking(stdin_fd, False)
+                sel.register(stdin_fd, selectors.EVENT_WRITE)
+            else:
+                c.stdin.close()  # type: ignore[union-attr]
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                e = ContainerTimeoutError(_errno.ETIMEDOUT, f"container {c.id!r} still running after {timeout} s")
+                e.stdout, e.stderr = collected(out_fd), collected(err_fd)
+                raise e
+            for key, _ in sel.select(remaining):
+                if key.fd == stdin_fd:
+                    try:
+                        offset += os.write(stdin_fd, view[offset:offset + (1 << 20)])
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        offset = len(view)
+                    if offset >= len(view):
+                        sel.unregister(stdin_fd)
+                        c.stdin.close()  # type: ignore[union-attr]
+                else:
+                    data = os.read(key.fd, 1 << 18)
+                    if data:
+                        chunks[key.fd].append(data)
+                    else:
+                        sel.unregister(key.fd)
+    for f in (c.stdout, c.stderr):
+        if f is not None and f.fileno() in chunks:
+            f.close()
+    return collected(out_fd), collected(err_fd)
+
+
+def run(
+    args: Sequence[PathLike],
+    *,
+    capture_output: bool = False,
+    timeout: Optional[float] = None,
+    check: bool = False,
+    input: Union[bytes, str, None] = None,
+    text: bool = False,
+    **create_kwargs: Any,
+) -> CompletedContainer:
+    """Runs ``args`` in a new container and waits for it, like subprocess.run: create, start,
+    read the output, wait, delete. ``create_kwargs`` are Container.create()'s (rootfs, env,
+    memory, stdout=PIPE, ...).
+
+    ``capture_output=True`` captures stdout and stderr (read concurrently: any size, no
+    deadlock); ``input`` is written to stdin; ``text=True`` decodes output (and encodes input) as
+    UTF-8. With ``timeout`` (seconds) the container is killed and ContainerTimeoutError raised
+    (a TimeoutError; ``stdout``/``stderr`` hold what was read). With ``check=True`` a non-zero
+    return code raises CalledProcessError. The container is deleted in every case.
+    """
+    if capture_output:
+        if create_kwargs.get("stdout") is not None or create_kwargs.get("stderr") is not None:
+            raise ConfigError("invalid configuration: stdout and stderr arguments may not be used with capture_output")
+        create_kwargs["stdout"] = PIPE
+        create_kwargs["stderr"] = PIPE
+    if input is not None:
+        if create_kwargs.get("stdin") is not None:
+            raise ConfigError("invalid configuration: stdin and input arguments may not both be used")
+        create_kwargs["stdin"] = PIPE
+        if isinstance(input, str):
+            input = input.encode()
+
+    def decode(b: Optional[bytes]) -> Any:
+        return b.decode("utf-8", "replace") if (text and b is not None) else b
+
+    with Container.create(args, **create_kwargs) as c:
+        c.start()
+        try:
+            out, err = c.communicate(input, timeout)  # type: ignore[arg-type]
+        except ContainerTimeoutError as e:
+            try:
+                c.kill(_signal.SIGKILL)
+            except ContainerError:
+                pass
+            e.stdout, e.stderr = decode(e.stdout), decode(e.stderr)
+            raise
+        status = c.wait()
+        result = CompletedContainer(
+            args=c.args, returncode=status.returncode, stdout=decode(out), stderr=decode(err),
+            oom_killed=status.oom_killed, id=c.id,
+        )
+    if check:
+        result.check_returncode()
+    return result

@@ -1,0 +1,132 @@
+# Type stubs of the rcontainer package (kept current by tests/test_stubs.py).
+import os
+import subprocess
+from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._errors import ConfigError as ConfigError
+from ._errors import ContainerError as ContainerError
+from ._errors import ContainerExistsError as ContainerExistsError
+from ._errors import ContainerOSError as ContainerOSError
+from ._errors import ContainerTimeoutError as ContainerTimeoutError
+from ._errors import NotFoundError as NotFoundError
+from ._errors import StateError as StateError
+from ._errors import UnsupportedError as UnsupportedError
+
+_PathLike = Union[str, os.PathLike[str]]
+_Stdio = Union[None, int, IO[Any]]
+_IdMap = Union[str, Tuple[int, int, int]]
+_Mount = Union[str, Tuple[_PathLike, _PathLike], Tuple[_PathLike, _PathLike, bool], Mapping[str, Any]]
+
+__version__: str
+DEFAULT_ROOT: str
+"""The default state root (one directory per container), as runc's --root."""
+PIPE: int
+"""As subprocess.PIPE: give the container a pipe; the Container gets the other end."""
+DEVNULL: int
+"""As subprocess.DEVNULL: connect the stream to /dev/null."""
+STDOUT: int
+"""As subprocess.STDOUT (for stderr=): send stderr where stdout goes."""
+
+class ExitStatus(NamedTuple):
+    """How a container's process ended."""
+
+    code: Optional[int]
+    signal: Optional[int]
+    oom_killed: bool = ...
+    @property
+    def returncode(self) -> int: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def success(self) -> bool: ...
+
+class State:
+    """A container's OCI state."""
+
+    id: str
+    status: str
+    pid: int
+    bundle: str
+    rootfs: str
+    created: str
+    annotations: Dict[str, str]
+    def __init__(self, id: str, status: str, pid: int, bundle: str, rootfs: str, created: str, annotations: Dict[str, str] = ...) -> None: ...
+
+class CalledProcessError(ContainerError, subprocess.CalledProcessError):
+    """Raised by run(check=True) for a non-zero return code."""
+
+    oom_killed: bool
+
+class CompletedContainer:
+    """What run() returns, like subprocess.CompletedProcess."""
+
+    args: List[str]
+    returncode: int
+    stdout: Any
+    stderr: Any
+    oom_killed: bool
+    id: str
+    def __init__(self, args: List[str], returncode: int, stdout: Any = ..., stderr: Any = ..., oom_killed: bool = ..., id: str = ...) -> None: ...
+    def check_returncode(self) -> None: ...
+
+class Container:
+    """A container of this process."""
+
+    args: List[str]
+    stdin: Optional[IO[bytes]]
+    stdout: Optional[IO[bytes]]
+    stderr: Optional[IO[bytes]]
+    def __init__(self) -> None: ...
+    @classmethod
+    def create(
+        cls,
+        args: Optional[Sequence[_PathLike]] = None,
+        *,
+        rootfs: Optional[_PathLike] = None,
+        hostname: Optional[str] = None,
+        env: Union[Mapping[str, str], Iterable[str], None] = None,
+        cwd: Optional[_PathLike] = None,
+        user: Union[int, str, Tuple[int, int], None] = None,
+        namespaces: Union[Iterable[str], Mapping[str, Optional[_PathLike]], None] = None,
+        uid_map: Union[_IdMap, Iterable[_IdMap], None] = None,
+        gid_map: Union[_IdMap, Iterable[_IdMap], None] = None,
+        mounts: Optional[Iterable[_Mount]] = None,
+        network: str = "none",
+        memory: Union[int, str, None] = None,
+        cpus: Optional[float] = None,
+        pids: Optional[int] = None,
+        stdin: _Stdio = None,
+        stdout: _Stdio = None,
+        stderr: _Stdio = None,
+        spec: Union[Mapping[str, Any], str, None] = None,
+        root: Optional[_PathLike] = None,
+        name: Optional[str] = None,
+    ) -> Container: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def state(self) -> State: ...
+    def fileno(self) -> int: ...
+    def start(self) -> None: ...
+    def wait(self, timeout: Optional[float] = None) -> ExitStatus: ...
+    def poll(self) -> Optional[ExitStatus]: ...
+    async def wait_async(self) -> ExitStatus: ...
+    def kill(self, sig: int = ...) -> None: ...
+    def delete(self, force: bool = False) -> None: ...
+    def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[Optional[bytes], Optional[bytes]]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Container: ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+def run(
+    args: Sequence[_PathLike],
+    *,
+    capture_output: bool = False,
+    timeout: Optional[float] = None,
+    check: bool = False,
+    input: Union[bytes, str, None] = None,
+    text: bool = False,
+    **create_kwargs: Any,
+) -> CompletedContainer: ...
