@@ -169,7 +169,9 @@ impl Container {
         let dir_fd: OwnedFd = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
         let pipes = spawn::pipes()?;
+        let tasks = cgroup.v1_self_join_fds()?;
         let inputs = PlanInputs {
+            cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),
             state_dir_fd: dir_fd.as_raw_fd(),
@@ -185,15 +187,18 @@ impl Container {
             .skip_while(|(_, s)| !matches!(s.op, crate::plan::Op::Ready { .. }))
             .map(|(i, s)| (i as u32, s.what.clone()))
             .collect();
-        // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: moved in before it continues. Either
+        // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: it moves itself in first thing. Either
         // way before its cgroup namespace is made and long before exec.
         let cgroup_fd = cgroup.v2_dir_fd();
         let spawned = spawn::spawn(id, &plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid, placed| {
-            if !placed {
+            // v1: the init joins itself (JoinCgroup steps); v2 without CLONE_INTO_CGROUP (the
+            // clone(2) fallback): move it here.
+            if !placed && tasks.is_empty() {
                 cgroup.add_pid(pid)?;
             }
             Ok(())
         })?;
+        drop(tasks);
         drop(dir_fd);
 
         let pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);

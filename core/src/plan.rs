@@ -18,6 +18,8 @@ use crate::spec::Spec;
 pub(crate) enum Op {
     /// Block until the parent has written id maps / placed the child in its cgroup.
     WaitParent { fd: RawFd },
+    /// Move ourselves into a v1 cgroup: write "0" to its `tasks` file (opened by the parent).
+    JoinCgroup { fd: RawFd },
     /// setns(2) into a namespace opened by the parent.
     SetNs { fd: RawFd, nstype: libc::c_int },
     /// unshare(2) namespaces that must be created after joining (a user ns) or after cgroup placement.
@@ -83,6 +85,8 @@ pub(crate) struct PlanInputs {
     /// Directory holding exec.fifo.
     pub state_dir_fd: RawFd,
     pub stdio: [Option<RawFd>; 3],
+    /// v1 cgroup `tasks` files to write "0" to (the init joins its cgroups itself).
+    pub cgroup_tasks: Vec<(PathBuf, RawFd)>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
 }
@@ -175,6 +179,9 @@ impl Plan {
         let push = |steps: &mut Vec<Step>, op: Op, what: String| steps.push(Step { op, what });
 
         push(&mut steps, Op::WaitParent { fd: inputs.go_fd }, "wait for the runtime".into());
+        for (path, fd) in &inputs.cgroup_tasks {
+            push(&mut steps, Op::JoinCgroup { fd: *fd }, format!("join cgroup {}", path.parent().unwrap_or(path).display()));
+        }
 
         // Namespaces: new ones by clone3 flags, existing ones by setns (user first).
         let mut clone_flags: u64 = 0;
