@@ -171,6 +171,7 @@ impl Container {
         let pipes = spawn::pipes()?;
         let tasks = cgroup.v1_self_join_fds()?;
         let inputs = PlanInputs {
+            seccomp_cache: Some(opts.root.join(".seccomp-cache")),
             cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),

@@ -85,6 +85,8 @@ pub(crate) struct PlanInputs {
     /// Directory holding exec.fifo.
     pub state_dir_fd: RawFd,
     pub stdio: [Option<RawFd>; 3],
+    /// Where compiled seccomp filters are cached (under the state root).
+    pub seccomp_cache: Option<PathBuf>,
     /// v1 cgroup `tasks` files to write "0" to (the init joins its cgroups itself).
     pub cgroup_tasks: Vec<(PathBuf, RawFd)>,
     pub preserve_fds: u32,
@@ -268,7 +270,7 @@ impl Plan {
         // Identity and privileges (runc's order: bounding set, keep caps, user, caps).
         let nnp = process.no_new_privileges() == Some(true);
         let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-            Some(profile) => Some(crate::security::seccomp::compile(profile)?),
+            Some(profile) => Some(crate::security::seccomp::compile_cached(profile, inputs.seccomp_cache.as_deref())?),
             None => None,
         };
         let mut seccomp_step = seccomp.map(|c| Step { op: Op::Seccomp { filter: c.filter, flags: c.flags }, what: "load the seccomp filter (linux.seccomp)".into() });

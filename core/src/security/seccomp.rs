@@ -7,6 +7,8 @@
 
 use std::io::{Read, Seek};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::Mutex;
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
@@ -58,6 +60,95 @@ fn seccomp_err(field: &str, what: impl std::fmt::Display) -> impl Fn(libseccomp:
     move |e| Error::invalid(field, &what, e.to_string())
 }
 
+fn filter_flags(profile: &LinuxSeccomp) -> Result<libc::c_uint> {
+    let mut flags = 0;
+    for f in profile.flags().iter().flatten() {
+        flags |= match serde_name(f).as_str() {
+            "SECCOMP_FILTER_FLAG_TSYNC" => 1,
+            "SECCOMP_FILTER_FLAG_LOG" => 2,
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => 4,
+            other => return Err(Error::invalid("linux.seccomp.flags", other, "unknown flag")),
+        };
+    }
+    Ok(flags)
+}
+
+/// [`compile`] behind two caches keyed by the profile's full JSON text: one in this process (a
+/// library host compiles Docker's profile once, not per container), and one on disk in
+/// `cache_dir` (root-only, under the state root), so a one-shot command skips libseccomp's
+/// several milliseconds too. A disk entry is used only when its stored profile text is
+/// byte-for-byte the same.
+pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Compiled> {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    static MEMORY: Mutex<Vec<(String, Compiled)>> = Mutex::new(Vec::new());
+    let key = serde_json::to_string(profile).map_err(|e| Error::invalid("linux.seccomp", "(profile)", e.to_string()))?;
+    if let Some((_, c)) = MEMORY.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(k, _)| *k == key) {
+        return Ok(c.clone());
+    }
+    let flags = filter_flags(profile)?;
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    let name = format!("{:016x}", hasher.finish());
+    let from_disk = cache_dir.and_then(|dir| {
+        let text = std::fs::read(dir.join(format!("{name}.json"))).ok()?;
+        if text != key.as_bytes() {
+            return None;
+        }
+        let bpf = std::fs::read(dir.join(format!("{name}.bpf"))).ok()?;
+        let filter = decode(&bpf)?;
+        Some(Compiled { filter, flags })
+    });
+    let compiled = match from_disk {
+        Some(c) => c,
+        None => {
+            let c = compile(profile)?;
+            if let Some(dir) = cache_dir {
+                // Best effort: a cache that cannot be written only costs time.
+                let _ = store(dir, &name, &key, &c.filter);
+            }
+            c
+        }
+    };
+    let mut memory = MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    if memory.len() >= 16 {
+        memory.remove(0);
+    }
+    memory.push((key, compiled.clone()));
+    Ok(compiled)
+}
+
+fn decode(bytes: &[u8]) -> Option<Vec<libc::sock_filter>> {
+    let size = std::mem::size_of::<libc::sock_filter>();
+    if bytes.is_empty() || bytes.len() % size != 0 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(size)
+            .map(|c| libc::sock_filter { code: u16::from_ne_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) })
+            .collect(),
+    )
+}
+
+fn store(dir: &Path, name: &str, key: &str, filter: &[libc::sock_filter]) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mut bytes = Vec::with_capacity(filter.len() * 8);
+    for f in filter {
+        bytes.extend_from_slice(&f.code.to_ne_bytes());
+        bytes.extend_from_slice(&[f.jt, f.jf]);
+        bytes.extend_from_slice(&f.k.to_ne_bytes());
+    }
+    let unique = format!("{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "");
+    for (ext, data) in [("bpf", bytes.as_slice()), ("json", key.as_bytes())] {
+        let tmp = dir.join(format!(".{name}.{ext}.{unique}"));
+        std::fs::write(&tmp, data)?;
+        std::fs::rename(&tmp, dir.join(format!("{name}.{ext}")))?;
+    }
+    Ok(())
+}
+
 /// Compiles an OCI seccomp profile. Unknown syscall names and architectures are errors; a name
 /// that exists only on another architecture (e.g. `chown32` on x86_64) is fine.
 pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled> {
@@ -102,16 +193,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled> {
             added.map_err(seccomp_err(&format!("{field}.names"), name))?;
         }
     }
-    let mut flags = 0;
-    for f in profile.flags().iter().flatten() {
-        flags |= match serde_name(f).as_str() {
-            "SECCOMP_FILTER_FLAG_TSYNC" => 1,
-            "SECCOMP_FILTER_FLAG_LOG" => 2,
-            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => 4,
-            other => return Err(Error::invalid("linux.seccomp.flags", other, "unknown flag")),
-        };
-    }
-    Ok(Compiled { filter: export(&ctx)?, flags })
+    Ok(Compiled { filter: export(&ctx)?, flags: filter_flags(profile)? })
 }
 
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
@@ -125,16 +207,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
     ctx.export_bpf(file.as_fd()).map_err(|e| Error::invalid("linux.seccomp", "(profile)", format!("export BPF: {e}")))?;
     let mut bytes = Vec::new();
     file.rewind().and_then(|_| file.read_to_end(&mut bytes)).map_err(Error::io("read", "seccomp BPF"))?;
-    let size = std::mem::size_of::<libc::sock_filter>();
-    Ok(bytes
-        .chunks_exact(size)
-        .map(|c| libc::sock_filter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect())
+    decode(&bytes).ok_or_else(|| Error::invalid("linux.seccomp", "(profile)", "libseccomp exported an empty or truncated filter"))
 }
 
 /// Syscalls Docker's default profile allows to everyone.
@@ -260,6 +333,26 @@ mod tests {
         assert!(c.filter.len() > 100, "{} instructions", c.filter.len());
         let admin = docker_default(1 << 21);
         assert!(admin.syscalls().iter().flatten().any(|r| r.names().iter().any(|n| n == "mount")));
+    }
+
+    #[test]
+    fn disk_cache_returns_the_same_filter_and_ignores_a_different_profile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = docker_default(1 << 21);
+        let fresh = compile(&p).expect("compile");
+        let first = compile_cached(&p, Some(dir.path())).expect("cached");
+        assert_eq!(first.filter.len(), fresh.filter.len());
+        let entries = std::fs::read_dir(dir.path()).expect("cache dir").count();
+        assert_eq!(entries, 2, "a .bpf and a .json");
+        // A tampered stored profile text makes the entry unusable (compiled again, same result).
+        for e in std::fs::read_dir(dir.path()).expect("dir").flatten() {
+            if e.path().extension().is_some_and(|x| x == "json") {
+                std::fs::write(e.path(), "{}").expect("tamper");
+            }
+        }
+        let other = docker_default(0);
+        let again = compile_cached(&other, Some(dir.path())).expect("other profile");
+        assert_ne!(again.filter.len(), first.filter.len());
     }
 
     #[test]
