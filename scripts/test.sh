@@ -2,8 +2,8 @@
 # Runs every test of the project, as root, on a fresh Debian 12 machine or this one:
 # installs what is missing (busybox-static for test root filesystems, libseccomp-dev to build,
 # valgrind and pkg-config for the C ABI tests), builds the workspace,
-# runs the Rust unit and end-to-end tests (real containers), and the cgroup v2 tests in a
-# throw-away QEMU guest when that harness is present.
+# runs the Rust unit and end-to-end tests (real containers), the cgroup v2 tests in a
+# throw-away QEMU guest, and the Python and Node packages' suites (each installs what it needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +34,11 @@ echo "$out" | grep -Eq '^ *1 ps$'
 echo "== unit and end-to-end tests"
 cargo test --workspace --no-fail-fast
 
-if [ -x tests/vm/run-cgroup-tests.sh ]; then
-  echo "== cgroup v2 tests in a v2-only guest"
-  tests/vm/run-cgroup-tests.sh
-fi
+echo "== cgroup v2 tests in a v2-only guest (QEMU)"
+tests/vm/run-cgroup-tests.sh
+
+echo "== Python package (venv, pip install, pytest)"
+bindings-python/test.sh
+
+echo "== Node package (npm ci, build, node --test, npm pack)"
+bindings-node/test.sh
