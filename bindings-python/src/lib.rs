@@ -106,6 +106,43 @@ struct Config {
     spec: Option<String>,
 }
 
+/// A size argument in bytes: a positive int or a string such as "32M"; with `unlimited_ok`, -1
+/// (or "-1") means no limit.
+fn size_arg(field: &str, v: Option<&SizeArg>, unlimited_ok: bool) -> rcontainer_core::Result<Option<i64>> {
+    let invalid = |value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
+    let reason = if unlimited_ok { "must be a positive number of bytes, a size such as \"32M\", or -1 (no limit)" } else { "must be a positive number of bytes or a size such as \"32M\"" };
+    match v {
+        None => Ok(None),
+        Some(SizeArg::Bytes(-1)) if unlimited_ok => Ok(Some(-1)),
+        Some(SizeArg::Text(t)) if unlimited_ok && t.trim() == "-1" => Ok(Some(-1)),
+        Some(SizeArg::Bytes(n)) if *n > 0 => Ok(Some(*n)),
+        Some(SizeArg::Bytes(n)) => Err(invalid(n.to_string(), reason)),
+        Some(SizeArg::Text(t)) => match parse_size(field, t)? {
+            0 => Err(invalid(format!("{t:?}"), reason)),
+            n => Ok(Some(n as i64)),
+        },
+    }
+}
+
+/// The limits `Container.limit()` changes: None leaves a limit as it is; -1 removes a memory,
+/// memory+swap or pids limit; cpus=0 removes the cpu limit.
+fn live_limits(memory: Option<&SizeArg>, memory_swap: Option<&SizeArg>, cpus: Option<f64>, pids: Option<i64>) -> rcontainer_core::Result<Limits> {
+    let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
+    let mut l = Limits { memory: size_arg("memory", memory, true)?, memory_swap: size_arg("memory_swap", memory_swap, true)?, ..Default::default() };
+    match cpus {
+        None => {}
+        Some(0.0) => l.cpu_quota = Some(-1),
+        Some(n) if n.is_finite() && n > 0.0 => l.cpus = Some(n),
+        Some(n) => return Err(invalid("cpus", format!("{n:?}"), "must be a positive number of CPUs, e.g. 0.5, or 0 (no limit)")),
+    }
+    match pids {
+        None => {}
+        Some(n) if n > 0 || n == -1 => l.pids = Some(n),
+        Some(n) => return Err(invalid("pids", n.to_string(), "must be a positive number of processes or -1 (no limit)")),
+    }
+    Ok(l)
+}
+
 fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
     let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
     let mut b = match &c.spec {
@@ -188,12 +225,7 @@ fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
             }
         };
     }
-    let memory = match &c.memory {
-        None => None,
-        Some(SizeArg::Bytes(n)) if *n > 0 => Some(*n),
-        Some(SizeArg::Bytes(n)) => return Err(invalid("memory", n.to_string(), "must be a positive number of bytes")),
-        Some(SizeArg::Text(t)) => Some(parse_size("memory", t)? as i64),
-    };
+    let memory = size_arg("memory", c.memory.as_ref(), false)?;
     if c.cpus.is_some_and(|n| !n.is_finite() || n <= 0.0) {
         return Err(invalid("cpus", format!("{:?}", c.cpus.unwrap_or_default()), "must be a positive number of CPUs, e.g. 0.5"));
     }
@@ -323,6 +355,45 @@ impl NativeContainer {
     /// Sends signal `sig` to the container's init.
     fn kill(&self, py: Python<'_>, sig: i32) -> PyResult<()> {
         py.detach(|| self.lock().kill(sig)).py(py)
+    }
+
+    /// Sends signal `sig` to every process of the container (its cgroup), not just the init.
+    fn kill_all(&self, py: Python<'_>, sig: i32) -> PyResult<()> {
+        py.detach(|| self.lock().kill_all(sig)).py(py)
+    }
+
+    /// Changes the cgroup limits of the live container; None leaves a limit as it is.
+    #[pyo3(signature = (memory=None, memory_swap=None, cpus=None, pids=None))]
+    fn limit(&self, py: Python<'_>, memory: Option<SizeArg>, memory_swap: Option<SizeArg>, cpus: Option<f64>, pids: Option<i64>) -> PyResult<()> {
+        let limits = live_limits(memory.as_ref(), memory_swap.as_ref(), cpus, pids).py(py)?;
+        let resources = limits.to_resources();
+        py.detach(|| self.lock().limit(&resources)).py(py)
+    }
+
+    /// The cgroup's accounting now, as a dict of the core's Stats fields.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = py.detach(|| self.lock().stats()).py(py)?;
+        let d = PyDict::new(py);
+        d.set_item("memory_usage", s.memory_usage)?;
+        d.set_item("memory_peak", s.memory_peak)?;
+        d.set_item("memory_limit", s.memory_limit)?;
+        d.set_item("cpu_usage_ns", s.cpu_usage_ns)?;
+        d.set_item("cpu_user_ns", s.cpu_user_ns)?;
+        d.set_item("cpu_system_ns", s.cpu_system_ns)?;
+        d.set_item("pids_current", s.pids_current)?;
+        d.set_item("pids_limit", s.pids_limit)?;
+        d.set_item("oom_kills", s.oom_kills)?;
+        Ok(d)
+    }
+
+    /// Freezes every process of the container (state "paused").
+    fn pause(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.lock().pause()).py(py)
+    }
+
+    /// Thaws a paused container.
+    fn resume(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.lock().resume()).py(py)
     }
 
     /// Removes the container (killing it first with `force`); harmless when repeated.

@@ -418,7 +418,18 @@ impl Container {
     pub fn kill(&mut self, signal: i32) -> Result<()> {
         self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
         let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.state.id.clone(), op: "kill", status: Status::Stopped })?;
-        sys::pidfd_send_signal(fd.as_fd(), self.state.pid, signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })
+        sys::pidfd_send_signal(fd.as_fd(), self.state.pid, signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })?;
+        self.thaw_for_sigkill(signal);
+        Ok(())
+    }
+
+    /// A process frozen by the v1 freezer cannot act on SIGKILL until thawed (runc thaws too).
+    fn thaw_for_sigkill(&mut self, signal: i32) {
+        if signal == libc::SIGKILL {
+            if let Some(cg) = self.cgroup.as_ref().filter(|c| c.is_frozen()) {
+                let _ = cg.thaw();
+            }
+        }
     }
 
     fn kill_and_reap(&mut self) {
@@ -486,7 +497,9 @@ impl Container {
     /// Sends `signal` to every process of the container (its cgroup), not just the init.
     pub fn kill_all(&mut self, signal: i32) -> Result<()> {
         self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
-        self.cgroup("kill --all")?.kill_all(signal)
+        self.cgroup("kill --all")?.kill_all(signal)?;
+        self.thaw_for_sigkill(signal);
+        Ok(())
     }
 
     /// Removes the container and its cgroup. A created or running one needs `force` (it is

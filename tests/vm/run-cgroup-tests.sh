@@ -28,6 +28,20 @@ for line in sys.stdin:
         print(m["executable"])')
 [ -n "$BIN" ] || { echo "run-cgroup-tests: could not build the rcontainer-core test binary" >&2; cargo test -p rcontainer-core --lib --no-run >&2; exit 125; }
 
-echo "run-cgroup-tests: $BIN $FILTER (cgroup v2 guest)" >&2
-# One thread: the tests measure cpu time and the guest has few vcpus.
-exec "$VM" -e RUST_BACKTRACE=1 "$BIN" "$FILTER" --test-threads=1 "$@"
+# The rcontainer command, for the end-to-end container checks in the same boot.
+cargo build -q -p rcontainer-cli
+CLI=$REPO/target/debug/rcontainer
+GUEST_SCRIPT=$REPO/tests/vm/container-tests.sh
+
+echo "run-cgroup-tests: $BIN $FILTER, then $GUEST_SCRIPT (cgroup v2 guest)" >&2
+# One boot: a small driver runs the driver tests (one thread: they measure cpu time and the guest
+# has few vcpus), then real containers through the command.
+driver=$(mktemp /tmp/rcontainer-vm-driver.XXXXXX)
+trap 'rm -f "$driver"' EXIT
+cat > "$driver" <<DRIVER
+#!/bin/sh
+"$BIN" "$FILTER" --test-threads=1 $* || exit \$?
+exec "$GUEST_SCRIPT" "$CLI"
+DRIVER
+chmod +x "$driver"
+"$VM" -e RUST_BACKTRACE=1 -f "$BIN" -f "$CLI" -f "$GUEST_SCRIPT" "$driver"

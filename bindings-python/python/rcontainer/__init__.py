@@ -10,9 +10,10 @@ Without ``rootfs=`` a container sees the embedded default root: a read-only view
 (capability set, no_new_privileges) and private pid, mount, network, ipc, uts and cgroup
 namespaces, as ``rcontainer run -- CMD`` does. Creating containers needs root.
 
-Blocking calls release the GIL; a Container may be used from several threads at once. A container
-whose Container object is garbage-collected (or still alive at interpreter exit) is killed and
-deleted.
+Blocking calls release the GIL; a Container may be used from several threads at once. A live
+container's limits can be changed (Container.limit), its usage read (Container.stats) and its
+processes frozen (pause/resume). A container whose Container object is garbage-collected (or
+still alive at interpreter exit) is killed and deleted.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ DEVNULL: int = subprocess.DEVNULL
 STDOUT: int = subprocess.STDOUT
 
 __all__ = [
-    "Container", "ExitStatus", "State", "CompletedContainer", "run",
+    "Container", "ExitStatus", "State", "Stats", "CompletedContainer", "run",
     "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
     "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
     "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
@@ -91,6 +92,30 @@ class ExitStatus(NamedTuple):
     def success(self) -> bool:
         """Whether the process exited with code 0."""
         return self.code == 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A snapshot of a container's cgroup accounting, from Container.stats(). Sizes are in bytes,
+    times in nanoseconds, counts cover every process of the container.
+
+    - ``memory_usage``: memory charged now; ``memory_peak``: the highest charge seen (0 when the
+      kernel does not report it); ``memory_limit``: the limit in force, None when unlimited.
+    - ``cpu_usage_ns``: CPU time used on all CPUs; ``cpu_user_ns`` and ``cpu_system_ns``: its
+      user-mode and kernel-mode parts.
+    - ``pids_current``: processes now; ``pids_limit``: the limit, None when unlimited.
+    - ``oom_kills``: how many processes the kernel's OOM killer ended in the container.
+    """
+
+    memory_usage: int
+    memory_peak: int
+    memory_limit: Optional[int]
+    cpu_usage_ns: int
+    cpu_user_ns: int
+    cpu_system_ns: int
+    pids_current: int
+    pids_limit: Optional[int]
+    oom_kills: int
 
 
 @dataclass(frozen=True)
@@ -222,6 +247,23 @@ def _mounts(mounts: Any) -> List[Union[str, Tuple[str, str, bool]]]:
                 raise ConfigError(f"invalid configuration: mounts = {m!r}: expected (source, destination[, readonly])")
             out.append((os.path.abspath(os.fsdecode(t[0])), os.fsdecode(t[1]), bool(t[2]) if len(t) == 3 else False))
     return out
+
+
+def _int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        try:
+            return int(v.__index__())
+        except AttributeError:
+            raise TypeError(f"{what} must be an int, not {type(v).__name__}") from None
+    return int(v)
+
+
+def _size(v: Any) -> Union[int, str, None]:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bytes):
+        return v.decode()
+    return _int(v, "a size")
 
 
 def _spec(spec: Any) -> Optional[str]:
@@ -455,10 +497,55 @@ class Container:
             loop.remove_reader(fd)
             os.close(fd)
 
-    def kill(self, sig: int = _signal.SIGTERM) -> None:
+    def kill(self, sig: int = _signal.SIGTERM, *, all: bool = False) -> None:
         """Sends signal ``sig`` (default SIGTERM) to the container's init. As with any pid
-        namespace init, signals it has no handler for are ignored, except SIGKILL."""
-        self._native.kill(int(sig))
+        namespace init, signals it has no handler for are ignored, except SIGKILL.
+
+        With ``all=True`` the signal goes to every process of the container (its cgroup), as
+        ``runc kill --all``. A paused (frozen) process may act on a signal only once resumed.
+        Raises StateError once the container has stopped."""
+        if all:
+            self._native.kill_all(int(sig))
+        else:
+            self._native.kill(int(sig))
+
+    def limit(
+        self,
+        memory: Union[int, str, None] = None,
+        cpus: Optional[float] = None,
+        pids: Optional[int] = None,
+        memory_swap: Union[int, str, None] = None,
+    ) -> None:
+        """Changes the cgroup limits of the live (created, running or paused) container; the
+        limits given as None stay as they are.
+
+        - ``memory``: bytes or a size such as "32M" (as create()); -1 removes the limit.
+          Lowering it below what the container uses now may fail (ContainerOSError, EBUSY).
+        - ``cpus``: a number of CPUs such as 0.5 (CFS quota over a 100 ms period); 0 removes it.
+        - ``pids``: the maximum number of processes; -1 removes it.
+        - ``memory_swap``: memory plus swap, as runc's --memory-swap (bytes, "64M" or -1);
+          must not be below ``memory``.
+
+        Raises ConfigError (a ValueError) naming the field for a bad value, StateError once the
+        container has stopped or was deleted."""
+        self._native.limit(
+            _size(memory), _size(memory_swap),
+            None if cpus is None else float(cpus), None if pids is None else _int(pids, "pids"),
+        )
+
+    def stats(self) -> "Stats":
+        """A snapshot of the container's cgroup accounting (memory, cpu, pids, OOM kills); see
+        Stats. Works until delete() (also after the process stopped); then NotFoundError."""
+        return Stats(**self._native.stats())
+
+    def pause(self) -> None:
+        """Freezes every process of the running container (cgroup freezer); returns once they
+        are frozen. ``state.status`` is then "paused". StateError unless running."""
+        self._native.pause()
+
+    def resume(self) -> None:
+        """Thaws a paused container; ``state.status`` is "running" again. StateError unless paused."""
+        self._native.resume()
 
     def delete(self, force: bool = False) -> None:
         """Removes the container and its state. A created or running container needs

@@ -40,6 +40,31 @@ class ExitStatus(NamedTuple):
     @property
     def success(self) -> bool: ...
 
+class Stats:
+    """A snapshot of a container's cgroup accounting (bytes, nanoseconds, counts)."""
+
+    memory_usage: int
+    memory_peak: int
+    memory_limit: Optional[int]
+    cpu_usage_ns: int
+    cpu_user_ns: int
+    cpu_system_ns: int
+    pids_current: int
+    pids_limit: Optional[int]
+    oom_kills: int
+    def __init__(
+        self,
+        memory_usage: int,
+        memory_peak: int,
+        memory_limit: Optional[int],
+        cpu_usage_ns: int,
+        cpu_user_ns: int,
+        cpu_system_ns: int,
+        pids_current: int,
+        pids_limit: Optional[int],
+        oom_kills: int,
+    ) -> None: ...
+
 class State:
     """A container's OCI state."""
 
@@ -113,7 +138,17 @@ class Container:
     def wait(self, timeout: Optional[float] = None) -> ExitStatus: ...
     def poll(self) -> Optional[ExitStatus]: ...
     async def wait_async(self) -> ExitStatus: ...
-    def kill(self, sig: int = ...) -> None: ...
+    def kill(self, sig: int = ..., *, all: bool = False) -> None: ...
+    def limit(
+        self,
+        memory: Union[int, str, None] = None,
+        cpus: Optional[float] = None,
+        pids: Optional[int] = None,
+        memory_swap: Union[int, str, None] = None,
+    ) -> None: ...
+    def stats(self) -> Stats: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
     def delete(self, force: bool = False) -> None: ...
     def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[Optional[bytes], Optional[bytes]]: ...
     def close(self) -> None: ...

@@ -43,8 +43,7 @@ pub struct HostCgroups {
 }
 
 fn is_cgroup2(path: &str) -> bool {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC).unwrap_or(false)
+    nix::sys::statfs::statfs(path).map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC).unwrap_or(false)
 }
 
 /// Inspects the host once per process.

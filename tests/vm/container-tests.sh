@@ -1,0 +1,51 @@
+#!/bin/sh
+# container-tests.sh — runs INSIDE the cgroup-v2-only guest (see run-cgroup-tests.sh): real
+# containers through the rcontainer command, checking the v2 paths end to end: CLONE_INTO_CGROUP
+# placement, the cgroup namespace and cgroup2 mount inside, limits in the v2 files, OOM from
+# memory.events, pids.max, cgroup.freeze for pause, live update, and removal on delete.
+# Usage: container-tests.sh RCONTAINER_BINARY. Prints TAP-like lines and "N passed, M failed".
+R="$1"
+root=/tmp/rc-v2-state
+mkdir -p "$root"
+pass=0; fail=0
+ok() { pass=$((pass+1)); echo "ok - $1"; }
+bad() { fail=$((fail+1)); echo "not ok - $1"; [ -n "$2" ] && echo "#   $2"; }
+check() { desc="$1"; shift; if "$@"; then ok "$desc"; else bad "$desc"; fi; }
+rc() { "$R" --root "$root" "$@"; }
+
+out=$(rc run --hostname v2box -- sh -c 'hostname; cat /proc/self/cgroup; ls /sys/fs/cgroup/cgroup.controllers >/dev/null && echo cg2mounted' 2>&1)
+case "$out" in *v2box*) ok "hostname inside";; *) bad "hostname inside" "$out";; esac
+case "$out" in *"0::/"*) ok "cgroup namespace: the container sees its cgroup as /";; *) bad "cgroup namespace" "$out";; esac
+case "$out" in *cg2mounted*) ok "cgroup2 mounted at /sys/fs/cgroup inside";; *) bad "cgroup2 mount inside" "$out";; esac
+
+err=$(rc run --memory 32M --memory-swap 32M -- sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived' 2>&1 >/dev/null)
+status=$?
+check "memory hog over 32M exits 137 (got $status)" [ "$status" = 137 ]
+case "$err" in *OOM*) ok "OOM reported on stderr";; *) bad "OOM reported on stderr" "$err";; esac
+
+rc run -d --memory 64M --pids 20 --cpus 0.5 v2c -- sh -c 'while :; do :; done' || bad "run -d"
+pid=$(rc state v2c | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
+cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+dir="/sys/fs/cgroup$cg"
+check "init is born in its own cgroup ($cg)" [ -d "$dir" ]
+check "memory.max is 64M" [ "$(cat "$dir/memory.max")" = 67108864 ]
+check "pids.max is 20" [ "$(cat "$dir/pids.max")" = 20 ]
+check "cpu.max is 50000 100000" [ "$(cat "$dir/cpu.max")" = "50000 100000" ]
+rc update --memory 128M --pids-limit 40 v2c
+check "update: memory.max 128M" [ "$(cat "$dir/memory.max")" = 134217728 ]
+check "update: pids.max 40" [ "$(cat "$dir/pids.max")" = 40 ]
+rc pause v2c
+check "pause: cgroup.freeze is 1" [ "$(cat "$dir/cgroup.freeze")" = 1 ]
+case "$(rc state v2c)" in *'"paused"'*) ok "state says paused";; *) bad "state says paused";; esac
+rc resume v2c
+case "$(rc state v2c)" in *'"running"'*) ok "resume: running again";; *) bad "resume";; esac
+ev=$(rc events --stats v2c)
+case "$ev" in *'"pids":{"current":1'*|*'"current":1,'*) ok "events --stats: pids current 1";; *) bad "events --stats" "$ev";; esac
+rc kill --all v2c KILL
+sleep 0.3
+rc delete v2c
+check "delete removed $dir" [ ! -d "$dir" ]
+check "no state left" [ -z "$(ls "$root")" ] || true
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
