@@ -36,9 +36,28 @@ export declare class Container {
   wait(): Promise<ExitStatus>
   /**
    * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
-   * container's first process. Throws 'ESTATE' once it has stopped.
+   * container's first process, or with `{ all: true }` to every process of the container.
+   * Throws 'ESTATE' once it has stopped.
    */
-  kill(signal?: string | number): void
+  kill(signal?: string | number, options?: KillOptions): void
+  /**
+   * Changes the cgroup limits of the created, running or paused container; only the keys
+   * given change. Throws 'EINVAL' naming the bad option, 'ESTATE' once it stopped or was
+   * deleted, or the errno of the cgroup write that failed.
+   */
+  limit(options: LimitOptions): void
+  /**
+   * The container's cgroup accounting now: memory, CPU time, processes, OOM kills.
+   * Throws 'ESTATE' once the container was deleted.
+   */
+  stats(): Stats
+  /**
+   * Freezes every process of the running container (state becomes 'paused').
+   * Throws 'ESTATE' unless it is running.
+   */
+  pause(): void
+  /** Thaws a paused container (state becomes 'running' again). Throws 'ESTATE' unless it is paused. */
+  resume(): void
   /**
    * Removes the container (its state dir). A created or running container needs
    * `{ force: true }` (it is killed first), else this throws 'ESTATE'. Deleting twice is harmless.
@@ -77,11 +96,16 @@ export interface CreateOptions {
   mounts?: MountOptions[]
   /** 'none' (a new network namespace with only lo, the default), 'host', or a netns path. */
   network?: string
-  /** Memory limit: bytes, or a size such as '32M' or '1G'. */
+  /**
+   * Memory limit: bytes, or a size such as '32M' or '1G'. With it, `oomKilled` reports
+   * whether the kernel's OOM killer ended a process of the container.
+   */
   memory?: number | string
+  /** Memory plus swap (as Docker's --memory-swap): bytes, a size, or -1 for unlimited swap. */
+  memorySwap?: number | string
   /** CPU limit in CPUs (0.5 = half a CPU). */
   cpus?: number
-  /** Maximum number of processes. */
+  /** Maximum number of processes (-1: unlimited). */
   pids?: number
   /**
    * stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' or a file descriptor. Default for
@@ -111,6 +135,24 @@ export interface IdMap {
   containerId: number
   hostId: number
   size: number
+}
+
+/** Options of `container.kill`. */
+export interface KillOptions {
+  /** Signal every process of the container (its cgroup), not just its first process. */
+  all?: boolean
+}
+
+/** What `container.limit()` changes on a live container (only the keys given change). */
+export interface LimitOptions {
+  /** Memory limit: bytes, a size such as '32M' or '1G', or -1 for unlimited. */
+  memory?: number | string
+  /** Memory plus swap (as Docker's --memory-swap): bytes, a size, or -1 for unlimited swap. */
+  memorySwap?: number | string
+  /** CPU limit in CPUs (0.5 = half a CPU). */
+  cpus?: number
+  /** Maximum number of processes, or -1 for unlimited. */
+  pids?: number
 }
 
 /** A mount: `type` defaults to 'bind' (source is a host path). */
@@ -148,6 +190,28 @@ export interface RunResult {
   /** Captured output (null without `capture`). */
   stdout: string | Buffer | null
   stderr: string | Buffer | null
+}
+
+/** A snapshot of the container's cgroup accounting (`container.stats()`). */
+export interface Stats {
+  /** Bytes of memory charged now. */
+  memoryUsage: number
+  /** Highest memory charge seen (0 if the kernel does not report it). */
+  memoryPeak: number
+  /** The memory limit in force, bytes; null when unlimited. */
+  memoryLimit: number | null
+  /** CPU time used, all CPUs, nanoseconds. */
+  cpuUsageNs: number
+  /** User-mode part of cpuUsageNs. */
+  cpuUserNs: number
+  /** Kernel-mode part of cpuUsageNs. */
+  cpuSystemNs: number
+  /** Processes in the container now. */
+  pidsCurrent: number
+  /** The process limit in force; null when unlimited. */
+  pidsLimit: number | null
+  /** How many processes the OOM killer ended in the container. */
+  oomKills: number
 }
 
 /** The version of rcontainer (core and bindings). */

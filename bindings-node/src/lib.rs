@@ -30,7 +30,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 use crate::error::{bad_value, BResult, Failure};
-use crate::options::{StdioKind, CREATE_KEYS, RUN_KEYS};
+use crate::options::{StdioKind, CREATE_KEYS, LIMIT_KEYS, RUN_KEYS};
 
 // ---------------------------------------------------------------------------------------------
 // Shared container state and the registry of live containers.
@@ -124,6 +124,51 @@ pub struct ExitStatus {
     pub oom_killed: bool,
 }
 
+/// A snapshot of the container's cgroup accounting (`container.stats()`).
+#[napi(object)]
+pub struct Stats {
+    /// Bytes of memory charged now.
+    pub memory_usage: f64,
+    /// Highest memory charge seen (0 if the kernel does not report it).
+    pub memory_peak: f64,
+    /// The memory limit in force, bytes; null when unlimited.
+    pub memory_limit: Either<f64, Null>,
+    /// CPU time used, all CPUs, nanoseconds.
+    pub cpu_usage_ns: f64,
+    /// User-mode part of cpuUsageNs.
+    pub cpu_user_ns: f64,
+    /// Kernel-mode part of cpuUsageNs.
+    pub cpu_system_ns: f64,
+    /// Processes in the container now.
+    pub pids_current: f64,
+    /// The process limit in force; null when unlimited.
+    pub pids_limit: Either<f64, Null>,
+    /// How many processes the OOM killer ended in the container.
+    pub oom_kills: f64,
+}
+
+/// What `container.limit()` changes on a live container (only the keys given change).
+#[napi(object)]
+pub struct LimitOptions {
+    /// Memory limit: bytes, a size such as '32M' or '1G', or -1 for unlimited.
+    #[napi(ts_type = "number | string")]
+    pub memory: Option<Value>,
+    /// Memory plus swap (as Docker's --memory-swap): bytes, a size, or -1 for unlimited swap.
+    #[napi(ts_type = "number | string")]
+    pub memory_swap: Option<Value>,
+    /// CPU limit in CPUs (0.5 = half a CPU).
+    pub cpus: Option<f64>,
+    /// Maximum number of processes, or -1 for unlimited.
+    pub pids: Option<i64>,
+}
+
+/// Options of `container.kill`.
+#[napi(object)]
+pub struct KillOptions {
+    /// Signal every process of the container (its cgroup), not just its first process.
+    pub all: Option<bool>,
+}
+
 /// Options of `Container.create` (and of `run`).
 #[napi(object)]
 pub struct CreateOptions {
@@ -154,13 +199,17 @@ pub struct CreateOptions {
     pub mounts: Option<Value>,
     /// 'none' (a new network namespace with only lo, the default), 'host', or a netns path.
     pub network: Option<String>,
-    /// Memory limit: bytes, or a size such as '32M' or '1G'.
+    /// Memory limit: bytes, or a size such as '32M' or '1G'. With it, `oomKilled` reports
+    /// whether the kernel's OOM killer ended a process of the container.
     #[napi(ts_type = "number | string")]
     pub memory: Option<Value>,
+    /// Memory plus swap (as Docker's --memory-swap): bytes, a size, or -1 for unlimited swap.
+    #[napi(ts_type = "number | string")]
+    pub memory_swap: Option<Value>,
     /// CPU limit in CPUs (0.5 = half a CPU).
     pub cpus: Option<f64>,
-    /// Maximum number of processes.
-    pub pids: Option<u32>,
+    /// Maximum number of processes (-1: unlimited).
+    pub pids: Option<i64>,
     /// stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' or a file descriptor. Default for
     /// Container.create: ['ignore', 'inherit', 'inherit'] (as `docker run` without -i).
     #[napi(ts_type = "'inherit' | 'ignore' | 'pipe' | Array<'inherit' | 'ignore' | 'pipe' | number | null | undefined>")]
@@ -423,13 +472,72 @@ impl Container {
     }
 
     /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
-    /// container's first process. Throws 'ESTATE' once it has stopped.
-    #[napi(ts_args_type = "signal?: string | number")]
-    pub fn kill(&self, env: Env, signal: Option<Unknown>) -> Result<()> {
+    /// container's first process, or with `{ all: true }` to every process of the container.
+    /// Throws 'ESTATE' once it has stopped.
+    #[napi(ts_args_type = "signal?: string | number, options?: KillOptions")]
+    pub fn kill(&self, env: Env, signal: Option<Unknown>, options: Option<Unknown>) -> Result<()> {
         let op = format!("kill container {:?}", self.id);
         let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;
+        let all = parse_kill_options(&op, options).map_err(|f| f.into_napi(&env))?;
         let mut g = lock(&self.inner);
-        g.c.kill(sig).map_err(|e| handle_error(&op, &e).into_napi(&env))
+        let r = if all { g.c.kill_all(sig) } else { g.c.kill(sig) };
+        r.map_err(|e| handle_error(&op, &e).into_napi(&env))
+    }
+
+    /// Changes the cgroup limits of the created, running or paused container; only the keys
+    /// given change. Throws 'EINVAL' naming the bad option, 'ESTATE' once it stopped or was
+    /// deleted, or the errno of the cgroup write that failed.
+    #[napi(ts_args_type = "options: LimitOptions")]
+    pub fn limit(&self, env: Env, options: Unknown) -> Result<()> {
+        let op = format!("limit container {:?}", self.id);
+        let fail = |f: Failure| f.into_napi(&env);
+        let obj = match options.get_type()? {
+            ValueType::Object => Object::from_unknown(options)?,
+            _ => return Err(fail(Failure::invalid(&op, format!("expected an options object with one or more of {}, such as {{ memory: '64M' }}", LIMIT_KEYS.join(", "))))),
+        };
+        let values = read_options(&op, Some(&obj), &[LIMIT_KEYS]).map_err(fail)?;
+        if values.values().all(Value::is_null) {
+            return Err(fail(Failure::invalid(&op, format!("nothing to change: give one or more of {}", LIMIT_KEYS.join(", ")))));
+        }
+        let get = |k: &str| -> BResult<Value> { Ok(values.get(k).cloned().unwrap_or(Value::Null)) };
+        let limits = options::parse_limits(&op, &get).map_err(fail)?;
+        let mut g = lock(&self.inner);
+        g.c.limit(&limits.to_resources()).map_err(|e| fail(handle_error(&op, &e)))
+    }
+
+    /// The container's cgroup accounting now: memory, CPU time, processes, OOM kills.
+    /// Throws 'ESTATE' once the container was deleted.
+    #[napi]
+    pub fn stats(&self, env: Env) -> Result<Stats> {
+        let op = format!("stats of container {:?}", self.id);
+        let s = lock(&self.inner).c.stats().map_err(|e| handle_error(&op, &e).into_napi(&env))?;
+        let opt = |v: Option<u64>| v.map(|n| Either::A(n as f64)).unwrap_or(Either::B(Null));
+        Ok(Stats {
+            memory_usage: s.memory_usage as f64,
+            memory_peak: s.memory_peak as f64,
+            memory_limit: opt(s.memory_limit),
+            cpu_usage_ns: s.cpu_usage_ns as f64,
+            cpu_user_ns: s.cpu_user_ns as f64,
+            cpu_system_ns: s.cpu_system_ns as f64,
+            pids_current: s.pids_current as f64,
+            pids_limit: opt(s.pids_limit),
+            oom_kills: s.oom_kills as f64,
+        })
+    }
+
+    /// Freezes every process of the running container (state becomes 'paused').
+    /// Throws 'ESTATE' unless it is running.
+    #[napi]
+    pub fn pause(&self, env: Env) -> Result<()> {
+        let mut g = lock(&self.inner);
+        g.c.pause().map_err(|e| handle_error(&format!("pause container {:?}", self.id), &e).into_napi(&env))
+    }
+
+    /// Thaws a paused container (state becomes 'running' again). Throws 'ESTATE' unless it is paused.
+    #[napi]
+    pub fn resume(&self, env: Env) -> Result<()> {
+        let mut g = lock(&self.inner);
+        g.c.resume().map_err(|e| handle_error(&format!("resume container {:?}", self.id), &e).into_napi(&env))
     }
 
     /// Removes the container (its state dir). A created or running container needs
@@ -531,6 +639,26 @@ fn parse_signal(op: &str, signal: Option<Unknown>) -> BResult<i32> {
         }
         other => Err(Failure::invalid(op, format!("signal must be a name like 'SIGTERM' or a number, got {other}"))),
     }
+}
+
+fn parse_kill_options(op: &str, options: Option<Unknown>) -> BResult<bool> {
+    let Some(u) = options else { return Ok(false) };
+    let v: Value = match u.get_type() {
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => return Ok(false),
+        Ok(ValueType::Object) => Value::from_unknown(u).map_err(|e| bad_value(op, "options", e))?,
+        _ => return Err(Failure::invalid(op, "options must be an object such as { all: true }")),
+    };
+    let Value::Object(m) = v else { return Err(Failure::invalid(op, "options must be an object such as { all: true }")) };
+    let mut all = false;
+    for (k, v) in &m {
+        match (k.as_str(), v) {
+            ("all", Value::Bool(b)) => all = *b,
+            ("all", Value::Null) => {}
+            ("all", other) => return Err(Failure::invalid(op, format!("options.all must be a boolean, got {other}"))),
+            (other, _) => return Err(Failure::invalid(op, format!("unknown option {other:?} (known: all)"))),
+        }
+    }
+    Ok(all)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 //! The options object of `Container.create` / `run`, read key by key with messages that name the
 //! option and the value, then turned into a core `Spec` with Docker's defaults (as the CLI's
-//! ad-hoc mode: Docker's capability set, no_new_privileges, the embedded default root).
+//! ad-hoc mode: `SpecBuilder::docker_defaults()`, i.e. Docker's capability set, no_new_privileges and
+//! its default seccomp profile, and the embedded default root).
 
 use std::path::{Path, PathBuf};
 
 use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount};
-use rcontainer_core::security::caps;
 use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, SpecBuilder};
-use rcontainer_core::{Spec, DEFAULT_STATE_ROOT};
+use rcontainer_core::{Limits, Spec, DEFAULT_STATE_ROOT};
 use serde_json::Value;
 
 use crate::error::{BResult, Failure};
@@ -30,9 +30,11 @@ pub struct Parsed {
 }
 
 pub const CREATE_KEYS: &[&str] = &[
-    "id", "args", "rootfs", "hostname", "env", "cwd", "user", "namespaces", "uidMap", "gidMap", "mounts", "network", "memory", "cpus",
-    "pids", "stdio", "spec", "root", "bundle",
+    "id", "args", "rootfs", "hostname", "env", "cwd", "user", "namespaces", "uidMap", "gidMap", "mounts", "network", "memory",
+    "memorySwap", "cpus", "pids", "stdio", "spec", "root", "bundle",
 ];
+/// The keys of `container.limit(options)` (also accepted by `Container.create`).
+pub const LIMIT_KEYS: &[&str] = &["memory", "memorySwap", "cpus", "pids"];
 pub const RUN_KEYS: &[&str] = &["capture", "timeout", "input", "encoding"];
 
 fn show(v: &Value) -> String {
@@ -334,46 +336,62 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
         Value::String(s) if s.starts_with('/') => b = b.namespace(LinuxNamespaceType::Network, true, Some(PathBuf::from(s))),
         v => return Err(Failure::invalid(op, format!("options.network must be 'none', 'host' or a network namespace path, got {}", show(&v)))),
     }
+    b = b.limits(&parse_limits(op, get)?);
+    let stdio = parse_stdio(op, &get("stdio")?)?;
+
+    if !from_spec {
+        // Docker's capability set, no_new_privileges and its default seccomp profile.
+        b = b.docker_defaults();
+    }
+    Ok(Parsed { id, root, spec: b.build(), stdio })
+}
+
+/// A size in bytes: a positive number, a string like '32M', or -1 for unlimited (when allowed).
+fn size(op: &str, name: &str, v: &Value, unlimited: bool) -> BResult<i64> {
+    let what = if unlimited { "a positive number of bytes, a size like '32M', or -1 (unlimited)" } else { "a positive number of bytes or a size like '32M'" };
+    let bytes = match v {
+        Value::Number(n) if unlimited && n.as_i64() == Some(-1) => return Ok(-1),
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if unlimited && s.trim() == "-1" => return Ok(-1),
+        Value::String(s) => Some(parse_size(&format!("options.{name}"), s).map_err(|e| Failure::core(op, &e))?),
+        _ => None,
+    };
+    match bytes {
+        Some(b) if b > 0 && b <= i64::MAX as u64 => Ok(b as i64),
+        _ => Err(Failure::invalid(op, format!("options.{name} must be {what}, got {}", show(v)))),
+    }
+}
+
+/// The resource options shared by `Container.create` and `container.limit`: memory, memorySwap
+/// (memory plus swap, as Docker's --memory-swap; -1 = unlimited swap), cpus, pids.
+pub fn parse_limits(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Limits> {
+    let mut l = Limits::default();
     match get("memory")? {
         Value::Null => {}
-        Value::Number(n) => match n.as_u64() {
-            Some(bytes) if bytes <= i64::MAX as u64 && bytes > 0 => b = b.memory(bytes as i64),
-            _ => return Err(Failure::invalid(op, format!("options.memory must be a positive number of bytes or a size like '32M', got {n}"))),
-        },
-        Value::String(s) => {
-            let bytes = parse_size("options.memory", &s).map_err(core)?;
-            if bytes == 0 {
-                return Err(Failure::invalid(op, format!("options.memory must be positive, got {s:?}")));
-            }
-            b = b.memory(bytes as i64);
+        v => l.memory = Some(size(op, "memory", &v, true)?),
+    }
+    match get("memorySwap")? {
+        Value::Null => {}
+        v => l.memory_swap = Some(size(op, "memorySwap", &v, true)?),
+    }
+    if let (Some(m), Some(s)) = (l.memory, l.memory_swap) {
+        if m > 0 && s > 0 && s < m {
+            return Err(Failure::invalid(op, format!("options.memorySwap ({s}) is memory plus swap: it must not be below options.memory ({m})")));
         }
-        v => return Err(Failure::invalid(op, format!("options.memory must be a number of bytes or a size like '32M', got {}", show(&v)))),
     }
     match get("cpus")? {
         Value::Null => {}
-        Value::Number(n) => match n.as_f64() {
-            Some(c) if c.is_finite() && c > 0.0 && c < 1e6 => b = b.cpus(c),
-            _ => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {n}"))),
+        v => match v.as_f64() {
+            Some(c) if c.is_finite() && c > 0.0 && c < 1e6 => l.cpus = Some(c),
+            _ => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {}", show(&v)))),
         },
-        v => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {}", show(&v)))),
     }
     match get("pids")? {
         Value::Null => {}
-        Value::Number(n) => match n.as_i64() {
-            Some(p) if p > 0 => b = b.pids(p),
-            _ => return Err(Failure::invalid(op, format!("options.pids must be a positive integer, got {n}"))),
+        v => match v.as_i64() {
+            Some(p) if p > 0 || p == -1 => l.pids = Some(p),
+            _ => return Err(Failure::invalid(op, format!("options.pids must be a positive integer or -1 (unlimited), got {}", show(&v)))),
         },
-        v => return Err(Failure::invalid(op, format!("options.pids must be a positive integer, got {}", show(&v)))),
     }
-    let stdio = parse_stdio(op, &get("stdio")?)?;
-
-    let mut spec = b.build();
-    if !from_spec {
-        let caps = caps::uniform(caps::DOCKER_DEFAULT).map_err(core)?;
-        if let Some(p) = spec.config_mut().process_mut() {
-            p.set_capabilities(Some(caps));
-            p.set_no_new_privileges(Some(true));
-        }
-    }
-    Ok(Parsed { id, root, spec, stdio })
+    Ok(l)
 }

@@ -1,5 +1,8 @@
 'use strict'
 const { test, after } = require('node:test')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const assert = require('node:assert/strict')
 const { stateRoot, stateDirs, removeRoot } = require('./helpers.js')
 const { Container, run } = require('..')
@@ -81,6 +84,21 @@ test('bad signals are EINVAL', () => {
     expectCode(() => c.delete({ force: 'yes' }), 'EINVAL', /force/)
   } finally {
     c.delete({ force: true })
+  }
+})
+
+test('a user namespace under a state root its root user cannot reach is EINVAL with a hint', async () => {
+  const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'rcontainer-node-closed-')) // mode 0700
+  try {
+    await assert.rejects(run(['true'], { root: closed, uidMap: '0:100000:65536' }), (e) => {
+      assert.equal(e.code, 'EINVAL', e.message)
+      assert.match(e.message, /not reachable by uid 100000/)
+      assert.match(e.message, /chmod o\+x/)
+      return true
+    })
+    assert.deepEqual(stateDirs(closed), [])
+  } finally {
+    removeRoot(closed)
   }
 })
 

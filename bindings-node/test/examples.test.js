@@ -20,5 +20,6 @@ test('examples/node/sandbox.js', () => {
   assert.match(out, /\[out\] uid 65534 on rc-[0-9a-f]{12}/)
   assert.match(out, /\[out\] lo\n/)
   assert.match(out, /\[err\] bye/)
+  assert.match(out, /^cpu \d+\.\d ms, peak memory \d+\.\d MiB, oom kills 0$/m)
   assert.match(out, /exit \{ code: 0, signal: null, oomKilled: false \}/)
 })

@@ -41,4 +41,25 @@ function removeRoot(root) {
   fs.rmSync(root, { recursive: true, force: true })
 }
 
-module.exports = { stateRoot, stateDirs, alive, removeRoot }
+/** Cgroup directories (any hierarchy) left for containers whose id starts with `prefix`. */
+function leftoverCgroups(prefix) {
+  const out = []
+  const walk = (dir, depth) => {
+    let entries
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue
+      const p = path.join(dir, e.name)
+      if (e.name.startsWith(`rcontainer-${prefix}`)) out.push(p)
+      else if (depth < 6) walk(p, depth + 1)
+    }
+  }
+  walk('/sys/fs/cgroup', 0)
+  return out
+}
+
+module.exports = { stateRoot, stateDirs, alive, removeRoot, leftoverCgroups }

@@ -91,6 +91,15 @@ test('run: resource options are accepted (memory as number or string, cpus, pids
   assert.equal(r2.code, 0)
 })
 
+test("run: Docker's security defaults (capabilities, no_new_privileges, seccomp filter)", async () => {
+  const r = await run(['sh', '-c', 'grep -E "^(CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; unshare -U true && echo unshared'], { capture: true, root })
+  assert.match(r.stdout, /^CapBnd:\s+00000000a80425fb$/m, 'Docker\'s 14 default capabilities')
+  assert.match(r.stdout, /^NoNewPrivs:\s+1$/m)
+  assert.match(r.stdout, /^Seccomp:\s+2$/m, 'a seccomp filter is installed')
+  // Docker's profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN.
+  assert.doesNotMatch(r.stdout, /unshared/)
+})
+
 test('run: a user namespace with uidMap', async () => {
   const r = await run(['sh', '-c', 'id -u; cat /proc/self/uid_map'], { capture: true, root, uidMap: '0:100000:65536' })
   assert.equal(r.code, 0, r.stderr)

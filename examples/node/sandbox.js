@@ -22,6 +22,8 @@ async function sandbox(code, { timeoutMs = 5000 } = {}) {
     const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs)
     const status = await c.wait()
     clearTimeout(timer)
+    const st = c.stats() // the cgroup's accounting stays readable until delete()
+    console.log(`cpu ${(st.cpuUsageNs / 1e6).toFixed(1)} ms, peak memory ${(st.memoryPeak / 1048576).toFixed(1)} MiB, oom kills ${st.oomKills}`)
     return status
   } finally {
     c.delete({ force: true })
