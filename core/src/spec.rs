@@ -651,7 +651,9 @@ impl SpecBuilder {
     pub fn cap_add(mut self, name: &str) -> Result<Self> {
         let mut names = self.cap_names();
         if name.eq_ignore_ascii_case("all") {
-            names = crate::security::caps::NAMES.iter().take(crate::security::caps::last_cap() as usize + 1).map(|s| s.to_string()).collect();
+            // Every capability this process has (Docker's ALL): one it lacks could not be granted.
+            let own = crate::security::caps::own_bounding();
+            names = crate::security::caps::NAMES.iter().enumerate().filter(|(i, _)| own & (1u64 << i) != 0).map(|(_, s)| s.to_string()).collect();
         } else {
             let n = crate::security::caps::number(name)? as usize;
             names.push(crate::security::caps::NAMES[n].to_string());

@@ -43,6 +43,14 @@ pub fn last_cap() -> u32 {
     })
 }
 
+/// The capabilities this process can still grant (its bounding set).
+pub fn own_bounding() -> u64 {
+    (0..=last_cap()).filter(|c| {
+        // SAFETY: PR_CAPBSET_READ only reads.
+        unsafe { libc::prctl(libc::PR_CAPBSET_READ, *c as libc::c_ulong, 0, 0, 0) == 1 }
+    }).fold(0u64, |m, c| m | 1 << c)
+}
+
 /// The five sets as bitmasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CapSets {
@@ -70,6 +78,13 @@ impl CapSets {
     /// None when the spec says nothing about capabilities (the process keeps what it has).
     pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<Option<CapSets>> {
         let Some(c) = caps else { return Ok(None) };
+        // A capability this process does not have cannot be given: say which, before anything runs.
+        let wanted = mask(c.permitted().as_ref())? | mask(c.effective().as_ref())? | mask(c.inheritable().as_ref())?;
+        let missing = wanted & !own_bounding();
+        if missing != 0 {
+            let names: Vec<&str> = (0..64).filter(|b| missing & (1u64 << b) != 0).filter_map(|b| NAMES.get(b as usize).copied()).collect();
+            return Err(Error::invalid("process.capabilities", names.join(","), "not in the runtime's own bounding set, so it cannot be granted"));
+        }
         Ok(Some(CapSets {
             bounding: mask(c.bounding().as_ref())?,
             effective: mask(c.effective().as_ref())?,
