@@ -64,18 +64,6 @@ pub fn string_array(op: &str, name: &str, v: &Value) -> BResult<Vec<String>> {
     arr.iter().map(|s| s.as_str().map(str::to_string).ok_or_else(bad)).collect()
 }
 
-/// A fresh id: `rc-` and 12 hex digits.
-pub fn generate_id() -> String {
-    let mut buf = [0u8; 6];
-    // SAFETY: getrandom writes into a local buffer of the given length.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-    if n != buf.len() as isize {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64 ^ std::process::id() as u64;
-        buf.copy_from_slice(&t.to_le_bytes()[..6]);
-    }
-    format!("rc-{}", buf.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
 fn id_maps(op: &str, name: &str, v: &Value) -> BResult<Vec<LinuxIdMapping>> {
     let field = format!("options.{name}");
     let one = |e: &Value| -> BResult<LinuxIdMapping> {
@@ -207,7 +195,7 @@ fn parse_user(op: &str, v: &Value) -> BResult<(u32, u32)> {
 /// Reads the create options (`get(key)` returns the value of a key, Null when absent).
 pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> {
     let id = match get("id")? {
-        Value::Null => generate_id(),
+        Value::Null => rcontainer_core::state::generate_id(),
         v => string(op, "id", &v)?,
     };
     let root = match get("root")? {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
-use rcontainer_core::spec::{parse_id_map, parse_size, SpecBuilder};
+use rcontainer_core::spec::{parse_id_map, parse_limit, SpecBuilder};
 use rcontainer_core::Limits;
 use rcontainer_core::Spec;
 
@@ -100,18 +100,6 @@ fn parse_user(text: &str) -> Result<(u32, u32), Failure> {
     }
 }
 
-/// A fresh id: `rc-` and 12 hex digits.
-pub fn generate_id() -> String {
-    let mut buf = [0u8; 6];
-    // SAFETY: getrandom into a local buffer.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-    if n != buf.len() as isize {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64 ^ std::process::id() as u64;
-        buf.copy_from_slice(&t.to_le_bytes()[..6]);
-    }
-    format!("rc-{}", buf.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
 pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path) -> Result<Spec, Failure> {
     let invalid = |e: rcontainer_core::Error| Failure::new(e.to_string(), 125);
     let mut b = SpecBuilder::new(command.iter().cloned());
@@ -146,13 +134,7 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
         let gid_maps = gid_src.iter().map(|m| parse_id_map("--gid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
         b = b.id_maps(uid_maps, gid_maps);
     }
-    let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Failure> {
-        match v.as_deref() {
-            None => Ok(None),
-            Some("-1") => Ok(Some(-1)),
-            Some(t) => parse_size(flag, t).map(|n| Some(n as i64)).map_err(invalid),
-        }
-    };
+    let size = |flag: &str, v: &Option<String>| v.as_deref().map(|t| parse_limit(flag, t)).transpose().map_err(invalid);
     let limits = Limits {
         memory: size("--memory", &a.memory)?,
         memory_swap: size("--memory-swap", &a.memory_swap)?,

@@ -112,13 +112,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
 
 /// runc update's flags (or -r FILE) as OCI resources.
 fn update_resources(a: &crate::UpdateArgs) -> Result<rcontainer_core::oci_spec::runtime::LinuxResources, Failure> {
-    let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Failure> {
-        match v.as_deref() {
-            None => Ok(None),
-            Some("-1") => Ok(Some(-1)),
-            Some(t) => rcontainer_core::spec::parse_size(flag, t).map(|n| Some(n as i64)).map_err(Failure::from),
-        }
-    };
+    let size = |flag: &str, v: &Option<String>| v.as_deref().map(|t| rcontainer_core::spec::parse_limit(flag, t)).transpose().map_err(Failure::from);
     let mut r = match &a.resources {
         None => rcontainer_core::Limits::default().to_resources(),
         Some(path) => {
@@ -175,7 +169,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         if args.create.bundle.is_some() {
             return Err(Failure::new("run: give either --bundle or a command after --, not both", 125));
         }
-        let id = args.id.clone().unwrap_or_else(adhoc::generate_id);
+        let id = args.id.clone().unwrap_or_else(rcontainer_core::state::generate_id);
         let spec = adhoc::build_spec(&args.adhoc, &id, &args.command, &cli.root)?;
         (id, spec, adhoc_failure)
     } else {

@@ -328,6 +328,14 @@ pub fn parse_size(field: &str, text: &str) -> Result<u64> {
     Ok((value * mult as f64).round() as u64)
 }
 
+/// A limit as given on a command line: a size (see [`parse_size`]) or `-1` for unlimited.
+pub fn parse_limit(field: &str, text: &str) -> Result<i64> {
+    if text.trim() == "-1" {
+        return Ok(-1);
+    }
+    parse_size(field, text).map(|n| n as i64)
+}
+
 /// Parses a namespace type name as used in config.json (`pid`, `network`, `mount`, ...).
 pub fn parse_namespace_type(name: &str) -> Result<LinuxNamespaceType> {
     LinuxNamespaceType::try_from(name).map_err(|_| {

@@ -103,6 +103,19 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
+/// A fresh container id: `rc-` and 12 hex digits (what the ad-hoc mode and the bindings use when
+/// the caller gives none).
+pub fn generate_id() -> String {
+    let mut buf = [0u8; 6];
+    // SAFETY: getrandom writes into a local buffer of the given length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+    if n != buf.len() as isize {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64 ^ std::process::id() as u64;
+        buf.copy_from_slice(&t.to_le_bytes()[..6]);
+    }
+    format!("rc-{}", buf.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 pub(crate) fn state_dir(root: &Path, id: &str) -> PathBuf {
     root.join(id)
 }
