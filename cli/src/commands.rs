@@ -45,6 +45,16 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Run(args) => run(cli, args),
+        Command::Ps { format, id } => {
+            let pids = Container::load(&cli.root, id)?.processes()?;
+            if format == "json" {
+                println!("{}", serde_json::json!(pids));
+            } else {
+                println!("PID");
+                pids.iter().for_each(|p| println!("{p}"));
+            }
+            Ok(0)
+        }
         Command::Pause { id } => {
             Container::load(&cli.root, id)?.pause()?;
             Ok(0)

@@ -92,6 +92,12 @@ pub enum Command {
         #[arg(long)]
         rootless: bool,
     },
+    /// List the host pids of a container's processes
+    Ps {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+    },
     /// Freeze every process of a container
     Pause { id: String },
     /// Thaw a paused container

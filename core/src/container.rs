@@ -478,6 +478,12 @@ impl Container {
         self.cgroup("stats")?.stats()
     }
 
+    /// Host pids of every process in the container (its cgroup), as `runc ps` lists them.
+    pub fn processes(&mut self) -> Result<Vec<i32>> {
+        self.require("list processes of", &[Status::Created, Status::Running, Status::Paused])?;
+        Ok(self.cgroup("ps")?.procs())
+    }
+
     /// Freezes every process of the container (state becomes paused).
     pub fn pause(&mut self) -> Result<()> {
         self.require("pause", &[Status::Running])?;

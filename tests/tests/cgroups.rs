@@ -187,6 +187,11 @@ fn cli_oom_prints_oom_and_exits_137_and_update_events_pause_resume_work() {
     assert_eq!(cli.state(&id)["status"], "paused");
     cli.run(&["resume", &id]).ok();
     assert_eq!(cli.state(&id)["status"], "running");
+    let ps: Vec<i32> = serde_json::from_str(&cli.run(&["ps", "--format", "json", &id]).ok().stdout).expect("ps JSON");
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!(ps[0], cli.state(&id)["pid"].as_i64().unwrap_or(0) as i32, "ps lists the init by its host pid");
+    // SIGKILL reaches a paused container (it is thawed after the signal, as runc does).
+    cli.run(&["pause", &id]).ok();
     cli.run(&["kill", "--all", &id, "KILL"]).ok();
     cli.wait_status(&id, "stopped");
     cli.run(&["delete", &id]).ok();
