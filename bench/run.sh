@@ -283,6 +283,44 @@ rc_loop "inproc:rcontainer library" inproc-4.json
 [ -z "$BIG" ] || rc_loop "inproc:rcontainer library, $BIG_MIB MiB parent" inproc-5.json --touch-mib "$BIG_MIB"
 check_leftovers in-process
 
+say "memory: peak of the container's cgroup for /bin/true, and the smallest memory limit it runs under"
+MEMB=$WORK/membundle
+mkdir -p "$MEMB"
+mem_config() { # $1: limit in bytes
+	jq --arg root "$ROOTFS" ".linux.resources.memory = {limit: $1} | .root.path = \$root" "$BUNDLE/config.json" >"$MEMB/config.json"
+}
+mem_runs() { # $1: runtime name; $2: limit in bytes. Succeeds when /bin/true ran and exited 0.
+	local id="rcontainer-bench-mem-$1-$2"
+	mem_config "$2"
+	case $1 in
+	rcontainer) "$RC" --root "${RT_ROOT[rcontainer]}" run --bundle "$MEMB" "$id" >/dev/null 2>&1 ;;
+	crun) $CRUN --root "${RT_ROOT[crun]}" run --bundle "$MEMB" "$id" >/dev/null 2>&1 ;;
+	runc) runc --root "${RT_ROOT[runc]}" run --bundle "$MEMB" "$id" >/dev/null 2>&1 ;;
+	esac
+}
+# rcontainer's peak: keep the stopped container, read its cgroup's max usage, delete it.
+mem_config 67108864
+if "$RC" --root "${RT_ROOT[rcontainer]}" run --keep --bundle "$MEMB" rcontainer-bench-peak >/dev/null 2>&1; then
+	peak=$("$RC" --root "${RT_ROOT[rcontainer]}" events --stats rcontainer-bench-peak | jq '.data.memory.usage.max')
+	note "rcontainer: peak memory of the container's cgroup for /bin/true: $((peak / 1024)) KiB"
+else
+	note "rcontainer: the peak-memory run FAILED"
+fi
+"$RC" --root "${RT_ROOT[rcontainer]}" delete --force rcontainer-bench-peak >/dev/null 2>&1 || true
+for rt in rcontainer crun runc; do
+	lo=64 hi=65536 # KiB: binary search for the smallest limit under which /bin/true runs
+	if ! mem_runs "$rt" $((hi * 1024)); then
+		note "$rt: /bin/true did not run even under $hi KiB"
+		continue
+	fi
+	while [ $((hi - lo)) -gt 16 ]; do
+		mid=$(((lo + hi) / 2))
+		if mem_runs "$rt" $((mid * 1024)); then hi=$mid; else lo=$mid; fi
+	done
+	note "$rt: smallest memory limit under which /bin/true runs: about $hi KiB (searched to 16 KiB)"
+done
+check_leftovers memory
+
 # ---------------------------------------------------------------- 5. table
 say "results (host: $(uname -r), $(nproc) CPUs; rcontainer $("$RC" --version | awk '{print $2}'), $(crun --version | head -1), $(runc --version | head -1), $(bwrap --version))"
 {

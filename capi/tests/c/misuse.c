@@ -277,7 +277,7 @@ static void with_containers(const char *rootfs, const char *state_root) {
     rcontainer_limits_t limits = {0};
     limits.memory = -7;
     EXPECT_ERR(rcontainer_container_limit(c, &limits), RCONTAINER_ERROR_INVALID_ARGUMENT, "limits.memory = -7");
-    limits.memory = 4096; /* below the kernel's minimum */
+    limits.memory = 4095; /* below one page, the kernel's accounting unit */
     EXPECT_ERR(rcontainer_container_limit(c, &limits), RCONTAINER_ERROR_INVALID_CONFIG, "memory");
     limits.memory = 0;
     limits.pids = 16;
