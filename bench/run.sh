@@ -23,7 +23,9 @@
 #        - in-process loops of 200 × create+start+wait+delete, each timed: the rcontainer-core
 #          library (bench/src/bin/inproc.rs) and the floor's loop mode (floor -n), from a small
 #          parent and from a parent holding 1 GiB of touched memory; plus the floor with a
-#          fork-style clone3 from the 1 GiB parent (what copying the page tables costs).
+#          fork-style clone3 from the 1 GiB parent (what copying the page tables costs); and
+#          Python's rcontainer.run over the same bundle when the package is installed
+#          (bindings-python/.venv, or BENCH_PYTHON).
 #   5. Prints one table: median, min, ratio to the floor, ratio to crun. Raw JSON and the table
 #      are kept in bench/out/ (git-ignored).
 #
@@ -281,6 +283,13 @@ floor_loop "inproc:floor" inproc-1.json
 [ -z "$BIG" ] || floor_loop "inproc:floor with fork-style clone3, $BIG_MIB MiB parent" inproc-3.json -F -M "$BIG_MIB"
 rc_loop "inproc:rcontainer library" inproc-4.json
 [ -z "$BIG" ] || rc_loop "inproc:rcontainer library, $BIG_MIB MiB parent" inproc-5.json --touch-mib "$BIG_MIB"
+PY=${BENCH_PYTHON:-$REPO/bindings-python/.venv/bin/python}
+if [ -x "$PY" ] && "$PY" -c 'import rcontainer' 2>/dev/null; then
+	"$PY" "$BENCH_DIR/py_inproc.py" "$BUNDLE" "$WORK/root-inproc" "$INPROC_COUNT" "$OUT/inproc-6.json" ||
+		note "in-process row 'Python rcontainer.run' FAILED"
+else
+	note "the Python row is skipped: no rcontainer package for $PY (bindings-python/test.sh builds one; or set BENCH_PYTHON)"
+fi
 check_leftovers in-process
 
 say "memory: peak of the container's cgroup for /bin/true, and the smallest memory limit it runs under"
