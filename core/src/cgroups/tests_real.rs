@@ -333,10 +333,18 @@ fn cgroups_real_invalid_or_refused_creates_nothing() {
         host().v1.iter().map(|h| Path::new("/sys/fs/cgroup").join(&h.dir).join(&top)).collect()
     };
     // Rejected by validation.
-    let e = Cgroup::create(&id("fail"), Some(&abs), Some(&resources(Some((4096, None)), None, None))).expect_err("too small");
+    // A create that wrongly succeeds is destroyed before the test fails (nothing left behind).
+    let refused = |r: crate::error::Result<Cgroup>, what: &str| match r {
+        Ok(cg) => {
+            let _ = cg.destroy();
+            panic!("{what} was accepted");
+        }
+        Err(e) => e,
+    };
+    let e = refused(Cgroup::create(&id("fail"), Some(&abs), Some(&resources(Some((4095, None)), None, None))), "too small");
     assert_eq!(e.kind(), ErrorKind::InvalidConfig);
-    assert!(e.to_string().contains("linux.resources.memory.limit") && e.to_string().contains("4096"), "{e}");
-    let e = Cgroup::create(&id("fail"), Some(&abs), Some(&resources(None, Some(LinuxCpuBuilder::default().cpus("0-4095")), None))).expect_err("cpus");
+    assert!(e.to_string().contains("linux.resources.memory.limit") && e.to_string().contains("4095"), "{e}");
+    let e = refused(Cgroup::create(&id("fail"), Some(&abs), Some(&resources(None, Some(LinuxCpuBuilder::default().cpus("0-4095")), None))), "cpus");
     assert!(e.to_string().contains("linux.resources.cpu.cpus"), "{e}");
     for t in &tops {
         assert!(!t.exists(), "{} exists", t.display());
