@@ -354,10 +354,7 @@ impl Container {
         if self.is_parent {
             if let Some(fd) = &self.pidfd {
                 if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
-                    let how = spawn::describe_exit(Some(match e {
-                        sys::Exit::Code(c) => sys::Exit::Code(c),
-                        sys::Exit::Signal(s) => sys::Exit::Signal(s),
-                    }));
+                    let how = spawn::describe_exit(Some(e));
                     self.exit = Some(self.to_status(e));
                     return how;
                 }

@@ -171,9 +171,10 @@ fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Plan {
-    /// Builds the plan for `spec`. Fails with a field-naming error on anything that cannot work.
+    /// Builds the plan for `spec`, which the caller has validated ([`Spec::validate`], run by
+    /// `Container::create` before anything exists). Fails with a field-naming error on whatever
+    /// only plan building can find out.
     pub(crate) fn build(spec: &Spec, inputs: &PlanInputs) -> Result<Plan> {
-        spec.validate()?;
         let config = spec.config();
         let process = config.process().as_ref().ok_or_else(|| Error::invalid("process", "null", "a process is required"))?;
         let linux = config.linux().as_ref();

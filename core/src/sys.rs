@@ -106,6 +106,7 @@ pub(crate) fn poll_one(fd: RawFd, events: i16, timeout_ms: i32) -> Result<bool, 
 }
 
 /// How a reaped child ended.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Exit {
     Code(i32),
     Signal(i32),
