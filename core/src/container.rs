@@ -104,6 +104,8 @@ pub struct Container {
     exit: Option<ExitStatus>,
     deleted: bool,
     cgroup: Option<Cgroup>,
+    /// The memory a CLONE_VM init runs on until it execs (only in the creating process).
+    shared: Option<spawn::SharedWithChild>,
 }
 
 /// The exec fifo, writable by the container's init whatever user it has become (as runc's).
@@ -191,7 +193,7 @@ impl Container {
         // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: it moves itself in first thing. Either
         // way before its cgroup namespace is made and long before exec.
         let cgroup_fd = cgroup.v2_dir_fd();
-        let spawned = spawn::spawn(id, &plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid, placed| {
+        let spawned = spawn::spawn(id, plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid, placed| {
             // v1: the init joins itself (JoinCgroup steps); v2 without CLONE_INTO_CGROUP (the
             // clone(2) fallback): move it here.
             if !placed && tasks.is_empty() {
@@ -225,6 +227,7 @@ impl Container {
             exit: None,
             deleted: false,
             cgroup: None,
+            shared: spawned.shared,
         };
         let saved = state::save(dir, &container.state).and_then(|()| match &opts.pid_file {
             Some(f) => write_pid_file(f, spawned.pid),
@@ -253,7 +256,7 @@ impl Container {
             None
         };
         let cgroup = state.cgroup.as_ref().map(Cgroup::from_record);
-        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, late_steps: Vec::new(), is_parent: false, exit: None, deleted: false, cgroup })
+        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, late_steps: Vec::new(), is_parent: false, exit: None, deleted: false, cgroup, shared: None })
     }
 
     pub fn id(&self) -> &str {
@@ -342,11 +345,27 @@ impl Container {
                     self.reap_now();
                     return Err(Error::Setup { what, errno: Errno::from_raw(r.errno) });
                 }
-                _ => {}
+                // EOF: the init has exec'd (or died): it no longer runs on our memory.
+                _ => self.release_shared(),
             }
         }
         self.state.status = Status::Running;
         Ok(())
+    }
+
+    /// The init has exec'd or been reaped: free the memory a CLONE_VM init ran on.
+    fn release_shared(&mut self) {
+        if let Some(s) = self.shared.take() {
+            s.release();
+        }
+    }
+
+    /// Records the reaped init's exit.
+    fn reaped(&mut self, e: sys::Exit) -> ExitStatus {
+        let status = self.to_status(e);
+        self.exit = Some(status);
+        self.release_shared();
+        status
     }
 
     /// Reaps the init if it has exited; returns a description.
@@ -355,7 +374,7 @@ impl Container {
             if let Some(fd) = &self.pidfd {
                 if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
                     let how = spawn::describe_exit(Some(e));
-                    self.exit = Some(self.to_status(e));
+                    self.reaped(e);
                     return how;
                 }
             }
@@ -393,8 +412,7 @@ impl Container {
         }
         match sys::waitid_pidfd(fd.as_fd(), false).map_err(Error::sys(format!("waitid container {:?}", self.state.id)))? {
             Some(e) => {
-                let status = self.to_status(e);
-                self.exit = Some(status);
+                let status = self.reaped(e);
                 self.state.status = Status::Stopped;
                 Ok(status)
             }
@@ -438,7 +456,7 @@ impl Container {
             }
             if self.is_parent {
                 if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
-                    self.exit = Some(self.to_status(e));
+                    self.reaped(e);
                 }
             } else {
                 // Not our child: wait until it is gone (its parent reaps it).

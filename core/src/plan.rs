@@ -106,7 +106,7 @@ pub struct Plan {
     pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit, String)>,
     /// A pid namespace to join: entered by the parent thread around clone3.
     pub(crate) pid_ns: Option<OwnedFd>,
-    /// Namespace fds the SetNs steps use; kept open until the child reported.
+    /// Namespace fds the SetNs steps use; kept open until the child is cloned.
     pub(crate) _ns_fds: Vec<OwnedFd>,
     pub(crate) exec_candidates: Vec<CString>,
     _argv: Vec<CString>,
@@ -117,6 +117,15 @@ pub struct Plan {
 
 // SAFETY: the raw pointers point into CStrings owned by the same Plan and are only read.
 unsafe impl Send for Plan {}
+
+impl Plan {
+    /// Takes the namespace fds out (the pid namespace to join, and those the SetNs steps name by
+    /// number): they must stay open only until clone, in the parent, while the Plan itself may
+    /// have to outlive that (spawn.rs, CLONE_VM).
+    pub(crate) fn take_fds(&mut self) -> (Option<OwnedFd>, Vec<OwnedFd>) {
+        (self.pid_ns.take(), std::mem::take(&mut self._ns_fds))
+    }
+}
 
 impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -144,3 +144,97 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> Result<Option
 pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd), Errno> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
 }
+
+/// A stack for a CLONE_VM child: anonymous memory with a guard page at the bottom.
+pub(crate) struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: a plain mapping, only unmapped on drop; never accessed by the parent.
+unsafe impl Send for ChildStack {}
+unsafe impl Sync for ChildStack {}
+
+impl ChildStack {
+    pub(crate) fn new(len: usize) -> Result<ChildStack, Errno> {
+        // SAFETY: a fresh anonymous private mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE, -1, 0)
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the lowest page of our own mapping becomes the guard.
+        if unsafe { libc::mprotect(base, 4096, libc::PROT_NONE) } < 0 {
+            return Err(Errno::last());
+        }
+        Ok(stack)
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, which no running code uses any more (see spawn.rs).
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// The child's entry point for [`clone3_vm`]: runs on the new stack and never returns.
+pub(crate) type ChildEntry = extern "C" fn(arg: *mut libc::c_void) -> !;
+
+/// Whether [`clone3_vm`] exists on this architecture.
+pub(crate) const HAS_CLONE3_VM: bool = cfg!(target_arch = "x86_64");
+
+/// clone3 for a child that shares the parent's memory (`args.flags` holds CLONE_VM) and runs
+/// `entry(arg)` on `stack`, posix_spawn-style: no copy of the parent's page tables. Returns the
+/// child's pid in the parent.
+///
+/// # Safety
+/// `entry` must use only raw system calls (child.rs's rules, plus: it must write no memory but
+/// its own stack, since that memory is the parent's), and everything it reads through `arg` and
+/// the stack must stay mapped until the child has exec'd or exited.
+pub(crate) unsafe fn clone3_vm(args: &mut CloneArgs, stack: &ChildStack, entry: ChildEntry, arg: *mut libc::c_void) -> Result<libc::pid_t, Errno> {
+    args.stack = stack.base as u64;
+    args.stack_size = stack.len as u64;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: the caller's contract; args is a valid clone_args of the size we pass.
+        let r = unsafe { clone3_trampoline(args, std::mem::size_of::<CloneArgs>(), entry, arg) };
+        if r < 0 {
+            Err(Errno::from_raw(-r as i32))
+        } else {
+            Ok(r as libc::pid_t)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (entry, arg);
+        Err(Errno::ENOSYS)
+    }
+}
+
+/// clone3 in assembly, because the child cannot return into the caller's frames: it starts on
+/// its own stack (the kernel points the stack pointer at stack + stack_size), calls
+/// `entry(arg)` and never returns. The parent gets clone3's result (pid, or -errno).
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+unsafe extern "C" fn clone3_trampoline(args: *mut CloneArgs, size: usize, entry: ChildEntry, arg: *mut libc::c_void) -> isize {
+    // rdi = args, rsi = size, rdx = entry, rcx = arg. r8/r9 survive the syscall (only rcx and r11
+    // are clobbered) and are copied into the child with every other register.
+    std::arch::naked_asm!(
+        "mov r8, rdx",
+        "mov r9, rcx",
+        "mov eax, 435", // SYS_clone3
+        "syscall",
+        "test rax, rax",
+        "jnz 2f",
+        // Child: a fresh 16-byte-aligned stack; no frame to return to.
+        "xor ebp, ebp",
+        "mov rdi, r9",
+        "call r8",
+        "ud2",
+        "2:",
+        "ret",
+    )
+}

@@ -1,0 +1,73 @@
+//! The init is cloned with CLONE_VM (x86_64): until it execs it runs on the host's memory, so a
+//! host holding gigabytes pays no page-table copy per container. What that must not change, seen
+//! from outside:
+//! - the init and the host share one address space only until exec (kcmp(2) KCMP_VM);
+//! - the host is non-dumpable exactly while an init that shares its memory has not exec'd (the
+//!   flag belongs to the address space; the init must be non-dumpable, DESIGN.md), and is
+//!   dumpable again afterwards, whether the container started, failed, or was deleted unstarted.
+//!
+//! Its own test binary: the dumpable flag is process-wide, so no other test may run containers
+//! concurrently in this process.
+
+use std::time::Duration;
+
+use rcontainer_core::Container;
+use rcontainer_tests::*;
+
+const KCMP_VM: libc::c_int = 1;
+
+/// Whether processes `a` and `b` share their address space (kcmp(2): 0 means equal).
+fn same_vm(a: i32, b: i32) -> bool {
+    // SAFETY: kcmp with plain integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_VM, 0, 0) };
+    assert!(r >= 0, "kcmp({a}, {b}): {}", std::io::Error::last_os_error());
+    r == 0
+}
+
+fn dumpable() -> i32 {
+    // SAFETY: prctl with plain integer arguments.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn the_init_shares_the_host_memory_only_until_exec_and_the_host_stays_dumpable() {
+    require_root!();
+    let _wd = Watchdog::new(Duration::from_secs(60));
+    let root = StateRoot::new();
+    let me = std::process::id() as i32;
+    assert_eq!(dumpable(), 1, "the test process starts dumpable");
+
+    // Created: the init waits for start on our memory; we are non-dumpable meanwhile.
+    let b = Bundle::busybox(&["sleep", "100"]);
+    let mut c = Guard(Container::create(&unique_id("vm"), &b.spec(), &root.options()).expect("create"));
+    assert!(same_vm(me, c.pid()), "a created init runs on the host's address space (CLONE_VM)");
+    assert_eq!(dumpable(), 0, "non-dumpable while an init shares our address space before exec");
+
+    // A second one, then the first starts: still non-dumpable (the second has not exec'd).
+    let mut c2 = Guard(Container::create(&unique_id("vm2"), &b.spec(), &root.options()).expect("create 2"));
+    c.start().expect("start");
+    assert!(!same_vm(me, c.pid()), "after exec the init has its own address space");
+    assert_eq!(dumpable(), 0, "the second init has not exec'd yet");
+
+    // The second is deleted without ever starting: the last sharer is gone.
+    c2.delete(true).expect("delete unstarted");
+    assert_eq!(dumpable(), 1, "dumpable again once no init shares our memory");
+
+    c.kill(libc::SIGKILL).expect("kill");
+    wait_or_kill(&mut c, Duration::from_secs(20));
+    c.delete(false).expect("delete");
+    assert_eq!(dumpable(), 1);
+
+    // A container whose exec fails after start, and one whose setup fails in create.
+    let b = Bundle::busybox(&["/bin/no-such-binary"]);
+    let e = Container::create(&unique_id("vm-noexec"), &b.spec(), &root.options()).expect_err("create with a missing binary");
+    assert!(e.to_string().contains("no-such-binary"), "{e}");
+    assert_eq!(dumpable(), 1, "after a failed create");
+    let mut b = Bundle::busybox(&["true"]);
+    b.edit(|v| v["process"]["cwd"] = "/no/such/dir".into());
+    let e = Container::create(&unique_id("vm-nocwd"), &b.spec(), &root.options()).expect_err("create with a missing cwd");
+    assert!(e.to_string().contains("/no/such/dir"), "{e}");
+    assert_eq!(dumpable(), 1, "after a failed create");
+    assert!(root.container_dirs().is_empty(), "{:?}", root.container_dirs());
+}
