@@ -365,15 +365,9 @@ pub(crate) fn make_dirs(base: &Path, leaf: &Path, created: &mut Vec<PathBuf>) ->
 }
 
 /// Removes a cgroup directory and the sub-cgroups inside it, deepest first; retries EBUSY
-/// (processes still exiting) for up to 2 s; a missing directory is fine.
+/// (processes still exiting) for up to 2 s; a missing directory is fine. The directory is only
+/// listed when rmdir says it is busy (a leaf, the common case, costs one rmdir).
 pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_tree(&e.path())?;
-            }
-        }
-    }
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut delay = Duration::from_millis(1);
     loop {
@@ -381,11 +375,56 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_millis(50));
+                // Sub-cgroups make a cgroup busy as its processes do: remove those first.
+                let mut had_children = false;
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    for e in entries.flatten() {
+                        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                            had_children = true;
+                            remove_tree(&e.path())?;
+                        }
+                    }
+                }
+                if !had_children {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(50));
+                }
             }
             Err(e) => return Err(Error::Io { op: "remove cgroup", path: dir.to_path_buf(), source: e }),
         }
+    }
+}
+
+/// Control files of one cgroup kept open across writes, for files that take one item per
+/// write(2) (v1 device rules): one open per file instead of one per item.
+pub(crate) struct ControlFiles<'a> {
+    dir: &'a Path,
+    open: Vec<(&'static str, std::fs::File)>,
+}
+
+impl<'a> ControlFiles<'a> {
+    pub(crate) fn new(dir: &'a Path) -> ControlFiles<'a> {
+        ControlFiles { dir, open: Vec::new() }
+    }
+
+    /// Writes `value` to `file` in one write(2); the error names the file and the value.
+    pub(crate) fn write(&mut self, file: &'static str, value: &str) -> Result<()> {
+        use std::io::Write;
+        let path = || self.dir.join(file);
+        let err = |e: std::io::Error| Error::Sys { op: format!("write {value:?} to {}", path().display()), errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) };
+        let idx = match self.open.iter().position(|(f, _)| *f == file) {
+            Some(i) => i,
+            None => {
+                let f = std::fs::OpenOptions::new().write(true).open(path()).map_err(err)?;
+                self.open.push((file, f));
+                self.open.len() - 1
+            }
+        };
+        let n = self.open[idx].1.write(value.as_bytes()).map_err(err)?;
+        if n != value.len() {
+            return Err(err(std::io::Error::from_raw_os_error(libc::EIO)));
+        }
+        Ok(())
     }
 }
 

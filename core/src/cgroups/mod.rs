@@ -28,12 +28,15 @@ pub enum Layout {
     Hybrid,
 }
 
-/// One mounted v1 hierarchy: its directory name under /sys/fs/cgroup and the options to mount it
-/// again (e.g. `cpu,cpuacct` or `none,name=systemd`).
+/// One mounted v1 hierarchy: its directory name under /sys/fs/cgroup, the options to mount it
+/// again (e.g. `cpu,cpuacct` or `none,name=systemd`), and the cgroup mounted there (mountinfo's
+/// root field without the leading '/': empty on a host, the container's cgroup inside one, where
+/// /proc/self/cgroup paths include it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct V1Hierarchy {
     pub dir: String,
     pub options: String,
+    pub root: std::path::PathBuf,
 }
 
 #[derive(Debug)]
@@ -68,7 +71,8 @@ pub fn parse_v1_hierarchies(mountinfo: &str) -> Vec<V1Hierarchy> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
         let Some((left, right)) = line.split_once(" - ") else { continue };
-        let mount_point = left.split(' ').nth(4).unwrap_or("");
+        let mut l = left.split(' ').skip(3);
+        let (root, mount_point) = (l.next().unwrap_or(""), l.next().unwrap_or(""));
         let mut r = right.split(' ');
         if r.next() != Some("cgroup") {
             continue;
@@ -84,7 +88,7 @@ pub fn parse_v1_hierarchies(mountinfo: &str) -> Vec<V1Hierarchy> {
         if !has_controller && !options.contains(&"none") {
             options.insert(0, "none");
         }
-        out.push(V1Hierarchy { dir: dir.to_string(), options: options.join(",") });
+        out.push(V1Hierarchy { dir: dir.to_string(), options: options.join(","), root: root.trim_start_matches('/').into() });
     }
     out
 }
@@ -99,13 +103,14 @@ mod tests {
 35 25 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
 36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
 37 35 0:32 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup rw,xattr,name=systemd
-38 35 0:33 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 - cgroup cgroup rw,cpu,cpuacct
+38 35 0:33 /ctr /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 - cgroup cgroup rw,cpu,cpuacct
 39 35 0:34 / /sys/fs/cgroup/memory rw,nosuid shared:13 - cgroup cgroup rw,memory
 ";
         let h = parse_v1_hierarchies(text);
         assert_eq!(h.len(), 3);
-        assert_eq!(h[0], V1Hierarchy { dir: "systemd".into(), options: "none,xattr,name=systemd".into() });
+        assert_eq!(h[0], V1Hierarchy { dir: "systemd".into(), options: "none,xattr,name=systemd".into(), root: "".into() });
         assert_eq!(h[1].options, "cpu,cpuacct");
+        assert_eq!(h[1].root, std::path::Path::new("ctr"));
         assert_eq!(h[2].dir, "memory");
     }
 }

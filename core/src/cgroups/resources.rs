@@ -37,8 +37,10 @@ const F: &str = "linux.resources";
 /// cpus and memory nodes). Every error names the field and the value. Nothing is read from or
 /// written to any cgroup.
 pub fn validate_resources(r: &LinuxResources) -> Result<()> {
-    let cpus_online = read_online("/sys/devices/system/cpu/online");
-    let mems_online = read_online("/sys/devices/system/node/online");
+    // Read only when a cpuset is asked for.
+    let cpuset = r.cpu().as_ref().map(|c| (c.cpus().is_some(), c.mems().is_some())).unwrap_or_default();
+    let cpus_online = cpuset.0.then(|| read_online("/sys/devices/system/cpu/online")).flatten();
+    let mems_online = cpuset.1.then(|| read_online("/sys/devices/system/node/online")).flatten();
     validate_with(r, cpus_online.as_ref(), mems_online.as_ref())
 }
 

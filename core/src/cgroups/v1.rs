@@ -17,7 +17,7 @@ use cgroups_rs::FreezerState;
 use cgroups_rs::fs::memory::MemController;
 use oci_spec::runtime::LinuxResources;
 
-use super::driver::{make_dirs, read_file, remove_tree, wait_until, write_file, write_limit, OwnCgroup, Placement, CGROUP_ROOT};
+use super::driver::{make_dirs, read_file, remove_tree, wait_until, write_file, write_limit, ControlFiles, OwnCgroup, Placement, CGROUP_ROOT};
 use super::stats::{keyed, limit_value, Stats};
 use crate::error::{Error, Result};
 
@@ -39,26 +39,12 @@ fn controllers_of(hierarchy: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The mount root (field 4 of mountinfo) of each cgroup mount under /sys/fs/cgroup: a
-/// hierarchy mounted from a sub-cgroup (inside a container) shows paths in /proc/self/cgroup
-/// that include it.
-fn mount_root(mountinfo: &str, mount_point: &Path) -> PathBuf {
-    for line in mountinfo.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() > 4 && Path::new(f[4]) == mount_point {
-            return PathBuf::from(f[3].trim_start_matches('/'));
-        }
-    }
-    PathBuf::new()
-}
-
 impl V1 {
     pub(crate) fn create(placement: &Placement, own: &[OwnCgroup]) -> Result<V1> {
         let hierarchies = &super::host().v1;
         if hierarchies.is_empty() {
             return Err(Error::Unsupported("no cgroup v1 hierarchy is mounted under /sys/fs/cgroup".into()));
         }
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let mut v = V1 { dirs: Vec::new(), created: Vec::new() };
         for h in hierarchies {
             let mount = Path::new(CGROUP_ROOT).join(&h.dir);
@@ -69,8 +55,7 @@ impl V1 {
                 .or_else(|| own.iter().find(|o| !o.controllers.is_disjoint(&ctrls)))
                 .map(|o| o.path.clone())
                 .unwrap_or_default();
-            let root = mount_root(&mountinfo, &mount);
-            let own_path = own_path.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(own_path);
+            let own_path = own_path.strip_prefix(&h.root).map(Path::to_path_buf).unwrap_or(own_path);
             let dir = placement.dir(&mount, &own_path);
             let first_new = v.created.len();
             let made = make_dirs(&mount, &dir, &mut v.created);
@@ -234,13 +219,15 @@ impl V1 {
             // v1 device controller: start from "deny all", then the rules in order (the OCI
             // list is ordered; later rules win), as the kernel's own semantics allow.
             if let Some(dir) = self.dir("devices") {
-                write_file(dir, "devices.deny", "a")?;
+                // One open file per control file: the kernel takes each write(2) as one rule.
+                let mut files = ControlFiles::new(dir);
+                files.write("devices.deny", "a")?;
                 for d in devs {
                     let typ = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
                     let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
                     let access = d.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
                     let rule = format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()));
-                    write_file(dir, if d.allow() { "devices.allow" } else { "devices.deny" }, &rule)?;
+                    files.write(if d.allow() { "devices.allow" } else { "devices.deny" }, &rule)?;
                 }
             }
         }
