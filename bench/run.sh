@@ -18,14 +18,17 @@
 #      merged), after warmup:
 #        - sequential `run` (create+start+wait+delete) of /bin/true, per container:
 #          floor, rcontainer run --bundle, crun run, runc run, bwrap (pid/net/ipc/uts/cgroup
-#          namespaces + /bin/true in the busybox rootfs; bwrap has no cgroup limits);
+#          namespaces + /bin/true in the busybox rootfs; bwrap has no cgroup limits); plus
+#          rcontainer and crun with a minimal config (only /proc and /dev mounted: about the
+#          floor's work), to tell the config's cost from the runtime's;
 #        - 50 started at once, total wall time (same rows; one hyperfine run);
 #        - in-process loops of 200 × create+start+wait+delete, each timed: the rcontainer-core
 #          library (bench/src/bin/inproc.rs) and the floor's loop mode (floor -n), from a small
 #          parent and from a parent holding 1 GiB of touched memory; plus the floor with a
 #          fork-style clone3 from the 1 GiB parent (what copying the page tables costs); and
 #          Python's rcontainer.run over the same bundle when the package is installed
-#          (bindings-python/.venv, or BENCH_PYTHON).
+#          (bindings-python/.venv, or BENCH_PYTHON); the library rows also print the median of
+#          each phase (create, start, wait, delete) as a NOTE.
 #   5. Prints one table: median, min, ratio to the floor, ratio to crun. Raw JSON and the table
 #      are kept in bench/out/ (git-ignored).
 #
@@ -183,6 +186,15 @@ jq '.process.args = ["/bin/true"]
   | .linux.resources.memory = {limit: 67108864}
   | .linux.resources.pids = {limit: 64}' "$BUNDLE/config.json" >"$BUNDLE/config.json.new"
 mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
+# The same container doing about the floor's work (rows "…, minimal config"): /proc and a tmpfs
+# /dev are the only mounts (the runtimes create their device nodes in /dev: without the tmpfs
+# they would write them into the shared rootfs, and race there), no masked or read-only paths, a
+# writable root. Separates what the runc-default config costs from what the runtime itself costs.
+MINB=$WORK/minbundle
+mkdir -p "$MINB"
+jq --arg root "$ROOTFS" '.root = {path: $root, readonly: false}
+  | .mounts = [.mounts[] | select(.destination == "/proc" or .destination == "/dev")]
+  | .linux.maskedPaths = [] | .linux.readonlyPaths = []' "$BUNDLE/config.json" >"$MINB/config.json"
 
 EMPTY=$(mktemp "$WORK/empty.XXXXXX")
 CRUN=crun
@@ -205,6 +217,8 @@ ROWS=(
 	"rcontainer run|rcontainer-bench-rc $RC --root ${RT_ROOT[rcontainer]} run --bundle $BUNDLE @ID@"
 	"crun run|rcontainer-bench-crun $CRUN --root ${RT_ROOT[crun]} run --bundle $BUNDLE @ID@"
 	"runc run|rcontainer-bench-runc runc --root ${RT_ROOT[runc]} run --bundle $BUNDLE @ID@"
+	"rcontainer run, minimal config|rcontainer-bench-rcm $RC --root ${RT_ROOT[rcontainer]} run --bundle $MINB @ID@"
+	"crun run, minimal config|rcontainer-bench-crunm $CRUN --root ${RT_ROOT[crun]} run --bundle $MINB @ID@"
 	"bwrap|bwrap bwrap $BWRAP_ARGS /bin/true"
 )
 SEQ=()
@@ -272,16 +286,23 @@ floor_loop() { # $1: row name; $2: json file; rest: floor options
 	shift 2
 	"$WORK/floor" "$ROOTFS" -n "$INPROC_COUNT" "$@" -N "$name" -j "$OUT/$json" || note "in-process row '$name' FAILED"
 }
-rc_loop() { # $1: row name; $2: json file; rest: inproc options
-	local name=$1 json=$2
+rc_loop() { # $1: row name; $2: json file; rest: inproc options. Notes the phase breakdown.
+	local name=$1 json=$2 line
 	shift 2
-	"$INPROC" --bundle "$BUNDLE" --root "$WORK/root-inproc" --count "$INPROC_COUNT" "$@" --name "$name" \
-		--json "$OUT/$json" || note "in-process row '$name' FAILED"
+	if line=$("$INPROC" --bundle "$BUNDLE" --root "$WORK/root-inproc" --count "$INPROC_COUNT" "$@" --name "$name" \
+		--json "$OUT/$json" 2>&1); then
+		note "$(echo "$line" | tail -1)"
+	else
+		note "in-process row '$name' FAILED: $(echo "$line" | tail -3 | tr '\n' ' ')"
+	fi
 }
 floor_loop "inproc:floor" inproc-1.json
 [ -z "$BIG" ] || floor_loop "inproc:floor, $BIG_MIB MiB parent" inproc-2.json -M "$BIG_MIB"
 [ -z "$BIG" ] || floor_loop "inproc:floor with fork-style clone3, $BIG_MIB MiB parent" inproc-3.json -F -M "$BIG_MIB"
 rc_loop "inproc:rcontainer library" inproc-4.json
+BUNDLE_FULL=$BUNDLE
+BUNDLE=$MINB rc_loop "inproc:rcontainer library, minimal config" inproc-7.json
+BUNDLE=$BUNDLE_FULL
 [ -z "$BIG" ] || rc_loop "inproc:rcontainer library, $BIG_MIB MiB parent" inproc-5.json --touch-mib "$BIG_MIB"
 PY=${BENCH_PYTHON:-$REPO/bindings-python/.venv/bin/python}
 if [ -x "$PY" ] && "$PY" -c 'import rcontainer' 2>/dev/null; then

@@ -92,6 +92,13 @@ unsafe fn with_container(func: &'static str, c: *const rcontainer_container_t, f
 /// On success `*out` receives a new handle the caller owns. On failure nothing is left behind.
 /// `spec` is only read; the stdio fds set on it must stay open until this returns.
 ///
+/// Until the container's process execs it runs on this process's memory (x86_64: clone with
+/// CLONE_VM, so a big host does not pay for copying its page tables), and this process is
+/// non-dumpable meanwhile (the flag belongs to the shared memory; the container's process must
+/// be non-dumpable until exec). Both end once the process has exec'd (start) or been reaped
+/// (wait, kill+wait, delete). A handle freed before that leaves the container waiting for start,
+/// as runc's create does, its small setup memory allocated and this process non-dumpable.
+///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `id` and `state_root` NULL or
 /// NUL-terminated; `out` NULL or writable.
@@ -141,8 +148,9 @@ pub unsafe extern "C" fn rcontainer_container_load(state_root: *const c_char, id
     })
 }
 
-/// Frees the handle (and closes its pidfd). Does not delete the container. NULL and a handle
-/// freed already are ignored.
+/// Frees the handle (and closes its pidfd). Does not delete the container (see
+/// rcontainer_container_create() for freeing one that was never started). NULL and a handle freed
+/// already are ignored.
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.

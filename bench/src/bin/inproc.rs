@@ -63,13 +63,19 @@ fn main() {
     let opts = CreateOptions { root, ..CreateOptions::default() };
     let pid = std::process::id();
     let mut times = Vec::with_capacity(count);
+    // Per phase (create, start, wait, delete), to see where a container's time goes.
+    let mut phases: [Vec<f64>; 4] = Default::default();
     for i in 0..warmup + count {
         let id = format!("rcontainer-bench-inproc-{pid}-{i}");
         let t0 = Instant::now();
-        let run = || -> rcontainer_core::Result<i32> {
+        let mut marks = [t0; 4];
+        let mut run = || -> rcontainer_core::Result<i32> {
             let mut c = Container::create(&id, &spec, &opts)?;
-            let res = c.start().and_then(|()| c.wait(None));
+            marks[0] = Instant::now();
+            let res = c.start().inspect(|()| marks[1] = Instant::now()).and_then(|()| c.wait(None));
+            marks[2] = Instant::now();
             let del = c.delete(true);
+            marks[3] = Instant::now();
             let st = res?;
             del?;
             Ok(st.exit_code())
@@ -87,6 +93,11 @@ fn main() {
         }
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64());
+            let mut prev = t0;
+            for (k, m) in marks.iter().enumerate() {
+                phases[k].push((*m - prev).as_secs_f64());
+                prev = *m;
+            }
         }
     }
     black_box(&ballast);
@@ -96,7 +107,21 @@ fn main() {
     let median = if sorted.is_empty() { 0.0 } else { sorted[sorted.len() / 2] };
     let min = sorted.first().copied().unwrap_or(0.0);
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    eprintln!("inproc {name}: {count} containers, median {:.3} ms, min {:.3} ms, mean {:.3} ms", median * 1e3, min * 1e3, mean * 1e3);
+    let phase_medians: Vec<String> = ["create", "start", "wait", "delete"]
+        .iter()
+        .zip(phases.iter_mut())
+        .map(|(n, v)| {
+            v.sort_by(f64::total_cmp);
+            format!("{n} {:.3}", v.get(v.len() / 2).copied().unwrap_or(0.0) * 1e3)
+        })
+        .collect();
+    eprintln!(
+        "inproc {name}: {count} containers, median {:.3} ms, min {:.3} ms, mean {:.3} ms (phase medians, ms: {})",
+        median * 1e3,
+        min * 1e3,
+        mean * 1e3,
+        phase_medians.join(", ")
+    );
     if let Some(path) = json {
         let list: Vec<String> = times.iter().map(|t| format!("{t:.9}")).collect();
         let text = format!(
