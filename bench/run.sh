@@ -5,10 +5,10 @@
 #
 # What it does:
 #   1. Installs what is missing with apt-get (Debian 12): crun runc hyperfine bubblewrap
-#      busybox-static gcc libc6-dev jq python3 util-linux. A Rust toolchain (cargo ≥ 1.80, e.g.
+#      busybox-static gcc libc6-dev libseccomp-dev pkg-config jq python3 util-linux. A Rust toolchain (cargo ≥ 1.80, e.g.
 #      from rustup) must already be installed.
-#   2. Builds rcontainer (cargo build --release: rcontainer-cli and the rcontainer-bench crate's
-#      `inproc`) and the C helpers in bench/: floor.c (the syscall floor), par.c (N at once),
+#   2. Builds rcontainer (the command as a static PIE with cli/build-static.sh; the
+#      rcontainer-bench crate's `inproc` with cargo build --release) and the C helpers in bench/: floor.c (the syscall floor), par.c (N at once),
 #      hybrid-shim.c (crun on a hybrid cgroup host, see below).
 #   3. Builds a busybox bundle in a temp dir: rootfs = /bin/busybox (busybox-static) + applet
 #      symlinks; config.json = `rcontainer spec` edited with jq: /bin/true, pid/network/ipc/uts/
@@ -76,13 +76,14 @@ fi
 # ---------------------------------------------------------------- 1. dependencies
 install_missing() {
 	local missing=() cmd pkg
-	for pair in crun:crun runc:runc hyperfine:hyperfine bwrap:bubblewrap gcc:gcc jq:jq python3:python3 unshare:util-linux; do
+	for pair in crun:crun runc:runc hyperfine:hyperfine bwrap:bubblewrap gcc:gcc jq:jq python3:python3 unshare:util-linux pkg-config:pkg-config; do
 		cmd=${pair%%:*}
 		pkg=${pair#*:}
 		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 	done
 	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
 	dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(libc6-dev)
+	dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(libseccomp-dev)
 	if [ ${#missing[@]} -gt 0 ]; then
 		if [ -n "${SKIP_INSTALL:-}" ] || ! command -v apt-get >/dev/null; then
 			echo "bench/run.sh: missing packages: ${missing[*]} (and SKIP_INSTALL is set or there is no apt-get)" >&2
@@ -104,9 +105,10 @@ install_missing
 
 # ---------------------------------------------------------------- 2. build
 say "building rcontainer (release) and the C helpers"
-(cd "$REPO" && cargo build --release -q -p rcontainer-cli -p rcontainer-bench)
+(cd "$REPO" && cargo build --release -q -p rcontainer-bench)
 TARGET_DIR=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)
-RC=$TARGET_DIR/release/rcontainer
+# The command as shipped: a static PIE (cli/build-static.sh says why).
+RC=$("$REPO/cli/build-static.sh")
 INPROC=$TARGET_DIR/release/inproc
 
 WORK=$(mktemp -d /tmp/rcontainer-bench.XXXXXX)

@@ -34,6 +34,11 @@ echo "$out" | grep -Eq '^ *1 ps$'
 echo "== unit and end-to-end tests"
 cargo test --workspace --no-fail-fast
 
+echo "== the command as shipped, a static PIE (cli/build-static.sh): its command-line tests again"
+static_bin=$(cli/build-static.sh)
+RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
+  --test lifecycle_cli --test cgroups --test namespaces --test process
+
 echo "== cgroup v2 tests in a v2-only guest (QEMU)"
 tests/vm/run-cgroup-tests.sh
 
