@@ -212,7 +212,15 @@ impl Cgroup {
     pub fn destroy(&self) -> Result<()> {
         let created: BTreeSet<&Path> = self.created().iter().map(PathBuf::as_path).collect();
         let leaves: Vec<&Path> = self.dirs().filter(|d| created.contains(d)).collect();
-        if !leaves.is_empty() && !self.procs().is_empty() {
+        // Usually nothing is left (a pid namespace dies with its init): try the rmdirs first, and
+        // look for processes to kill only when one says busy.
+        let mut busy = false;
+        for d in &leaves {
+            if let Err(e) = std::fs::remove_dir(d) {
+                busy |= e.raw_os_error() == Some(libc::EBUSY);
+            }
+        }
+        if busy && !self.procs().is_empty() {
             let _ = self.kill_all(libc::SIGKILL);
             let deadline = Instant::now() + Duration::from_secs(5);
             while !self.procs().is_empty() && Instant::now() < deadline {
@@ -440,10 +448,16 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
 /// Writes a control file for the OCI field `field`; a missing file means the kernel (or the
 /// host's cgroup setup) lacks the feature, reported as Unsupported naming the field.
 pub(crate) fn write_limit(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
-    if !dir.join(file).exists() {
-        return Err(Error::Unsupported(format!("{field} = {value}: {} does not exist (the kernel or the host's cgroup setup lacks it)", dir.join(file).display())));
+    // Opened without O_CREAT: a missing control file is ENOENT, not a new file.
+    let path = dir.join(file);
+    let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::Unsupported(format!("{field} = {value}: {} does not exist (the kernel or the host's cgroup setup lacks it)", path.display())))
+        }
+        Err(e) => Err(Error::Sys { op: format!("write {value:?} to {}", path.display()), errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) }),
     }
-    write_file(dir, file, value)
 }
 
 pub(crate) fn read_file(dir: &Path, file: &str) -> Result<String> {
