@@ -18,6 +18,15 @@ pub(crate) struct Report {
 
 /// `step` value meaning "setup done, waiting for start".
 pub(crate) const READY: u32 = u32::MAX;
+/// `step` value a CLONE_VM child sends first: "I exist" (its pid and pidfd are in the parent's
+/// memory by then; spawn.rs).
+pub(crate) const HELLO: u32 = u32::MAX - 1;
+/// `step` value the CLONE_VM helper thread sends once the child has exec'd or exited (its
+/// clone3 with CLONE_VFORK returned): it no longer runs on the parent's memory.
+pub(crate) const CHILD_LEFT: u32 = u32::MAX - 2;
+/// `step` values the helper thread sends when it could not clone (errno: why).
+pub(crate) const CLONE_FAILED: u32 = u32::MAX - 3;
+pub(crate) const PIDNS_JOIN_FAILED: u32 = u32::MAX - 4;
 /// Exit code of a child that failed during setup (after reporting).
 const SETUP_FAILED: i32 = 127;
 
@@ -38,7 +47,7 @@ fn exists_ok(r: raw::Res) -> StepResult {
     }
 }
 
-fn write_report(fd: i32, step: u32, errno: i32) {
+pub(crate) fn write_report(fd: i32, step: u32, errno: i32) {
     let r = Report { step, errno };
     // SAFETY: Report is plain data; viewing it as bytes for the write.
     let bytes = unsafe { std::slice::from_raw_parts(&r as *const Report as *const u8, std::mem::size_of::<Report>()) };
@@ -90,8 +99,22 @@ pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> 
             write_report(report_fd, i as u32, e);
             raw::exit(SETUP_FAILED);
         }
+        if changes_credentials(&step.op) {
+            // A credential change resets the dumpable flag to fs.suid_dumpable (commit_creds):
+            // with suid_dumpable=1 the init (and, with CLONE_VM, the host) would be dumpable again.
+            let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+        }
     }
     raw::exit(SETUP_FAILED)
+}
+
+fn changes_credentials(op: &Op) -> bool {
+    match op {
+        Op::SetNs { nstype, .. } => *nstype == libc::CLONE_NEWUSER || *nstype == 0,
+        Op::Unshare { flags } => flags & libc::CLONE_NEWUSER != 0,
+        Op::SetGroups { .. } | Op::SetGid { .. } | Op::SetUid { .. } | Op::Caps { .. } => true,
+        _ => false,
+    }
 }
 
 fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
@@ -156,9 +179,12 @@ fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
             }
             // Keep the flags the kernel locks on this mount (from another user namespace).
             // statfs(2), not statvfs(3): glibc's statvfs may read /proc/mounts.
-            // SAFETY: KernelStatfs is plain data; zeroed is valid.
-            let mut st: KernelStatfs = unsafe { std::mem::zeroed() };
-            raw::statfs(target, &mut st)?;
+            // Uninitialized, not zeroed: zeroing may become a call to libc's memset (DESIGN.md:
+            // nothing of libc in the child); statfs(2) fills the whole struct.
+            let mut st = std::mem::MaybeUninit::<KernelStatfs>::uninit();
+            raw::statfs(target, st.as_mut_ptr())?;
+            // SAFETY: statfs succeeded and wrote the struct.
+            let st = unsafe { st.assume_init() };
             let locked = st.f_flags as libc::c_ulong
                 & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY | libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME);
             ok(raw::mount(None, target, None, base | *flags | locked, std::ptr::null()))
@@ -210,8 +236,9 @@ fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
                 r => ok(r),
             }
         }
-        Op::SetHostname { name } => ok(raw::sethostname(name)),
-        Op::SetDomainname { name } => ok(raw::setdomainname(name)),
+        // CString::as_bytes knows the length; CStr::to_bytes would call strlen.
+        Op::SetHostname { name } => ok(raw::sethostname(name, name.as_bytes().len())),
+        Op::SetDomainname { name } => ok(raw::setdomainname(name, name.as_bytes().len())),
         Op::LoopbackUp { ifreq } => {
             let s = raw::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)?;
             let r = raw::ioctl(s, libc::SIOCSIFFLAGS, ifreq as *const libc::ifreq);
@@ -276,16 +303,16 @@ fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
         Op::FindExec => {
             let mut last = libc::ENOENT;
             for (i, c) in plan.exec_candidates.iter().enumerate() {
-                // SAFETY: libc::stat is plain data; zeroed is valid.
-                let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                match raw::stat(c, &mut st) {
-                    Ok(_) => {}
+                let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+                let st = match raw::stat(c, st.as_mut_ptr()) {
+                    // SAFETY: stat succeeded and wrote the struct.
+                    Ok(_) => unsafe { st.assume_init() },
                     Err(libc::ENOENT | libc::ENOTDIR) => continue,
                     Err(e) => {
                         last = e;
                         continue;
                     }
-                }
+                };
                 if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
                     last = libc::EACCES;
                     continue;

@@ -183,6 +183,8 @@ impl Container {
             no_pivot: opts.no_pivot,
         };
         let plan = Plan::build(spec, &inputs)?;
+        // Everything that can fail goes before the clone: after it, a failure must kill the init.
+        let rootfs = spec.rootfs()?;
         let late_steps = plan
             .steps
             .iter()
@@ -211,7 +213,7 @@ impl Container {
             status: Status::Created,
             pid: spawned.pid,
             bundle: spec.bundle().to_path_buf(),
-            rootfs: spec.rootfs()?,
+            rootfs,
             created: state::now_rfc3339(),
             annotations: spec.config().annotations().clone().unwrap_or_default(),
             pid_start_time,

@@ -28,23 +28,27 @@ static CLONE_WINDOW: Mutex<()> = Mutex::new(());
 /// Size of a CLONE_VM child's stack (the child's frames are small and never recurse).
 const CHILD_STACK: usize = 256 * 1024;
 
-/// The parent's dumpable flag while CLONE_VM children run on its memory: (children, saved flag).
-static NON_DUMPABLE: Mutex<(usize, libc::c_int)> = Mutex::new((0, 0));
+/// The parent's dumpable flag while CLONE_VM children run on its memory: (children, the flag to
+/// restore, the effective uid and gid when it was saved).
+static NON_DUMPABLE: Mutex<(usize, libc::c_int, libc::uid_t, libc::gid_t)> = Mutex::new((0, 0, 0, 0));
 
 /// While held, the process is non-dumpable. PR_SET_DUMPABLE belongs to the address space, which a
 /// CLONE_VM child shares: marking the child non-dumpable until exec (DESIGN.md: /proc/<pid>/exe
 /// must not lead a container to the host's binary) marks the parent too. The last holder to go
-/// restores the flag the process had (1 only: 2, "suid dumpable", cannot be set back and stays 0).
+/// restores the flag the process had: 1 only (2, "suid dumpable", cannot be set back and stays
+/// 0), and only if the process kept its effective uid and gid meanwhile (a credential change
+/// makes the kernel reset the flag on purpose).
 struct NonDumpable(());
 
 impl NonDumpable {
     fn hold() -> NonDumpable {
         let mut g = NON_DUMPABLE.lock().unwrap_or_else(|p| p.into_inner());
         if g.0 == 0 {
-            // SAFETY: prctl with plain integer arguments.
-            g.1 = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
-            // SAFETY: as above.
-            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+            // SAFETY: prctl, geteuid and getegid with plain integer arguments.
+            unsafe {
+                *g = (0, libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0), libc::geteuid(), libc::getegid());
+                libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+            }
         }
         g.0 += 1;
         NonDumpable(())
@@ -55,37 +59,106 @@ impl Drop for NonDumpable {
     fn drop(&mut self) {
         let mut g = NON_DUMPABLE.lock().unwrap_or_else(|p| p.into_inner());
         g.0 -= 1;
-        if g.0 == 0 && g.1 == 1 {
-            // SAFETY: prctl with plain integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+        // SAFETY: geteuid/getegid cannot fail; prctl with plain integer arguments.
+        unsafe {
+            if g.0 == 0 && g.1 == 1 && libc::geteuid() == g.2 && libc::getegid() == g.3 {
+                libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+            }
         }
     }
 }
 
-/// What a CLONE_VM child reads from its parent's memory until it execs.
+/// What a CLONE_VM child reads from its parent's memory until it execs, and where the kernel
+/// writes its pid and pidfd.
 struct VmChild {
     plan: Plan,
     report_w: RawFd,
     /// The parent's pipe ends, which the child closes in its own fd table.
     parent_ends: [RawFd; 2],
     stack: sys::ChildStack,
+    args: sys::CloneArgs,
+    /// Written by the kernel during clone3 (CLONE_PARENT_SETTID, CLONE_PIDFD), before the child
+    /// runs; read once the child said HELLO.
+    tid: libc::pid_t,
+    pidfd: RawFd,
     _non_dumpable: NonDumpable,
 }
 
 extern "C" fn vm_child_entry(arg: *mut libc::c_void) -> ! {
     // SAFETY: arg is the VmChild that the parent keeps mapped and unchanged until this child has
-    // exec'd or been reaped (SharedWithChild).
+    // exec'd or exited (SharedWithChild); the kernel wrote tid/pidfd before this child ran.
     let c = unsafe { &*(arg as *const VmChild) };
+    child::write_report(c.report_w, child::HELLO, 0);
     // SAFETY: in the child right after clone3, with the parent's Plan.
     unsafe { child::run(&c.plan, c.report_w, c.parent_ends) }
 }
 
+/// Clones the CLONE_VM child from a thread of its own, with CLONE_VFORK. The vfork flag is what
+/// keeps a child that shares the host's memory from hurting the host: until it execs, the OOM
+/// killer never picks it (killing it would kill every process sharing that memory, the host
+/// included; a container's memory limit is hit in its cgroup during setup or exec), and its
+/// oom_score_adj stays its own (without vfork the kernel ties it to the host's). vfork also makes
+/// the cloning thread sleep until the child has exec'd or exited: hence a thread of its own, which
+/// then reports CHILD_LEFT on the report pipe. It blocks every signal first (the child inherits
+/// that mask) and joins `pid_ns` for its children when asked (pid_for_children is per thread).
+/// Returns false when no thread could be started.
+fn clone_on_helper_thread(vm: &mut VmChild, report_w: RawFd, pid_ns: Option<RawFd>) -> bool {
+    // The helper writes through its own copy of the report pipe, so that the caller can close
+    // its copy as soon as the child exists (EOF must come from the child and the helper alone).
+    // SAFETY: fcntl on a valid fd; the duplicate is ours.
+    let helper_w = unsafe { libc::fcntl(report_w, libc::F_DUPFD_CLOEXEC, 3) };
+    if helper_w < 0 {
+        return false;
+    }
+    vm.args.stack = vm.stack.base() as u64;
+    vm.args.stack_size = vm.stack.len() as u64;
+    vm.args.parent_tid = &mut vm.tid as *mut libc::pid_t as u64;
+    vm.args.pidfd = &mut vm.pidfd as *mut RawFd as u64;
+    /// Raw addresses only: once the child has exec'd the caller may free the VmChild while this
+    /// thread is still returning from clone3, so the thread holds no reference to it.
+    struct Job {
+        args: usize,
+        arg: usize,
+        helper_w: RawFd,
+        pid_ns: Option<RawFd>,
+    }
+    let job = Job { args: &mut vm.args as *mut sys::CloneArgs as usize, arg: vm as *mut VmChild as usize, helper_w, pid_ns };
+    let spawned = std::thread::Builder::new().name("rcontainer-clone".into()).stack_size(64 * 1024).spawn(move || {
+        let job = job;
+        // SAFETY (whole block): raw syscalls on this thread's own mask, valid fds, and the
+        // clone_args the caller keeps alive until the child said HELLO or this thread reported.
+        unsafe {
+            let all: u64 = !0;
+            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all as *const u64, 0usize, 8usize);
+            if let Some(ns) = job.pid_ns {
+                if libc::setns(ns, libc::CLONE_NEWPID) < 0 {
+                    child::write_report(job.helper_w, child::PIDNS_JOIN_FAILED, nix::errno::Errno::last_raw());
+                    libc::close(job.helper_w);
+                    return;
+                }
+            }
+            let step = match sys::clone3_raw(job.args as *mut sys::CloneArgs, vm_child_entry, job.arg as *mut libc::c_void) {
+                Ok(_) => (child::CHILD_LEFT, 0),
+                Err(e) => (child::CLONE_FAILED, e as i32),
+            };
+            child::write_report(job.helper_w, step.0, step.1);
+            libc::close(job.helper_w);
+        }
+    });
+    if spawned.is_err() {
+        // SAFETY: our own fd, which no thread uses.
+        unsafe { libc::close(helper_w) };
+        return false;
+    }
+    true
+}
+
 /// The memory a CLONE_VM child runs on until exec: its Plan and its stack (and, through them, the
-/// parent's non-dumpable hold). [`SharedWithChild::release`] frees it once the child has exec'd
-/// (EOF on the report pipe: the kernel closes close-on-exec fds only after switching to the new
-/// address space) or has been reaped. Dropped without that, it is leaked on purpose: a created
-/// container whose handle is gone still waits for `start` on this memory; the process then stays
-/// non-dumpable.
+/// parent's non-dumpable hold). [`SharedWithChild::release`] frees it once the child has left it:
+/// CHILD_LEFT or EOF on the report pipe (the helper thread's vfork wait ends when the child's
+/// exec has released the old address space, or when it exited), or the child reaped. Dropped
+/// without that, it is leaked on purpose: a created container whose handle is gone still waits
+/// for `start` on this memory; the process then stays non-dumpable.
 pub(crate) struct SharedWithChild(Option<Box<VmChild>>);
 
 impl SharedWithChild {
@@ -153,7 +226,9 @@ pub(crate) fn read_report(fd: RawFd) -> Result<Option<Report>> {
             }
             return Err(Error::Sys { op: "read from container init".into(), errno: e });
         }
-        return Ok(if n as usize == std::mem::size_of::<Report>() { Some(rec) } else { None });
+        // CHILD_LEFT (from the CLONE_VM helper thread) means what EOF means: the child has
+        // exec'd or exited.
+        return Ok(if n as usize == std::mem::size_of::<Report>() && rec.step != child::CHILD_LEFT { Some(rec) } else { None });
     }
 }
 
@@ -168,8 +243,13 @@ pub(crate) fn describe_exit(e: Option<sys::Exit>) -> String {
 
 /// Kills and reaps the child; whether it was reaped.
 fn kill_and_reap(pidfd: &OwnedFd, pid: libc::pid_t) -> bool {
+    kill_and_wait(pidfd, pid).is_some()
+}
+
+/// Kills and reaps the child; how it ended, when it was reaped.
+fn kill_and_wait(pidfd: &OwnedFd, pid: libc::pid_t) -> Option<sys::Exit> {
     let _ = sys::pidfd_send_signal(pidfd.as_fd(), pid, libc::SIGKILL);
-    matches!(sys::waitid_pidfd(pidfd.as_fd(), false), Ok(Some(_)))
+    sys::waitid_pidfd(pidfd.as_fd(), false).ok().flatten()
 }
 
 fn write_proc(pid: libc::pid_t, file: &str, text: &str) -> Result<()> {
@@ -192,8 +272,8 @@ impl Home {
         }
     }
 
-    /// The child is gone (reaped) or never existed: free what it might have used. Leaked
-    /// instead when that is not known.
+    /// The child is gone (reaped, or it left our memory) or never existed: free what it might
+    /// have used. Leaked instead when that is not known.
     fn child_gone(self, known: bool) {
         if let Home::Shared(vm) = self {
             let shared = SharedWithChild(Some(vm));
@@ -211,98 +291,146 @@ impl Home {
 /// hook must move the child itself).
 pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<RawFd>, hook: impl FnOnce(libc::pid_t, bool) -> Result<()>) -> Result<Spawned> {
     let Pipes { report_r, report_w, go_r, go_w } = pipes;
-    // Namespace fds are used by this thread around clone3 and inherited by the child: the Plan's
-    // steps only carry their numbers. Closed when this function returns.
+    // Namespace fds are used around clone3 and inherited by the child: the Plan's steps only
+    // carry their numbers. Closed when this function returns.
     let (pid_ns, _ns_fds) = plan.take_fds();
     let window = CLONE_WINDOW.lock().unwrap_or_else(|p| p.into_inner());
 
-    let mut pidfd: RawFd = -1;
-    let mut args = sys::CloneArgs {
-        flags: plan.clone_flags | sys::CLONE_PIDFD,
-        pidfd: &mut pidfd as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
+    let mut flags = plan.clone_flags | sys::CLONE_PIDFD;
+    let mut cgroup = 0;
     if let Some(fd) = cgroup_fd {
-        args.flags |= sys::CLONE_INTO_CGROUP;
-        args.cgroup = fd as u64;
+        flags |= sys::CLONE_INTO_CGROUP;
+        cgroup = fd as u64;
     }
     const CLONE_NEWTIME: u64 = 0x80;
-    // CLONE_VM: the kernel refuses it with a new time namespace (its vvar page is per address space).
-    let home = match sys::HAS_CLONE3_VM && plan.clone_flags & CLONE_NEWTIME == 0 {
-        true => match sys::ChildStack::new(CHILD_STACK) {
-            Ok(stack) => Home::Shared(Box::new(VmChild {
+    let clone_failed = |flags: u64, e: Errno| Error::Sys { op: format!("clone3 (container {id:?}, namespace flags {flags:#x})"), errno: e };
+
+    // 1. CLONE_VM|CLONE_VFORK from a helper thread (x86_64; the kernel refuses CLONE_VM with a new
+    //    time namespace, whose vvar page is per address space).
+    let mut vm_clone: Option<(libc::pid_t, RawFd)> = None;
+    let stack = match sys::HAS_CLONE3_VM && plan.clone_flags & CLONE_NEWTIME == 0 {
+        true => sys::ChildStack::new(CHILD_STACK).ok(),
+        false => None,
+    };
+    let mut home = Home::Own(plan);
+    if let Some(stack) = stack {
+        if let Home::Own(plan) = home {
+            let mut vm = Box::new(VmChild {
                 plan,
                 report_w: report_w.as_raw_fd(),
                 parent_ends: [report_r.as_raw_fd(), go_w.as_raw_fd()],
                 stack,
+                args: sys::CloneArgs { flags: flags | (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | sys::CLONE_PARENT_SETTID, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() },
+                tid: 0,
+                pidfd: -1,
                 _non_dumpable: NonDumpable::hold(),
-            })),
-            Err(e) => return Err(Error::Sys { op: format!("map a stack for container {id:?}'s init"), errno: e }),
-        },
-        false => Home::Own(plan),
-    };
-
-    // Block every signal around clone so no host handler runs in the child before it resets them.
-    let mut old = SigSet::empty();
-    if let Err(e) = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old)) {
-        home.child_gone(true);
-        return Err(Error::sys("block signals")(e));
-    }
-    let mut restore_pidns = None;
-    if let Some(ns) = &pid_ns {
-        let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children").map_err(Error::io("open", "/proc/thread-self/ns/pid_for_children"));
-        let joined = own.and_then(|own| {
-            // SAFETY: setns on valid fds; affects only this thread's pid_for_children.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
-                return Err(Error::Sys { op: "join pid namespace (linux.namespaces[pid].path)".into(), errno: Errno::last() });
+            });
+            let started = clone_on_helper_thread(&mut vm, report_w.as_raw_fd(), pid_ns.as_ref().map(|f| f.as_raw_fd()));
+            // The first record: HELLO from the child, or why the helper could not clone.
+            let first = if started { Some(read_report(report_r.as_raw_fd())) } else { None };
+            home = Home::Shared(vm);
+            match first {
+                None => {}
+                Some(Ok(Some(r))) if r.step == child::HELLO => {
+                    if let Home::Shared(vm) = &home {
+                        // SAFETY: written by the kernel before the child ran; the child's HELLO,
+                        // read through the pipe, orders these reads after those writes.
+                        vm_clone = Some(unsafe { (std::ptr::read_volatile(&vm.tid), std::ptr::read_volatile(&vm.pidfd)) });
+                    }
+                }
+                Some(Ok(Some(r))) if r.step == child::PIDNS_JOIN_FAILED => {
+                    home.child_gone(true);
+                    return Err(Error::Sys { op: "join pid namespace (linux.namespaces[pid].path)".into(), errno: Errno::from_raw(r.errno) });
+                }
+                // ENOSYS (valgrind, a seccomp profile) or EINVAL (e.g. the host itself is in a
+                // new time namespace): the fork-style clone below may still work.
+                Some(Ok(Some(r))) if r.step == child::CLONE_FAILED && matches!(Errno::from_raw(r.errno), Errno::ENOSYS | Errno::EINVAL) => {}
+                Some(Ok(Some(r))) if r.step == child::CLONE_FAILED => {
+                    home.child_gone(true);
+                    return Err(clone_failed(flags, Errno::from_raw(r.errno)));
+                }
+                // The child died before HELLO (CHILD_LEFT reads as EOF), or the pipe failed:
+                // the kernel has filled in its pid and pidfd; reap it.
+                Some(other) => {
+                    let Home::Shared(vm) = &home else { unreachable!("set above") };
+                    // SAFETY: as above; the helper reported only after clone3 returned.
+                    let (pid, fd) = unsafe { (std::ptr::read_volatile(&vm.tid), std::ptr::read_volatile(&vm.pidfd)) };
+                    let mut how = "exited".to_string();
+                    if fd >= 0 {
+                        // SAFETY: CLONE_PIDFD filled in a fresh fd.
+                        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                        how = describe_exit(if pid > 0 { kill_and_wait(&fd, pid) } else { None });
+                    }
+                    home.child_gone(true);
+                    return Err(match other {
+                        Err(e) => e,
+                        _ => Error::SetupDied { id: id.to_string(), how },
+                    });
+                }
             }
-            Ok(own)
-        });
-        match joined {
-            Ok(own) => restore_pidns = Some(own),
-            Err(e) => {
-                let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-                home.child_gone(true);
-                return Err(e);
+            if vm_clone.is_none() {
+                // Back to this function for the fork-style clone.
+                home = match home {
+                    Home::Shared(vm) => Home::Own(vm.plan),
+                    h => h,
+                };
             }
         }
     }
 
-    let mut cloned = match &home {
-        Home::Shared(vm) => {
-            let mut vm_args = sys::CloneArgs { flags: args.flags | libc::CLONE_VM as u64, ..args };
-            let arg = &**vm as *const VmChild as *mut libc::c_void;
-            // SAFETY: vm_child_entry follows child.rs's rules (raw syscalls, writes only its own
-            // stack); the VmChild it reads stays alive and unchanged until the child has exec'd
-            // or been reaped (SharedWithChild).
-            unsafe { sys::clone3_vm(&mut vm_args, &vm.stack, vm_child_entry, arg) }
-        }
-        // SAFETY: fork-style clone3; the child only runs child::run (raw syscalls on the plan).
-        Home::Own(_) => unsafe { sys::clone3(&mut args) },
-    };
-    // Unless a child now runs on the VmChild, the Plan goes back to this function.
-    let home = match home {
-        Home::Shared(vm) if cloned.is_err() => Home::Own(vm.plan),
-        h => h,
-    };
+    // 2. Otherwise fork-style: clone3, or clone(2) where clone3 is refused.
     let mut placed_by_clone = cgroup_fd.is_some();
-    if cloned == Err(Errno::ENOSYS) && home.plan().clone_flags & CLONE_NEWTIME == 0 {
-        placed_by_clone = false;
-        // SAFETY: as above, with clone(2), fork-style.
-        cloned = unsafe { sys::clone_legacy(home.plan().clone_flags, &mut pidfd) };
-    }
-    if let Ok(0) = cloned {
-        // Only a fork-style clone returns here in the child (a CLONE_VM child starts in
-        // vm_child_entry). SAFETY: in the child, on its copy of the plan. Never returns.
-        unsafe { child::run(home.plan(), report_w.as_raw_fd(), [report_r.as_raw_fd(), go_w.as_raw_fd()]) }
-    }
-
-    if let Some(own) = restore_pidns {
-        // SAFETY: re-entering our own active pid namespace is always allowed.
-        unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) };
-    }
-    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    let mut pidfd: RawFd = -1;
+    let cloned: std::result::Result<libc::pid_t, Errno> = match vm_clone {
+        Some((pid, fd)) => {
+            pidfd = fd;
+            Ok(pid)
+        }
+        None => {
+            let mut args = sys::CloneArgs { flags, pidfd: &mut pidfd as *mut RawFd as u64, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() };
+            // Block every signal around clone so no host handler runs in the child before it
+            // resets them.
+            let mut old = SigSet::empty();
+            if let Err(e) = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old)) {
+                return Err(Error::sys("block signals")(e));
+            }
+            let mut restore_pidns = None;
+            if let Some(ns) = &pid_ns {
+                let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children").map_err(Error::io("open", "/proc/thread-self/ns/pid_for_children"));
+                let joined = own.and_then(|own| {
+                    // SAFETY: setns on valid fds; affects only this thread's pid_for_children.
+                    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+                        return Err(Error::Sys { op: "join pid namespace (linux.namespaces[pid].path)".into(), errno: Errno::last() });
+                    }
+                    Ok(own)
+                });
+                match joined {
+                    Ok(own) => restore_pidns = Some(own),
+                    Err(e) => {
+                        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+                        return Err(e);
+                    }
+                }
+            }
+            // SAFETY: fork-style clone3; the child only runs child::run (raw syscalls on the plan).
+            let mut cloned = unsafe { sys::clone3(&mut args) };
+            if cloned == Err(Errno::ENOSYS) && home.plan().clone_flags & CLONE_NEWTIME == 0 {
+                placed_by_clone = false;
+                // SAFETY: as above, with clone(2), fork-style.
+                cloned = unsafe { sys::clone_legacy(home.plan().clone_flags, &mut pidfd) };
+            }
+            if let Ok(0) = cloned {
+                // In the child, on its copy of the plan. SAFETY: right after clone. Never returns.
+                unsafe { child::run(home.plan(), report_w.as_raw_fd(), [report_r.as_raw_fd(), go_w.as_raw_fd()]) }
+            }
+            if let Some(own) = restore_pidns {
+                // SAFETY: re-entering our own active pid namespace is always allowed.
+                unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) };
+            }
+            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            cloned
+        }
+    };
     drop(report_w);
     drop(go_r);
     drop(window);
@@ -312,7 +440,7 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
         Err(e) => {
             let flags = home.plan().clone_flags;
             home.child_gone(true);
-            return Err(Error::Sys { op: format!("clone3 (container {id:?}, namespace flags {flags:#x})"), errno: e });
+            return Err(clone_failed(flags, e));
         }
     };
     // SAFETY: CLONE_PIDFD filled in a fresh fd.

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 
 /// `struct clone_args` of clone3(2).
 #[repr(C)]
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub(crate) struct CloneArgs {
     pub flags: u64,
     pub pidfd: u64,
@@ -22,6 +22,7 @@ pub(crate) struct CloneArgs {
 }
 
 pub(crate) const CLONE_PIDFD: u64 = 0x1000;
+pub(crate) const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
 pub(crate) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Fork-style clone3: returns 0 in the child, the child's pid in the parent.
@@ -180,26 +181,35 @@ impl Drop for ChildStack {
     }
 }
 
-/// The child's entry point for [`clone3_vm`]: runs on the new stack and never returns.
+impl ChildStack {
+    pub(crate) fn base(&self) -> *mut libc::c_void {
+        self.base
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// The child's entry point for [`clone3_raw`]: runs on the new stack and never returns.
 pub(crate) type ChildEntry = extern "C" fn(arg: *mut libc::c_void) -> !;
 
-/// Whether [`clone3_vm`] exists on this architecture.
+/// Whether [`clone3_raw`] exists on this architecture.
 pub(crate) const HAS_CLONE3_VM: bool = cfg!(target_arch = "x86_64");
 
-/// clone3 for a child that shares the parent's memory (`args.flags` holds CLONE_VM) and runs
-/// `entry(arg)` on `stack`, posix_spawn-style: no copy of the parent's page tables. Returns the
-/// child's pid in the parent.
+/// clone3 for a child that runs `entry(arg)` on the stack `args` names (`args.stack`,
+/// `args.stack_size`), for CLONE_VM children, posix_spawn-style. Returns the child's pid (with
+/// CLONE_VFORK: once the child has exec'd or exited).
 ///
 /// # Safety
-/// `entry` must use only raw system calls (child.rs's rules, plus: it must write no memory but
-/// its own stack, since that memory is the parent's), and everything it reads through `arg` and
-/// the stack must stay mapped until the child has exec'd or exited.
-pub(crate) unsafe fn clone3_vm(args: &mut CloneArgs, stack: &ChildStack, entry: ChildEntry, arg: *mut libc::c_void) -> Result<libc::pid_t, Errno> {
-    args.stack = stack.base as u64;
-    args.stack_size = stack.len as u64;
+/// `args` points to a valid clone_args. With CLONE_VM, `entry` must use only raw system calls
+/// (child.rs's rules, plus: it writes no memory but its own stack, since that memory is the
+/// parent's), and everything it reads through `arg` and the stack must stay mapped until the
+/// child has exec'd or exited.
+pub(crate) unsafe fn clone3_raw(args: *mut CloneArgs, entry: ChildEntry, arg: *mut libc::c_void) -> Result<libc::pid_t, Errno> {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: the caller's contract; args is a valid clone_args of the size we pass.
+        // SAFETY: the caller's contract.
         let r = unsafe { clone3_trampoline(args, std::mem::size_of::<CloneArgs>(), entry, arg) };
         if r < 0 {
             Err(Errno::from_raw(-r as i32))
@@ -209,7 +219,7 @@ pub(crate) unsafe fn clone3_vm(args: &mut CloneArgs, stack: &ChildStack, entry: 
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (entry, arg);
+        let _ = (args, entry, arg);
         Err(Errno::ENOSYS)
     }
 }

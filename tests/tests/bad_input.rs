@@ -385,6 +385,13 @@ fn other_invalid_process_settings_name_the_field() {
         command_fails(&out, &names);
         assert_nothing_left(root.path(), &id, &[b.path(), root.path()]);
     }
+    // A device number mknod(2) cannot encode is refused, not truncated to another device.
+    let mut b = Bundle::busybox(&["true"]);
+    b.edit(|c| c["linux"]["devices"] = serde_json::json!([{"path": "/dev/big", "type": "c", "major": 5000, "minor": 1}]));
+    let id = unique_id("baddev");
+    let out = Cli::new(root.path()).run(&["create", "--bundle", &b.path().display().to_string(), &id]);
+    command_fails(&out, &["linux.devices", "/dev/big 5000:1"]);
+    assert_nothing_left(root.path(), &id, &[b.path(), root.path()]);
 }
 
 #[test]

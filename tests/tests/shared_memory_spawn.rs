@@ -4,7 +4,12 @@
 //! - the init and the host share one address space only until exec (kcmp(2) KCMP_VM);
 //! - the host is non-dumpable exactly while an init that shares its memory has not exec'd (the
 //!   flag belongs to the address space; the init must be non-dumpable, DESIGN.md), and is
-//!   dumpable again afterwards, whether the container started, failed, or was deleted unstarted.
+//!   dumpable again afterwards, whether the container started, failed, or was deleted unstarted;
+//! - a container that runs out of memory before its exec does not take the host down (the OOM
+//!   killer kills every process sharing its victim's memory: the init is cloned with CLONE_VFORK,
+//!   which the OOM killer never picks);
+//! - the container's oom_score_adj is not the host's (without CLONE_VFORK the kernel would tie
+//!   them together).
 //!
 //! Its own test binary: the dumpable flag is process-wide, so no other test may run containers
 //! concurrently in this process.
@@ -69,5 +74,58 @@ fn the_init_shares_the_host_memory_only_until_exec_and_the_host_stays_dumpable()
     let e = Container::create(&unique_id("vm-nocwd"), &b.spec(), &root.options()).expect_err("create with a missing cwd");
     assert!(e.to_string().contains("/no/such/dir"), "{e}");
     assert_eq!(dumpable(), 1, "after a failed create");
+    assert!(root.container_dirs().is_empty(), "{:?}", root.container_dirs());
+}
+
+fn own_oom_score_adj() -> String {
+    std::fs::read_to_string("/proc/self/oom_score_adj").expect("read /proc/self/oom_score_adj").trim().to_string()
+}
+
+#[test]
+fn the_containers_oom_score_adj_is_not_the_hosts() {
+    require_root!();
+    let _wd = Watchdog::new(Duration::from_secs(60));
+    let root = StateRoot::new();
+    let before = own_oom_score_adj();
+    let mut b = Bundle::busybox(&["sleep", "100"]);
+    b.edit(|v| v["process"]["oomScoreAdj"] = 1000.into());
+    let mut c = Guard(Container::create(&unique_id("vm-oomadj"), &b.spec(), &root.options()).expect("create"));
+    let init = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", c.pid())).expect("read the init's oom_score_adj");
+    assert_eq!(init.trim(), "1000", "the init got the spec's oom_score_adj");
+    assert_eq!(own_oom_score_adj(), before, "the host's oom_score_adj must not follow the container's");
+    c.start().expect("start");
+    assert_eq!(own_oom_score_adj(), before);
+    c.kill(libc::SIGKILL).expect("kill");
+    wait_or_kill(&mut c, Duration::from_secs(20));
+    c.delete(false).expect("delete");
+}
+
+#[test]
+fn a_container_out_of_memory_before_exec_does_not_take_the_host_down() {
+    require_root!();
+    let _wd = Watchdog::new(Duration::from_secs(120));
+    let root = StateRoot::new();
+    // From one page up to a little above what /bin/true needs: some of these run out of memory
+    // in the init's setup or in its exec, while it still shares this process's memory. Were this
+    // process killed with it, the test binary would die here.
+    let mut outcomes = Vec::new();
+    for limit in [4096, 16 << 10, 64 << 10, 128 << 10, 160 << 10, 192 << 10, 256 << 10, 1 << 20] {
+        let mut b = Bundle::busybox(&["true"]);
+        b.edit(|v| v["linux"]["resources"]["memory"] = serde_json::json!({ "limit": limit }));
+        let outcome = match Container::create(&unique_id("vm-oom"), &b.spec(), &root.options()) {
+            Err(e) => format!("create failed: {e}"),
+            Ok(c) => {
+                let mut c = Guard(c);
+                match c.start() {
+                    Err(e) => format!("start failed: {e}"),
+                    Ok(()) => format!("{:?}", wait_or_kill(&mut c, Duration::from_secs(20))),
+                }
+            }
+        };
+        outcomes.push((limit, outcome));
+    }
+    eprintln!("outcomes by memory limit: {outcomes:#?}");
+    // Still here; and the last, roomy limit ran /bin/true.
+    assert!(outcomes.last().is_some_and(|(_, o)| o.contains("code: Some(0)") || o.contains("code: 0")), "{outcomes:#?}");
     assert!(root.container_dirs().is_empty(), "{:?}", root.container_dirs());
 }

@@ -77,7 +77,7 @@ pub(super) fn read(fd: i32, buf: &mut [u8]) -> Res {
     call!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len())
 }
 
-pub(super) fn write(fd: i32, buf: &[u8]) -> Res {
+pub(crate) fn write(fd: i32, buf: &[u8]) -> Res {
     call!(libc::SYS_write, fd, buf.as_ptr(), buf.len())
 }
 
@@ -123,8 +123,8 @@ pub(super) fn umount2(target: &CStr, flags: i32) -> Res {
     call!(libc::SYS_umount2, p(target), flags)
 }
 
-pub(super) fn statfs<T>(path: &CStr, buf: &mut T) -> Res {
-    call!(libc::SYS_statfs, p(path), buf as *mut T)
+pub(super) fn statfs<T>(path: &CStr, buf: *mut T) -> Res {
+    call!(libc::SYS_statfs, p(path), buf)
 }
 
 pub(super) fn mkdir(path: &CStr, mode: libc::mode_t) -> Res {
@@ -155,12 +155,12 @@ pub(super) fn pivot_root(new_root: &CStr, put_old: &CStr) -> Res {
     call!(libc::SYS_pivot_root, p(new_root), p(put_old))
 }
 
-pub(super) fn sethostname(name: &CStr) -> Res {
-    call!(libc::SYS_sethostname, p(name), name.to_bytes().len())
+pub(super) fn sethostname(name: &CStr, len: usize) -> Res {
+    call!(libc::SYS_sethostname, p(name), len)
 }
 
-pub(super) fn setdomainname(name: &CStr) -> Res {
-    call!(libc::SYS_setdomainname, p(name), name.to_bytes().len())
+pub(super) fn setdomainname(name: &CStr, len: usize) -> Res {
+    call!(libc::SYS_setdomainname, p(name), len)
 }
 
 pub(super) fn socket(domain: i32, ty: i32, proto: i32) -> Result<i32, i32> {
@@ -196,8 +196,8 @@ pub(super) fn seccomp_filter(flags: c_uint, prog: &libc::sock_fprog) -> Res {
     call!(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog as *const libc::sock_fprog)
 }
 
-pub(super) fn stat(path: &CStr, st: &mut libc::stat) -> Res {
-    call!(libc::SYS_newfstatat, libc::AT_FDCWD, p(path), st as *mut libc::stat, 0)
+pub(super) fn stat(path: &CStr, st: *mut libc::stat) -> Res {
+    call!(libc::SYS_newfstatat, libc::AT_FDCWD, p(path), st, 0)
 }
 
 pub(super) fn access(path: &CStr, mode: i32) -> Res {

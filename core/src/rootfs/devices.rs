@@ -44,6 +44,15 @@ fn plan_node(rootfs: &Path, node: &Node<'_>, user_ns: bool, steps: &mut Vec<Step
             what: format!("bind mount host {shown} (user namespace: no mknod)"),
         });
     } else {
+        // mknodat(2) takes the kernel's 32-bit encoding (12-bit major, 20-bit minor); the child
+        // passes the number as is, so a bigger one must be refused here, not truncated there.
+        if node.major >= 1 << 12 || node.minor >= 1 << 20 {
+            return Err(Error::invalid(
+                "linux.devices[]",
+                format!("{shown} {}:{}", node.major, node.minor),
+                "major must be below 4096 and minor below 1048576 (what mknod(2) can encode)",
+            ));
+        }
         steps.push(Step {
             op: Op::Mknod { path: c_target.clone(), mode: node.kind | node.mode, dev: libc::makedev(node.major, node.minor) },
             what: format!("mknod {shown} ({}:{})", node.major, node.minor),

@@ -40,6 +40,8 @@ pub fn last_cap() -> u32 {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(NAMES.len() as u32 - 1)
+            // Capability sets are u64 masks here (and the kernel's are two u32 words).
+            .min(63)
     })
 }
 
