@@ -151,3 +151,27 @@ def test_default_state_root():
     r = rcontainer.run(["true"])
     assert r.returncode == 0
     assert not os.path.exists(os.path.join(rcontainer.DEFAULT_ROOT, r.id))
+
+
+def test_run_from_a_host_with_its_stdio_closed(kw, tmp_path):
+    # A daemon runs with fds 0-2 closed: every new fd then comes out as 0, 1 or 2. The container's
+    # stdio (here a file that lands on fd 0) is dup'ed onto 0-2 in the container: none of the
+    # runtime's own fds may sit there.
+    import subprocess
+    import sys
+
+    log, result = tmp_path / "log", tmp_path / "result"
+    script = f"""
+import os, rcontainer
+for fd in (0, 1, 2):
+    os.close(fd)
+with open({str(log)!r}, "w") as f:
+    assert f.fileno() == 0
+    r = rcontainer.run(["sh", "-c", "echo hi; echo err >&2; exit 5"], stdin=rcontainer.DEVNULL, stdout=f, stderr=f, root={kw['root']!r})
+with open({str(result)!r}, "w") as f:
+    f.write(str(r.returncode))
+"""
+    p = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert result.read_text() == "5"
+    assert log.read_text() == "hi\nerr\n"

@@ -169,6 +169,7 @@ impl Container {
     fn create_in(id: &str, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: &Cgroup) -> Result<Container> {
         ensure_fifo(dir)?;
         let dir_fd: OwnedFd = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .and_then(sys::not_stdio)
             .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
         let pipes = spawn::pipes()?;
         let tasks = cgroup.v1_self_join_fds()?;

@@ -208,6 +208,7 @@ impl Plan {
             match ns.path() {
                 Some(path) => {
                     let fd = nix::fcntl::open(path.as_path(), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                        .and_then(crate::sys::not_stdio)
                         .map_err(|e| Error::invalid(format!("linux.namespaces[{}].path", ns.typ()), path.display(), crate::error::ErrnoText(e).to_string()))?;
                     if ns.typ() == LinuxNamespaceType::Pid {
                         pid_ns = Some(fd);

@@ -200,6 +200,7 @@ pub(crate) fn pipes() -> Result<Pipes> {
         nix::sys::socket::SockFlag::SOCK_CLOEXEC,
     )
     .map_err(Error::sys("socketpair"))?;
+    let (go_r, go_w) = (sys::not_stdio(go_r).map_err(Error::sys("socketpair"))?, sys::not_stdio(go_w).map_err(Error::sys("socketpair"))?);
     Ok(Pipes { report_r, report_w, go_r, go_w })
 }
 

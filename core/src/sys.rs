@@ -141,9 +141,27 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> Result<Option
     }
 }
 
-/// A pipe whose both ends are close-on-exec.
+/// A pipe whose both ends are close-on-exec (and above 2: see [`not_stdio`]).
 pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd), Errno> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    Ok((not_stdio(r)?, not_stdio(w)?))
+}
+
+/// `fd`, moved above 2 if it is 0, 1 or 2 (close-on-exec). In a host that runs with its stdio
+/// closed (a daemon), new fds come out as 0-2, and the child's Stdio step would replace any fd
+/// of the Plan that sits there (the report pipe, a namespace, a cgroup file) with the
+/// container's stdio.
+pub(crate) fn not_stdio(fd: OwnedFd) -> Result<OwnedFd, Errno> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: fcntl on a valid fd; the duplicate is a fresh fd we own.
+    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
 /// A stack for a CLONE_VM child: anonymous memory with a guard page at the bottom.

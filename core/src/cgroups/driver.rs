@@ -107,6 +107,7 @@ impl Cgroup {
             .map(|(_, d)| {
                 let path = d.join("tasks");
                 nix::fcntl::open(&path, nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                    .and_then(crate::sys::not_stdio)
                     .map(|fd| (path.clone(), fd))
                     .map_err(|e| Error::Sys { op: format!("open {}", path.display()), errno: e })
             })
