@@ -93,11 +93,13 @@ unsafe fn with_container(func: &'static str, c: *const rcontainer_container_t, f
 /// `spec` is only read; the stdio fds set on it must stay open until this returns.
 ///
 /// Until the container's process execs it runs on this process's memory (x86_64: clone with
-/// CLONE_VM, so a big host does not pay for copying its page tables), and this process is
-/// non-dumpable meanwhile (the flag belongs to the shared memory; the container's process must
-/// be non-dumpable until exec). Both end once the process has exec'd (start) or been reaped
-/// (wait, kill+wait, delete). A handle freed before that leaves the container waiting for start,
-/// as runc's create does, its small setup memory allocated and this process non-dumpable.
+/// CLONE_VM|CLONE_VFORK, so a big host does not pay for copying its page tables), cloned by a
+/// short-lived thread of rcontainer's that sleeps until that exec (one per created, unstarted
+/// container). This process is non-dumpable meanwhile (the flag belongs to the shared memory; the
+/// container's process must be non-dumpable until exec). All of it ends once the process has
+/// exec'd (start) or been reaped (wait, kill+wait, delete). A handle freed before that leaves the
+/// container waiting for start, as runc's create does, its small setup memory allocated and this
+/// process non-dumpable.
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `id` and `state_root` NULL or
