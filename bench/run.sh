@@ -47,7 +47,7 @@
 # script prints a note saying so (the crun rows then include one unshare+mount+exec).
 #
 # Knobs (environment): ROUNDS=3 RUNS=60 (per command per round) WARMUP=5 CONC=50 CONC_RUNS=10
-#   INPROC_COUNT=200 BIG_MIB=1024 SKIP_INSTALL=1 (no apt-get) KEEP_TMP=1 (keep the temp dir)
+#   INPROC_COUNT=200 (per row, over INPROC_ROUNDS=4 rotated rounds) BIG_MIB=1024 SKIP_INSTALL=1 (no apt-get) KEEP_TMP=1 (keep the temp dir)
 #
 # Ratios, not absolute times, are the result: the machines are shared and noisy.
 set -euo pipefail
@@ -58,6 +58,7 @@ WARMUP=${WARMUP:-5}
 CONC=${CONC:-50}
 CONC_RUNS=${CONC_RUNS:-10}
 INPROC_COUNT=${INPROC_COUNT:-200}
+INPROC_ROUNDS=${INPROC_ROUNDS:-4}
 BIG_MIB=${BIG_MIB:-1024}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -283,43 +284,65 @@ if [ "$avail_mib" -le $((BIG_MIB * 2)) ]; then
 	BIG=
 	note "only $avail_mib MiB available: the $BIG_MIB MiB parent rows are skipped"
 fi
-floor_loop() { # $1: row name; $2: json file; rest: floor options
-	local name=$1 json=$2
-	shift 2
-	"$WORK/floor" "$ROOTFS" -n "$INPROC_COUNT" "$@" -N "$name" -j "$OUT/$json" || note "in-process row '$name' FAILED"
+# The rows run in INPROC_ROUNDS rounds of INPROC_COUNT/INPROC_ROUNDS containers each, the order
+# rotated every round, and table.py merges the rounds per row: interleaved, as the hyperfine rows
+# are, so that a noisy minute does not land on one row only. The fork-style floor row runs once,
+# after all rounds: right after its 200 page-table copies of 1 GiB, the next row came out slower.
+PER_ROUND=$(((INPROC_COUNT + INPROC_ROUNDS - 1) / INPROC_ROUNDS))
+floor_loop() { # $1: row name; $2: json file; $3: count; rest: floor options
+	local name=$1 json=$2 count=$3
+	shift 3
+	"$WORK/floor" "$ROOTFS" -n "$count" "$@" -N "$name" -j "$OUT/$json" >/dev/null 2>&1 || note "in-process row '$name' FAILED"
 }
-rc_loop() { # $1: row name; $2: json file; rest: inproc options. Notes the phase breakdown.
-	local name=$1 json=$2 line
-	shift 2
-	if line=$("$INPROC" --bundle "$BUNDLE" --root "$WORK/root-inproc" --count "$INPROC_COUNT" "$@" --name "$name" \
+PHASES=()
+rc_loop() { # $1: row name; $2: json file; $3: bundle; rest: inproc options. Keeps the phase line.
+	local name=$1 json=$2 bundle=$3 line
+	shift 3
+	if line=$("$INPROC" --bundle "$bundle" --root "$WORK/root-inproc" --count "$PER_ROUND" "$@" --name "$name" \
 		--json "$OUT/$json" 2>&1); then
-		note "$(echo "$line" | tail -1)"
+		PHASES+=("$(echo "$line" | tail -1)")
 	else
 		note "in-process row '$name' FAILED: $(echo "$line" | tail -3 | tr '\n' ' ')"
 	fi
 }
-# Order: each big-parent row right after its small-parent row, and the fork-style floor row last:
-# the row run right after it came out slower than the rows after that (one run: 3.6 ms against
-# 2.9 ms for the same loop from a 1 GiB parent a minute later). A short pause between rows too.
-floor_loop "inproc:floor" inproc-1.json
-sleep 2
-[ -z "$BIG" ] || { floor_loop "inproc:floor, $BIG_MIB MiB parent" inproc-2.json -M "$BIG_MIB"; sleep 2; }
-rc_loop "inproc:rcontainer library" inproc-4.json
-sleep 2
-[ -z "$BIG" ] || { rc_loop "inproc:rcontainer library, $BIG_MIB MiB parent" inproc-5.json --touch-mib "$BIG_MIB"; sleep 2; }
-BUNDLE_FULL=$BUNDLE
-BUNDLE=$MINB rc_loop "inproc:rcontainer library, minimal config" inproc-7.json
-BUNDLE=$BUNDLE_FULL
-sleep 2
 PY=${BENCH_PYTHON:-$REPO/bindings-python/.venv/bin/python}
+HAVE_PY=
 if [ -x "$PY" ] && "$PY" -c 'import rcontainer' 2>/dev/null; then
-	"$PY" "$BENCH_DIR/py_inproc.py" "$BUNDLE" "$WORK/root-inproc" "$INPROC_COUNT" "$OUT/inproc-6.json" ||
-		note "in-process row 'Python rcontainer.run' FAILED"
+	HAVE_PY=1
 else
 	note "the Python row is skipped: no rcontainer package for $PY (bindings-python/test.sh builds one; or set BENCH_PYTHON)"
 fi
+inproc_row() { # $1: row index; $2: round
+	local r=$2
+	case $1 in
+	0) floor_loop "inproc:floor" "inproc-1-$r.json" "$PER_ROUND" ;;
+	1) [ -z "$BIG" ] || floor_loop "inproc:floor, $BIG_MIB MiB parent" "inproc-2-$r.json" "$PER_ROUND" -M "$BIG_MIB" ;;
+	2) rc_loop "inproc:rcontainer library" "inproc-4-$r.json" "$BUNDLE" ;;
+	3) [ -z "$BIG" ] || rc_loop "inproc:rcontainer library, $BIG_MIB MiB parent" "inproc-5-$r.json" "$BUNDLE" --touch-mib "$BIG_MIB" ;;
+	4) [ -z "$HAVE_PY" ] || "$PY" "$BENCH_DIR/py_inproc.py" "$BUNDLE" "$WORK/root-inproc" "$PER_ROUND" "$OUT/inproc-6-$r.json" >/dev/null ||
+		note "in-process row 'Python rcontainer.run' FAILED" ;;
+	5) rc_loop "inproc:rcontainer library, minimal config" "inproc-7-$r.json" "$MINB" ;;
+	esac
+}
+for ((r = 0; r < INPROC_ROUNDS; r++)); do
+	echo "-- round $((r + 1))/$INPROC_ROUNDS"
+	for ((i = 0; i < 6; i++)); do
+		inproc_row $(((i + r) % 6)) "$r"
+		sleep 1
+	done
+done
+for p in "${PHASES[@]}"; do echo "$p"; done
+# The phase medians of each rcontainer row, from its last round.
+for row in "rcontainer library:" "rcontainer library, $BIG_MIB MiB parent:" "rcontainer library, minimal config:"; do
+	for ((k = ${#PHASES[@]} - 1; k >= 0; k--)); do
+		if [[ ${PHASES[$k]} == "inproc inproc:$row"* ]]; then
+			note "${PHASES[$k]}"
+			break
+		fi
+	done
+done
 sleep 2
-[ -z "$BIG" ] || floor_loop "inproc:floor with fork-style clone3, $BIG_MIB MiB parent" inproc-3.json -F -M "$BIG_MIB"
+[ -z "$BIG" ] || floor_loop "inproc:floor with fork-style clone3, $BIG_MIB MiB parent" inproc-3.json "$INPROC_COUNT" -F -M "$BIG_MIB"
 check_leftovers in-process
 
 say "memory: peak of the container's cgroup for /bin/true, and the smallest memory limit it runs under"
