@@ -30,7 +30,7 @@ pub(crate) const PIDNS_JOIN_FAILED: u32 = u32::MAX - 4;
 /// Exit code of a child that failed during setup (after reporting).
 const SETUP_FAILED: i32 = 127;
 
-mod raw;
+pub(crate) mod raw;
 
 type StepResult = Result<(), i32>;
 

@@ -11,6 +11,7 @@
 //!    the exec fifo until `start`.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use nix::errno::Errno;
@@ -27,6 +28,8 @@ static CLONE_WINDOW: Mutex<()> = Mutex::new(());
 
 /// Size of a CLONE_VM child's stack (the child's frames are small and never recurse).
 const CHILD_STACK: usize = 256 * 1024;
+/// Size of the helper thread's stack (a few small frames).
+const HELPER_STACK: usize = 64 * 1024;
 
 /// The parent's dumpable flag while CLONE_VM children run on its memory: (children, the flag to
 /// restore, the effective uid and gid when it was saved).
@@ -69,7 +72,7 @@ impl Drop for NonDumpable {
 }
 
 /// What a CLONE_VM child reads from its parent's memory until it execs, and where the kernel
-/// writes its pid and pidfd.
+/// writes its pid and pidfd; plus what the helper thread that clones it reads.
 struct VmChild {
     plan: Plan,
     report_w: RawFd,
@@ -79,9 +82,30 @@ struct VmChild {
     args: sys::CloneArgs,
     /// Written by the kernel during clone3 (CLONE_PARENT_SETTID, CLONE_PIDFD), before the child
     /// runs; read once the child said HELLO.
-    tid: libc::pid_t,
-    pidfd: RawFd,
+    tid: AtomicI32,
+    pidfd: AtomicI32,
+    /// The helper thread: its stack, its job, and a word the kernel clears when it has exited
+    /// (CLONE_CHILD_CLEARTID): only then may its stack be unmapped.
+    helper_stack: sys::ChildStack,
+    helper_w: RawFd,
+    helper_pid_ns: RawFd,
+    helper_alive: AtomicI32,
     _non_dumpable: NonDumpable,
+}
+
+impl VmChild {
+    /// Waits until the helper thread has exited (it does right after its last report).
+    fn wait_helper(&self) {
+        loop {
+            let v = self.helper_alive.load(Ordering::Acquire);
+            if v == 0 {
+                return;
+            }
+            let ts = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };
+            // SAFETY: futex wait on a live word of ours, with a timeout.
+            unsafe { libc::syscall(libc::SYS_futex, self.helper_alive.as_ptr(), libc::FUTEX_WAIT, v, &ts as *const libc::timespec) };
+        }
+    }
 }
 
 extern "C" fn vm_child_entry(arg: *mut libc::c_void) -> ! {
@@ -93,15 +117,43 @@ extern "C" fn vm_child_entry(arg: *mut libc::c_void) -> ! {
     unsafe { child::run(&c.plan, c.report_w, c.parent_ends) }
 }
 
-/// Clones the CLONE_VM child from a thread of its own, with CLONE_VFORK. The vfork flag is what
+/// The helper thread (see [`clone_on_helper_thread`]): raw system calls only, like the child,
+/// because it is a thread libc does not know of, running on the TLS of the thread that made it.
+extern "C" fn helper_entry(arg: *mut libc::c_void) -> ! {
+    // SAFETY: arg is the VmChild, kept mapped until this thread has exited (wait_helper).
+    let vm = unsafe { &*(arg as *const VmChild) };
+    if vm.helper_pid_ns >= 0 {
+        if let Err(e) = child::raw::setns(vm.helper_pid_ns, libc::CLONE_NEWPID) {
+            child::write_report(vm.helper_w, child::PIDNS_JOIN_FAILED, e);
+            child::raw::close(vm.helper_w);
+            child::raw::exit_thread();
+        }
+    }
+    let args = &vm.args as *const sys::CloneArgs as *mut sys::CloneArgs;
+    // SAFETY: the clone_args of the VmChild; vm_child_entry follows the child's rules.
+    let step = match unsafe { sys::clone3_raw(args, vm_child_entry, arg) } {
+        Ok(_) => (child::CHILD_LEFT, 0),
+        Err(e) => (child::CLONE_FAILED, e as i32),
+    };
+    child::write_report(vm.helper_w, step.0, step.1);
+    child::raw::close(vm.helper_w);
+    child::raw::exit_thread()
+}
+
+/// Clones the CLONE_VM child with CLONE_VFORK, from a thread of its own. The vfork flag is what
 /// keeps a child that shares the host's memory from hurting the host: until it execs, the OOM
 /// killer never picks it (killing it would kill every process sharing that memory, the host
 /// included; a container's memory limit is hit in its cgroup during setup or exec), and its
-/// oom_score_adj stays its own (without vfork the kernel ties it to the host's). vfork also makes
-/// the cloning thread sleep until the child has exec'd or exited: hence a thread of its own, which
-/// then reports CHILD_LEFT on the report pipe. It blocks every signal first (the child inherits
-/// that mask) and joins `pid_ns` for its children when asked (pid_for_children is per thread).
-/// Returns false when no thread could be started.
+/// oom_score_adj stays its own (without vfork the kernel ties it to the host's). vfork makes the
+/// cloning thread sleep until the child has exec'd or exited: hence a thread of its own, which
+/// then reports CHILD_LEFT on the report pipe and exits.
+///
+/// That thread is made with clone3 directly, not pthread_create, so that libc does not know of
+/// it: glibc's setuid/setgid/setgroups signal every thread they know and wait for each to
+/// answer, and a thread asleep in the kernel's vfork wait (from create to start) would hang them.
+/// It is born with every signal blocked (no host handler may run on it), and joins `pid_ns` for
+/// its children when asked (pid_for_children is per thread). Returns false when it could not be
+/// made (the caller then clones fork-style).
 fn clone_on_helper_thread(vm: &mut VmChild, report_w: RawFd, pid_ns: Option<RawFd>) -> bool {
     // The helper writes through its own copy of the report pipe, so that the caller can close
     // its copy as soon as the child exists (EOF must come from the child and the helper alone).
@@ -110,42 +162,34 @@ fn clone_on_helper_thread(vm: &mut VmChild, report_w: RawFd, pid_ns: Option<RawF
     if helper_w < 0 {
         return false;
     }
+    vm.helper_w = helper_w;
+    vm.helper_pid_ns = pid_ns.unwrap_or(-1);
     vm.args.stack = vm.stack.base() as u64;
     vm.args.stack_size = vm.stack.len() as u64;
-    vm.args.parent_tid = &mut vm.tid as *mut libc::pid_t as u64;
-    vm.args.pidfd = &mut vm.pidfd as *mut RawFd as u64;
-    /// Raw addresses only: once the child has exec'd the caller may free the VmChild while this
-    /// thread is still returning from clone3, so the thread holds no reference to it.
-    struct Job {
-        args: usize,
-        arg: usize,
-        helper_w: RawFd,
-        pid_ns: Option<RawFd>,
-    }
-    let job = Job { args: &mut vm.args as *mut sys::CloneArgs as usize, arg: vm as *mut VmChild as usize, helper_w, pid_ns };
-    let spawned = std::thread::Builder::new().name("rcontainer-clone".into()).stack_size(64 * 1024).spawn(move || {
-        let job = job;
-        // SAFETY (whole block): raw syscalls on this thread's own mask, valid fds, and the
-        // clone_args the caller keeps alive until the child said HELLO or this thread reported.
-        unsafe {
-            let all: u64 = !0;
-            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all as *const u64, 0usize, 8usize);
-            if let Some(ns) = job.pid_ns {
-                if libc::setns(ns, libc::CLONE_NEWPID) < 0 {
-                    child::write_report(job.helper_w, child::PIDNS_JOIN_FAILED, nix::errno::Errno::last_raw());
-                    libc::close(job.helper_w);
-                    return;
-                }
-            }
-            let step = match sys::clone3_raw(job.args as *mut sys::CloneArgs, vm_child_entry, job.arg as *mut libc::c_void) {
-                Ok(_) => (child::CHILD_LEFT, 0),
-                Err(e) => (child::CLONE_FAILED, e as i32),
-            };
-            child::write_report(job.helper_w, step.0, step.1);
-            libc::close(job.helper_w);
-        }
-    });
-    if spawned.is_err() {
+    vm.args.parent_tid = vm.tid.as_ptr() as u64;
+    vm.args.pidfd = vm.pidfd.as_ptr() as u64;
+    vm.helper_alive.store(1, Ordering::Release);
+    const THREAD: libc::c_int = libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD | libc::CLONE_SYSVSEM;
+    let mut targs = sys::CloneArgs {
+        flags: (THREAD | libc::CLONE_CHILD_CLEARTID) as u64,
+        child_tid: vm.helper_alive.as_ptr() as u64,
+        stack: vm.helper_stack.base() as u64,
+        stack_size: vm.helper_stack.len() as u64,
+        ..Default::default()
+    };
+    // Every signal blocked (32 and 33 too, which glibc's sigprocmask leaves alone) while the
+    // thread is made: it inherits this mask.
+    let all: u64 = !0;
+    let mut old: u64 = 0;
+    // SAFETY: rt_sigprocmask on this thread with valid 8-byte sets.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all as *const u64, &mut old as *mut u64, 8usize) };
+    // SAFETY: a thread (CLONE_THREAD) on its own stack that runs helper_entry, which uses raw
+    // system calls only and exits; the VmChild stays mapped until wait_helper says it is gone.
+    let made = unsafe { sys::clone3_raw(&mut targs, helper_entry, vm as *mut VmChild as *mut libc::c_void) };
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &old as *const u64, 0usize, 8usize) };
+    if made.is_err() {
+        vm.helper_alive.store(0, Ordering::Release);
         // SAFETY: our own fd, which no thread uses.
         unsafe { libc::close(helper_w) };
         return false;
@@ -163,7 +207,9 @@ pub(crate) struct SharedWithChild(Option<Box<VmChild>>);
 
 impl SharedWithChild {
     pub(crate) fn release(mut self) {
-        drop(self.0.take());
+        if let Some(vm) = self.0.take() {
+            vm.wait_helper();
+        }
     }
 }
 
@@ -309,12 +355,12 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
     // 1. CLONE_VM|CLONE_VFORK from a helper thread (x86_64; the kernel refuses CLONE_VM with a new
     //    time namespace, whose vvar page is per address space).
     let mut vm_clone: Option<(libc::pid_t, RawFd)> = None;
-    let stack = match sys::HAS_CLONE3_VM && plan.clone_flags & CLONE_NEWTIME == 0 {
-        true => sys::ChildStack::new(CHILD_STACK).ok(),
+    let stacks = match sys::HAS_CLONE3_VM && plan.clone_flags & CLONE_NEWTIME == 0 {
+        true => sys::ChildStack::new(CHILD_STACK).ok().zip(sys::ChildStack::new(HELPER_STACK).ok()),
         false => None,
     };
     let mut home = Home::Own(plan);
-    if let Some(stack) = stack {
+    if let Some((stack, helper_stack)) = stacks {
         if let Home::Own(plan) = home {
             let mut vm = Box::new(VmChild {
                 plan,
@@ -322,8 +368,12 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                 parent_ends: [report_r.as_raw_fd(), go_w.as_raw_fd()],
                 stack,
                 args: sys::CloneArgs { flags: flags | (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | sys::CLONE_PARENT_SETTID, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() },
-                tid: 0,
-                pidfd: -1,
+                tid: AtomicI32::new(0),
+                pidfd: AtomicI32::new(-1),
+                helper_stack,
+                helper_w: -1,
+                helper_pid_ns: -1,
+                helper_alive: AtomicI32::new(0),
                 _non_dumpable: NonDumpable::hold(),
             });
             let started = clone_on_helper_thread(&mut vm, report_w.as_raw_fd(), pid_ns.as_ref().map(|f| f.as_raw_fd()));
@@ -336,7 +386,7 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                     if let Home::Shared(vm) = &home {
                         // SAFETY: written by the kernel before the child ran; the child's HELLO,
                         // read through the pipe, orders these reads after those writes.
-                        vm_clone = Some(unsafe { (std::ptr::read_volatile(&vm.tid), std::ptr::read_volatile(&vm.pidfd)) });
+                        vm_clone = Some((vm.tid.load(Ordering::Acquire), vm.pidfd.load(Ordering::Acquire)));
                     }
                 }
                 Some(Ok(Some(r))) if r.step == child::PIDNS_JOIN_FAILED => {
@@ -350,12 +400,11 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                     home.child_gone(true);
                     return Err(clone_failed(flags, Errno::from_raw(r.errno)));
                 }
-                // The child died before HELLO (CHILD_LEFT reads as EOF), or the pipe failed:
-                // the kernel has filled in its pid and pidfd; reap it.
-                Some(other) => {
+                // The child died before HELLO (CHILD_LEFT reads as EOF): the helper reported after
+                // clone3 returned, so the kernel has filled in its pid and pidfd; reap it.
+                Some(Ok(None)) => {
                     let Home::Shared(vm) = &home else { unreachable!("set above") };
-                    // SAFETY: as above; the helper reported only after clone3 returned.
-                    let (pid, fd) = unsafe { (std::ptr::read_volatile(&vm.tid), std::ptr::read_volatile(&vm.pidfd)) };
+                    let (pid, fd) = (vm.tid.load(Ordering::Acquire), vm.pidfd.load(Ordering::Acquire));
                     let mut how = "exited".to_string();
                     if fd >= 0 {
                         // SAFETY: CLONE_PIDFD filled in a fresh fd.
@@ -363,16 +412,32 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                         how = describe_exit(if pid > 0 { kill_and_wait(&fd, pid) } else { None });
                     }
                     home.child_gone(true);
+                    return Err(Error::SetupDied { id: id.to_string(), how });
+                }
+                // Anything else first (the child writes HELLO before anything): kill it if it
+                // exists; the memory stays, as nothing says the child and helper are done with it.
+                Some(other) => {
+                    let Home::Shared(vm) = &home else { unreachable!("set above") };
+                    let (pid, fd) = (vm.tid.load(Ordering::Acquire), vm.pidfd.load(Ordering::Acquire));
+                    if pid > 0 && fd >= 0 {
+                        // SAFETY: CLONE_PIDFD filled in a fresh fd.
+                        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                        kill_and_wait(&fd, pid);
+                    }
+                    home.child_gone(false);
                     return Err(match other {
                         Err(e) => e,
-                        _ => Error::SetupDied { id: id.to_string(), how },
+                        Ok(r) => Error::Sys { op: format!("start container {id:?}: unexpected first report {r:?}"), errno: Errno::EPROTO },
                     });
                 }
             }
             if vm_clone.is_none() {
-                // Back to this function for the fork-style clone.
+                // Back to this function for the fork-style clone, once the helper has exited.
                 home = match home {
-                    Home::Shared(vm) => Home::Own(vm.plan),
+                    Home::Shared(vm) => {
+                        vm.wait_helper();
+                        Home::Own(vm.plan)
+                    }
                     h => h,
                 };
             }

@@ -11,8 +11,8 @@
 //! - the container's oom_score_adj is not the host's (without CLONE_VFORK the kernel would tie
 //!   them together).
 //!
-//! Its own test binary: the dumpable flag is process-wide, so no other test may run containers
-//! concurrently in this process.
+//! Its own test binary, and its tests one at a time (`serial()`): the dumpable flag is
+//! process-wide, so no other test may run containers concurrently in this process.
 
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ fn dumpable() -> i32 {
 #[cfg(target_arch = "x86_64")]
 fn the_init_shares_the_host_memory_only_until_exec_and_the_host_stays_dumpable() {
     require_root!();
+    let _serial = serial();
     let _wd = Watchdog::new(Duration::from_secs(60));
     let root = StateRoot::new();
     let me = std::process::id() as i32;
@@ -84,6 +85,7 @@ fn own_oom_score_adj() -> String {
 #[test]
 fn the_containers_oom_score_adj_is_not_the_hosts() {
     require_root!();
+    let _serial = serial();
     let _wd = Watchdog::new(Duration::from_secs(60));
     let root = StateRoot::new();
     let before = own_oom_score_adj();
@@ -103,6 +105,7 @@ fn the_containers_oom_score_adj_is_not_the_hosts() {
 #[test]
 fn a_container_out_of_memory_before_exec_does_not_take_the_host_down() {
     require_root!();
+    let _serial = serial();
     let _wd = Watchdog::new(Duration::from_secs(120));
     let root = StateRoot::new();
     // From one page up to a little above what /bin/true needs: some of these run out of memory
@@ -128,4 +131,28 @@ fn a_container_out_of_memory_before_exec_does_not_take_the_host_down() {
     // Still here; and the last, roomy limit ran /bin/true.
     assert!(outcomes.last().is_some_and(|(_, o)| o.contains("code: Some(0)") || o.contains("code: 0")), "{outcomes:#?}");
     assert!(root.container_dirs().is_empty(), "{:?}", root.container_dirs());
+}
+
+#[test]
+fn the_host_can_change_its_ids_while_a_container_waits_for_start() {
+    // glibc's setuid/setgid/setgroups/setegid signal every thread it knows of and wait for each
+    // to answer. A created container's process is cloned by a thread that sleeps in the kernel
+    // until that process execs; were that thread one glibc knows, this would hang until start.
+    require_root!();
+    let _serial = serial();
+    let _wd = Watchdog::new(Duration::from_secs(60));
+    let root = StateRoot::new();
+    let b = Bundle::busybox(&["true"]);
+    let mut c = Guard(Container::create(&unique_id("vm-setxid"), &b.spec(), &root.options()).expect("create"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: setting the effective gid to the one we have; no change, but glibc broadcasts.
+        let r = unsafe { libc::setegid(libc::getegid()) };
+        let _ = tx.send(r);
+    });
+    let answered = rx.recv_timeout(Duration::from_secs(5));
+    // Unblock the setegid either way before asserting, so a failure does not hang the binary.
+    c.start().expect("start");
+    assert_eq!(answered, Ok(0), "setegid() from another thread must not wait for the container to start");
+    assert_eq!(wait_or_kill(&mut c, Duration::from_secs(20)).code, Some(0));
 }

@@ -81,8 +81,15 @@ pub(crate) fn write(fd: i32, buf: &[u8]) -> Res {
     call!(libc::SYS_write, fd, buf.as_ptr(), buf.len())
 }
 
-pub(super) fn close(fd: i32) {
+pub(crate) fn close(fd: i32) {
     let _ = call!(libc::SYS_close, fd);
+}
+
+/// Ends the calling thread only (exit(2), not exit_group).
+pub(crate) fn exit_thread() -> ! {
+    loop {
+        let _ = call!(libc::SYS_exit, 0);
+    }
 }
 
 pub(super) fn exit(code: i32) -> ! {
@@ -103,7 +110,7 @@ pub(super) fn dup3(old: i32, new: i32) -> Res {
     call!(libc::SYS_dup3, old, new, 0)
 }
 
-pub(super) fn setns(fd: i32, nstype: i32) -> Res {
+pub(crate) fn setns(fd: i32, nstype: i32) -> Res {
     call!(libc::SYS_setns, fd, nstype)
 }
 
