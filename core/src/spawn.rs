@@ -94,6 +94,22 @@ struct VmChild {
 }
 
 impl VmChild {
+    /// The child's pid and pidfd, as the kernel wrote them during clone3 (0 and -1 before).
+    fn child_ids(&self) -> (libc::pid_t, RawFd) {
+        (self.tid.load(Ordering::Acquire), self.pidfd.load(Ordering::Acquire))
+    }
+
+    /// Kills and reaps the child the kernel made, if it made one; how it ended.
+    fn kill_child(&self) -> Option<sys::Exit> {
+        let (pid, fd) = self.child_ids();
+        if pid <= 0 || fd < 0 {
+            return None;
+        }
+        // SAFETY: CLONE_PIDFD filled in a fresh fd, which nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        kill_and_wait(&fd, pid)
+    }
+
     /// Waits until the helper thread has exited (it does right after its last report).
     fn wait_helper(&self) {
         loop {
@@ -386,7 +402,7 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                     if let Home::Shared(vm) = &home {
                         // SAFETY: written by the kernel before the child ran; the child's HELLO,
                         // read through the pipe, orders these reads after those writes.
-                        vm_clone = Some((vm.tid.load(Ordering::Acquire), vm.pidfd.load(Ordering::Acquire)));
+                        vm_clone = Some(vm.child_ids());
                     }
                 }
                 Some(Ok(Some(r))) if r.step == child::PIDNS_JOIN_FAILED => {
@@ -404,13 +420,7 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                 // clone3 returned, so the kernel has filled in its pid and pidfd; reap it.
                 Some(Ok(None)) => {
                     let Home::Shared(vm) = &home else { unreachable!("set above") };
-                    let (pid, fd) = (vm.tid.load(Ordering::Acquire), vm.pidfd.load(Ordering::Acquire));
-                    let mut how = "exited".to_string();
-                    if fd >= 0 {
-                        // SAFETY: CLONE_PIDFD filled in a fresh fd.
-                        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                        how = describe_exit(if pid > 0 { kill_and_wait(&fd, pid) } else { None });
-                    }
+                    let how = describe_exit(vm.kill_child());
                     home.child_gone(true);
                     return Err(Error::SetupDied { id: id.to_string(), how });
                 }
@@ -418,12 +428,7 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
                 // exists; the memory stays, as nothing says the child and helper are done with it.
                 Some(other) => {
                     let Home::Shared(vm) = &home else { unreachable!("set above") };
-                    let (pid, fd) = (vm.tid.load(Ordering::Acquire), vm.pidfd.load(Ordering::Acquire));
-                    if pid > 0 && fd >= 0 {
-                        // SAFETY: CLONE_PIDFD filled in a fresh fd.
-                        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                        kill_and_wait(&fd, pid);
-                    }
+                    vm.kill_child();
                     home.child_gone(false);
                     return Err(match other {
                         Err(e) => e,

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 
 /// `struct clone_args` of clone3(2).
 #[repr(C)]
-#[derive(Default, Clone, Copy)]
+#[derive(Default)]
 pub(crate) struct CloneArgs {
     pub flags: u64,
     pub pidfd: u64,
@@ -190,22 +190,20 @@ impl ChildStack {
         }
         Ok(stack)
     }
-}
 
-impl Drop for ChildStack {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping, which no running code uses any more (see spawn.rs).
-        unsafe { libc::munmap(self.base, self.len) };
-    }
-}
-
-impl ChildStack {
     pub(crate) fn base(&self) -> *mut libc::c_void {
         self.base
     }
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, which no running code uses any more (see spawn.rs).
+        unsafe { libc::munmap(self.base, self.len) };
     }
 }
 

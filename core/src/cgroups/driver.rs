@@ -420,7 +420,7 @@ impl<'a> ControlFiles<'a> {
     pub(crate) fn write(&mut self, file: &'static str, value: &str) -> Result<()> {
         use std::io::Write;
         let path = || self.dir.join(file);
-        let err = |e: std::io::Error| Error::Sys { op: format!("write {value:?} to {}", path().display()), errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) };
+        let err = |e: std::io::Error| write_error(&path(), value, e);
         let idx = match self.open.iter().position(|(f, _)| *f == file) {
             Some(i) => i,
             None => {
@@ -437,13 +437,15 @@ impl<'a> ControlFiles<'a> {
     }
 }
 
+/// The error of a failed control-file write: names the file and the value.
+fn write_error(path: &Path, value: &str, e: std::io::Error) -> Error {
+    Error::Sys { op: format!("write {value:?} to {}", path.display()), errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) }
+}
+
 /// Writes one control file; the error names the file and the value.
 pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
     let path = dir.join(file);
-    std::fs::write(&path, value).map_err(|e| Error::Sys {
-        op: format!("write {value:?} to {}", path.display()),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })
+    std::fs::write(&path, value).map_err(|e| write_error(&path, value, e))
 }
 
 /// Writes a control file for the OCI field `field`; a missing file means the kernel (or the
@@ -457,7 +459,7 @@ pub(crate) fn write_limit(dir: &Path, file: &str, value: &str, field: &str) -> R
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(Error::Unsupported(format!("{field} = {value}: {} does not exist (the kernel or the host's cgroup setup lacks it)", path.display())))
         }
-        Err(e) => Err(Error::Sys { op: format!("write {value:?} to {}", path.display()), errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) }),
+        Err(e) => Err(write_error(&path, value, e)),
     }
 }
 
