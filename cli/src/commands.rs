@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, Spec, Status};
 
+use crate::relay::Relay;
 use crate::{adhoc, signals, Cli, Command, CreateArgs, Failure, RunArgs};
 
 pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
@@ -189,9 +190,18 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         let id = args.id.clone().ok_or_else(|| Failure::new("run: a container id is required (or a command after -- for the ad-hoc mode)", 1))?;
         (id, Spec::from_bundle(bundle_dir(&args.create)?)?, Failure::from)
     };
-    let opts = create_options(cli, &args.create)?;
+    let mut opts = create_options(cli, &args.create)?;
+    // In the foreground, a terminal of ours reaches the container only through a pipe.
+    let mut relay = if args.detach { None } else { Relay::for_terminals()? };
+    if let Some(r) = &relay {
+        let [stdin, stdout, stderr] = r.container_stdio();
+        opts.stdio = rcontainer_core::Stdio { stdin, stdout, stderr };
+    }
     let mut sfd = if args.detach { None } else { Some(signals::block()?) };
     let mut c = Container::create(&id, &spec, &opts).map_err(map_err)?;
+    if let Some(r) = relay.as_mut() {
+        r.close_container_ends();
+    }
     if let Err(e) = c.start() {
         let _ = c.delete(true);
         return Err(map_err(e));
@@ -200,7 +210,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         return Ok(0);
     }
     let status = match sfd.as_mut() {
-        Some(sfd) => signals::wait_forwarding(&mut c, sfd),
+        Some(sfd) => signals::wait_forwarding(&mut c, sfd, relay.as_mut()),
         None => c.wait(None).map_err(Failure::from),
     };
     let status = match status {

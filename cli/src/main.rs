@@ -3,6 +3,7 @@
 
 mod adhoc;
 mod commands;
+mod relay;
 mod signals;
 
 use std::io::Write;

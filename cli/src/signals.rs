@@ -7,6 +7,7 @@ use std::str::FromStr;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use crate::relay::Relay;
 use crate::Failure;
 use rcontainer_core::{Container, ExitStatus};
 
@@ -38,16 +39,20 @@ pub fn block() -> Result<SignalFd, Failure> {
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| Failure::new(format!("signalfd: {e}"), 1))
 }
 
-/// Waits for the container, forwarding received signals to it.
-pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd) -> Result<ExitStatus, Failure> {
+/// Waits for the container, forwarding received signals to it, and copying between the
+/// caller's terminal and the container's pipes when there is a relay.
+pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd, mut relay: Option<&mut Relay>) -> Result<ExitStatus, Failure> {
     loop {
         let pidfd = container.pidfd().map(|f| f.as_raw_fd()).unwrap_or(-1);
-        let mut fds = [
+        let mut fds = vec![
             libc::pollfd { fd: sfd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
         ];
-        // SAFETY: two valid pollfds.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if let Some(r) = relay.as_deref() {
+            fds.extend(r.pollfds());
+        }
+        // SAFETY: valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if r < 0 {
             continue;
         }
@@ -56,8 +61,17 @@ pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd) -> Result<
                 let _ = container.kill(info.ssi_signo as i32);
             }
         }
+        if let Some(r) = relay.as_deref_mut() {
+            if fds[2..].iter().any(|p| p.revents != 0) {
+                r.pump();
+            }
+        }
         if fds[1].revents != 0 || pidfd < 0 {
-            return Ok(container.wait(None)?);
+            let status = container.wait(None)?;
+            if let Some(r) = relay.as_deref_mut() {
+                r.drain();
+            }
+            return Ok(status);
         }
     }
 }

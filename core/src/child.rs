@@ -3,12 +3,13 @@
 //! and no libc wrappers (child/raw.rs): with CLONE_VM the child runs on its parent's memory, so
 //! it writes nothing but its own stack.
 //! A failure is sent to the parent as a fixed-size record (step index, errno) on the report pipe.
+//! The last step execs the exec stub (child/stub.rs), which reports READY and waits for `start`.
 
 use std::ffi::CStr;
 
-use crate::plan::{Op, Plan};
+use crate::plan::{Create, InRoot, Op, Plan};
 
-/// The record the child writes on the report pipe.
+/// The record the child (or the exec stub) writes on the report pipe.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Report {
@@ -16,21 +17,22 @@ pub(crate) struct Report {
     pub errno: i32,
 }
 
-/// `step` value meaning "setup done, waiting for start".
+/// `step` value meaning "setup done, waiting for start" (written by the exec stub).
 pub(crate) const READY: u32 = u32::MAX;
 /// `step` value a CLONE_VM child sends first: "I exist" (its pid and pidfd are in the parent's
-/// memory by then; spawn.rs).
+/// memory by then; spawn/vm.rs).
 pub(crate) const HELLO: u32 = u32::MAX - 1;
 /// `step` value the CLONE_VM helper thread sends once the child has exec'd or exited (its
 /// clone3 with CLONE_VFORK returned): it no longer runs on the parent's memory.
 pub(crate) const CHILD_LEFT: u32 = u32::MAX - 2;
-/// `step` values the helper thread sends when it could not clone (errno: why).
+/// `step` value the helper thread sends when it could not clone (errno: why).
 pub(crate) const CLONE_FAILED: u32 = u32::MAX - 3;
-pub(crate) const PIDNS_JOIN_FAILED: u32 = u32::MAX - 4;
 /// Exit code of a child that failed during setup (after reporting).
 const SETUP_FAILED: i32 = 127;
 
 pub(crate) mod raw;
+mod resolve;
+pub(crate) mod stub;
 
 type StepResult = Result<(), i32>;
 
@@ -54,23 +56,6 @@ pub(crate) fn write_report(fd: i32, step: u32, errno: i32) {
     let _ = raw::write(fd, bytes);
 }
 
-/// The kernel's `struct statfs` (64-bit): libc's hides `f_flags`.
-#[repr(C)]
-struct KernelStatfs {
-    f_type: libc::c_long,
-    f_bsize: libc::c_long,
-    f_blocks: u64,
-    f_bfree: u64,
-    f_bavail: u64,
-    f_files: u64,
-    f_ffree: u64,
-    f_fsid: [libc::c_int; 2],
-    f_namelen: libc::c_long,
-    f_frsize: libc::c_long,
-    f_flags: libc::c_long,
-    f_spare: [libc::c_long; 4],
-}
-
 /// Resets every signal disposition to default (a host's handlers must not run in the child).
 fn reset_signals() {
     // 1..=64: every signal number Linux has on the architectures we build for.
@@ -79,6 +64,18 @@ fn reset_signals() {
             let _ = raw::default_signal(sig);
         }
     }
+}
+
+/// What the child keeps between steps, on its own stack.
+struct Ctx {
+    /// O_PATH fd of the root filesystem (from OpenRoot until pivot_root), or -1.
+    root: i32,
+    /// O_PATH fd of the container's /dev/null (from OpenDevNull until pivot_root), or -1.
+    devnull: i32,
+    /// The exec candidate FindExec chose.
+    chosen: usize,
+    /// Whether openat2 is there (cleared at its first ENOSYS: old kernels, valgrind).
+    openat2: bool,
 }
 
 /// Runs the plan; never returns. `report_fd` is the child's end of the report pipe;
@@ -93,9 +90,9 @@ pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> 
     }
     let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     reset_signals();
-    let mut chosen = 0usize;
+    let mut ctx = Ctx { root: -1, devnull: -1, chosen: 0, openat2: true };
     for (i, step) in plan.steps.iter().enumerate() {
-        if let Err(e) = exec_step(plan, &step.op, &mut chosen) {
+        if let Err(e) = exec_step(plan, &step.op, &mut ctx) {
             write_report(report_fd, i as u32, e);
             raw::exit(SETUP_FAILED);
         }
@@ -117,7 +114,118 @@ fn changes_credentials(op: &Op) -> bool {
     }
 }
 
-fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
+/// `/proc/self/fd/<fd>` in `buf`: how mount(2) reaches what an fd refers to. Used before
+/// pivot_root only, where /proc is the host's procfs, in which the child sees itself.
+fn fd_path(fd: i32, buf: &mut [u8; 32]) -> &CStr {
+    const PREFIX: &[u8; 14] = b"/proc/self/fd/";
+    let mut n = 0;
+    while n < PREFIX.len() {
+        buf[n] = PREFIX[n];
+        n += 1;
+    }
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut v = fd.max(0) as u32;
+    loop {
+        digits[len] = b'0' + (v % 10) as u8;
+        len += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while len > 0 {
+        len -= 1;
+        buf[n] = digits[len];
+        n += 1;
+    }
+    buf[n] = 0;
+    // SAFETY: buf[..=n] holds the prefix and digits (no NUL) followed by one NUL.
+    unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=n]) }
+}
+
+/// `path` (`dest`'s or one of its prefixes) opened from the root, confined to it (resolve.rs).
+fn open_in_root(ctx: &mut Ctx, dest: &InRoot, path: &CStr, flags: i32) -> Result<i32, i32> {
+    resolve::open_in_root(ctx.root, path, flags, dest.no_symlinks, &mut ctx.openat2)
+}
+
+fn close_unless(fd: i32, keep: i32) {
+    if fd >= 0 && fd != keep {
+        raw::close(fd);
+    }
+}
+
+/// An O_PATH fd on `dest`, resolved inside the root now; what is missing is created first as
+/// `create` says (directories 0755, a file 0644, each made relative to its resolved parent's fd
+/// and never through a symlink at its own name).
+fn resolve(ctx: &mut Ctx, dest: &InRoot, create: Create) -> Result<i32, i32> {
+    match open_in_root(ctx, dest, &dest.path, libc::O_PATH) {
+        Err(libc::ENOENT) if create != Create::No => {}
+        r => return r,
+    }
+    let last = dest.prefixes.len();
+    let mut parent = ctx.root;
+    for (i, (prefix, name)) in dest.prefixes.iter().enumerate() {
+        let fd = match open_in_root(ctx, dest, prefix, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(libc::ENOENT) => {
+                let made = if i + 1 == last && create == Create::File {
+                    raw::openat(parent, name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644).map(|fd| {
+                        raw::close(fd);
+                        0
+                    })
+                } else {
+                    raw::mkdirat(parent, name, 0o755)
+                };
+                let again = match made {
+                    Ok(_) | Err(libc::EEXIST) => open_in_root(ctx, dest, prefix, libc::O_PATH),
+                    Err(e) => Err(e),
+                };
+                match again {
+                    Ok(fd) => fd,
+                    Err(e) => {
+                        close_unless(parent, ctx.root);
+                        return Err(e);
+                    }
+                }
+            }
+            Err(e) => {
+                close_unless(parent, ctx.root);
+                return Err(e);
+            }
+        };
+        close_unless(parent, ctx.root);
+        parent = fd;
+    }
+    if parent == ctx.root {
+        // Only "." has no prefixes, and it always exists.
+        return Err(libc::ENOENT);
+    }
+    Ok(parent)
+}
+
+/// mount(2) onto what `fd` refers to.
+fn mount_on(source: Option<&CStr>, fd: i32, fstype: Option<&CStr>, flags: libc::c_ulong, data: Option<&CStr>) -> raw::Res {
+    let mut buf = [0u8; 32];
+    raw::mount(source, fd_path(fd, &mut buf), fstype, flags, data)
+}
+
+/// A bind remount of the mount at `fd` with `flags`; on EPERM (a mount from another user
+/// namespace) again with the flags the kernel locks on it added.
+fn bind_remount(fd: i32, flags: libc::c_ulong) -> StepResult {
+    let base = libc::MS_REMOUNT | libc::MS_BIND;
+    match mount_on(None, fd, None, base | flags, None) {
+        Ok(_) => return Ok(()),
+        Err(libc::EPERM) => {}
+        Err(e) => return Err(e),
+    }
+    let st = raw::fstatfs(fd)?;
+    let locked = st.f_flags as libc::c_ulong
+        & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY | libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME);
+    ok(mount_on(None, fd, None, base | flags | locked, None))
+}
+
+fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
     // Every pointer handed to the kernel comes from a CString or array owned by `plan`, or from
     // this stack.
     match op {
@@ -159,96 +267,172 @@ fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
             }
             Ok(())
         }
+        Op::NewSession => ok(raw::setsid()),
+        Op::CloseFrom { first, keep } => {
+            // close_range over the gaps between the fds to keep.
+            let mut keep = *keep;
+            keep.sort_unstable();
+            let mut from = *first;
+            for k in keep {
+                if k < 0 || (k as libc::c_uint) < from {
+                    continue;
+                }
+                if k as libc::c_uint > from {
+                    raw::close_range(from, k as libc::c_uint - 1)?;
+                }
+                from = k as libc::c_uint + 1;
+            }
+            ok(raw::close_range(from, libc::c_uint::MAX))
+        }
         Op::Umask { mask } => {
             raw::umask(*mask);
             Ok(())
         }
-        Op::Mount { source, target, fstype, flags, data } => ok(raw::mount(
-            source.as_deref(),
-            target,
-            fstype.as_deref(),
-            *flags,
-            data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr() as *const libc::c_void),
-        )),
-        Op::BindRemount { target, flags } => {
-            let base = libc::MS_REMOUNT | libc::MS_BIND;
-            match raw::mount(None, target, None, base | *flags, std::ptr::null()) {
-                Ok(_) => return Ok(()),
-                Err(libc::EPERM) => {}
-                Err(e) => return Err(e),
+        Op::MountPath { source, target, flags } => ok(raw::mount(source.as_deref(), target, None, *flags, None)),
+        Op::OpenRoot { path } => {
+            ctx.root = raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+            Ok(())
+        }
+        Op::Mount { source, dest, create, fstype, flags, data } => {
+            let fd = resolve(ctx, dest, *create)?;
+            let r = mount_on(source.as_deref(), fd, fstype.as_deref(), *flags, data.as_deref());
+            raw::close(fd);
+            ok(r)
+        }
+        Op::BindRemount { dest, flags } => {
+            let fd = resolve(ctx, dest, Create::No)?;
+            let r = bind_remount(fd, *flags);
+            raw::close(fd);
+            r
+        }
+        Op::SetAttr { dest, set, clear, recursive } => {
+            let fd = resolve(ctx, dest, Create::No)?;
+            let attr = raw::MountAttr { attr_set: *set, attr_clr: *clear, propagation: 0, userns_fd: 0 };
+            let r = raw::mount_setattr(fd, *recursive, &attr);
+            raw::close(fd);
+            ok(r)
+        }
+        Op::Mknod { dir, name, mode, dev } => {
+            let d = resolve(ctx, dir, Create::Dir)?;
+            let r = match raw::mknodat(d, name, *mode, *dev) {
+                // Already there (e.g. in a bind-mounted /dev): only the same device will do,
+                // never a symlink or another file standing in for it.
+                Err(libc::EEXIST) => match raw::fstatat(d, name, libc::AT_SYMLINK_NOFOLLOW) {
+                    Ok((m, rdev)) if m & libc::S_IFMT == *mode & libc::S_IFMT && rdev == *dev => Ok(()),
+                    Ok(_) => Err(libc::EEXIST),
+                    Err(e) => Err(e),
+                },
+                r => ok(r),
+            };
+            raw::close(d);
+            r
+        }
+        Op::Chown { dir, name, uid, gid } => {
+            let d = resolve(ctx, dir, Create::No)?;
+            let r = raw::lchownat(d, name, *uid, *gid);
+            raw::close(d);
+            ok(r)
+        }
+        Op::Symlink { dir, name, target } => {
+            let d = resolve(ctx, dir, Create::Dir)?;
+            let r = raw::symlinkat(target, d, name);
+            raw::close(d);
+            exists_ok(r)
+        }
+        Op::OpenDevNull => {
+            let fd = resolve(ctx, &plan.dev_null, Create::No)?;
+            match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
+                Ok((m, rdev)) if m & libc::S_IFMT == libc::S_IFCHR && rdev == libc::makedev(1, 3) => {
+                    ctx.devnull = fd;
+                    Ok(())
+                }
+                Ok(_) => {
+                    raw::close(fd);
+                    Err(libc::ENODEV)
+                }
+                Err(e) => {
+                    raw::close(fd);
+                    Err(e)
+                }
             }
-            // Keep the flags the kernel locks on this mount (from another user namespace).
-            // statfs(2), not statvfs(3): glibc's statvfs may read /proc/mounts.
-            // Uninitialized, not zeroed: zeroing may become a call to libc's memset (DESIGN.md:
-            // nothing of libc in the child); statfs(2) fills the whole struct.
-            let mut st = std::mem::MaybeUninit::<KernelStatfs>::uninit();
-            raw::statfs(target, st.as_mut_ptr())?;
-            // SAFETY: statfs succeeded and wrote the struct.
-            let st = unsafe { st.assume_init() };
-            let locked = st.f_flags as libc::c_ulong
-                & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY | libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME);
-            ok(raw::mount(None, target, None, base | *flags | locked, std::ptr::null()))
         }
-        Op::Mkdir { path, mode } => exists_ok(raw::mkdir(path, *mode)),
-        Op::Touch { path } => match raw::openat(libc::AT_FDCWD, path, libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644) {
-            Ok(fd) => {
-                raw::close(fd);
-                Ok(())
-            }
-            // A directory or device already there is fine to bind over.
-            Err(libc::EISDIR | libc::EEXIST) => Ok(()),
-            Err(e) => Err(e),
-        },
-        Op::Mknod { path, mode, dev } => exists_ok(raw::mknod(path, *mode, *dev)),
-        Op::Chown { path, uid, gid } => ok(raw::chown(path, *uid, *gid)),
-        Op::Symlink { target, link } => exists_ok(raw::symlink(target, link)),
-        Op::Chdir { path } => ok(raw::chdir(path)),
-        Op::PivotRoot => {
-            raw::pivot_root(c".", c".")?;
-            raw::umount2(c".", libc::MNT_DETACH)?;
-            ok(raw::chdir(c"/"))
-        }
-        Op::MoveRoot => {
-            raw::mount(Some(c"."), c"/", None, libc::MS_MOVE, std::ptr::null())?;
-            raw::chroot(c".")?;
-            ok(raw::chdir(c"/"))
-        }
-        Op::Mask { path } => match raw::mount(Some(c"/dev/null"), path, None, libc::MS_BIND, std::ptr::null()) {
-            Ok(_) | Err(libc::ENOENT) => Ok(()),
-            Err(libc::ENOTDIR) => ok(raw::mount(
-                Some(c"tmpfs"),
-                path,
-                Some(c"tmpfs"),
-                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                c"size=0,mode=555".as_ptr() as *const libc::c_void,
-            )),
-            Err(e) => Err(e),
-        },
-        Op::ReadonlyPath { path } => {
-            match raw::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, std::ptr::null()) {
-                Ok(_) => {}
+        Op::Mask { path } => {
+            let fd = match resolve(ctx, path, Create::No) {
+                Ok(fd) => fd,
+                // Nothing there: nothing to hide.
                 Err(libc::ENOENT) => return Ok(()),
                 Err(e) => return Err(e),
+            };
+            if ctx.devnull < 0 {
+                raw::close(fd);
+                return Err(libc::EBADF);
             }
-            let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            match raw::mount(None, path, None, flags, std::ptr::null()) {
-                Err(libc::EPERM) => ok(raw::mount(None, path, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, std::ptr::null())),
+            let r = match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
+                Ok((m, _)) if m & libc::S_IFMT == libc::S_IFDIR => mount_on(
+                    Some(c"tmpfs"),
+                    fd,
+                    Some(c"tmpfs"),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    Some(c"size=0,mode=555"),
+                ),
+                Ok(_) => {
+                    let mut src = [0u8; 32];
+                    mount_on(Some(fd_path(ctx.devnull, &mut src)), fd, None, libc::MS_BIND, None)
+                }
+                Err(e) => Err(e),
+            };
+            raw::close(fd);
+            ok(r)
+        }
+        Op::ReadonlyPath { path } => {
+            let fd = match resolve(ctx, path, Create::No) {
+                Ok(fd) => fd,
+                Err(libc::ENOENT) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let mut src = [0u8; 32];
+            let r = mount_on(Some(fd_path(fd, &mut src)), fd, None, libc::MS_BIND | libc::MS_REC, None);
+            raw::close(fd);
+            r?;
+            // The bind mount now sits on top: resolve again to reach it.
+            let top = resolve(ctx, path, Create::No)?;
+            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            let r = match mount_on(None, top, None, libc::MS_REMOUNT | libc::MS_BIND | flags, None) {
+                Err(libc::EPERM) => ok(mount_on(None, top, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, None)),
                 r => ok(r),
-            }
+            };
+            raw::close(top);
+            r
+        }
+        Op::WriteFile { path, data } => {
+            let fd = open_in_root(ctx, path, &path.path, libc::O_WRONLY | libc::O_TRUNC)?;
+            let r = raw::write(fd, data);
+            raw::close(fd);
+            ok(r)
+        }
+        Op::PivotRoot => {
+            raw::fchdir(ctx.root)?;
+            raw::pivot_root(c".", c".")?;
+            raw::umount2(c".", libc::MNT_DETACH)?;
+            raw::chdir(c"/")?;
+            close_root(ctx);
+            Ok(())
+        }
+        Op::MoveRoot => {
+            raw::fchdir(ctx.root)?;
+            raw::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)?;
+            raw::chroot(c".")?;
+            raw::chdir(c"/")?;
+            close_root(ctx);
+            Ok(())
         }
         // CString::as_bytes knows the length; CStr::to_bytes would call strlen.
         Op::SetHostname { name } => ok(raw::sethostname(name, name.as_bytes().len())),
         Op::SetDomainname { name } => ok(raw::setdomainname(name, name.as_bytes().len())),
         Op::LoopbackUp { ifreq } => {
             let s = raw::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)?;
-            let r = raw::ioctl(s, libc::SIOCSIFFLAGS, ifreq as *const libc::ifreq);
+            let r = raw::set_if_flags(s, ifreq);
             raw::close(s);
-            ok(r)
-        }
-        Op::WriteFile { path, data } => {
-            let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC | libc::O_TRUNC, 0)?;
-            let r = raw::write(fd, data);
-            raw::close(fd);
             ok(r)
         }
         Op::DropBounding { keep, last_cap } => {
@@ -300,20 +484,30 @@ fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
             let prog = libc::sock_fprog { len: filter.len() as libc::c_ushort, filter: filter.as_ptr() as *mut libc::sock_filter };
             ok(raw::seccomp_filter(*flags, &prog))
         }
+        Op::Chdir { path } => ok(raw::chdir(path)),
+        Op::CheckCwd => {
+            // The cwd must lead inside the root (runc >= 1.1.12): a path through an fd of the
+            // host (/proc/self/fd/N) would leave it outside, which getcwd shows as
+            // "(unreachable)/...". No runtime fd that leads to a directory is open by now.
+            let mut buf = [0u8; 4096];
+            let n = raw::getcwd(&mut buf)?;
+            if n == 0 || buf[0] != b'/' {
+                return Err(libc::EPERM);
+            }
+            Ok(())
+        }
         Op::FindExec => {
             let mut last = libc::ENOENT;
             for (i, c) in plan.exec_candidates.iter().enumerate() {
-                let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-                let st = match raw::stat(c, st.as_mut_ptr()) {
-                    // SAFETY: stat succeeded and wrote the struct.
-                    Ok(_) => unsafe { st.assume_init() },
+                let mode = match raw::fstatat(libc::AT_FDCWD, c, 0) {
+                    Ok((m, _)) => m,
                     Err(libc::ENOENT | libc::ENOTDIR) => continue,
                     Err(e) => {
                         last = e;
                         continue;
                     }
                 };
-                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                if mode & libc::S_IFMT == libc::S_IFDIR {
                     last = libc::EACCES;
                     continue;
                 }
@@ -321,52 +515,56 @@ fn exec_step(plan: &Plan, op: &Op, chosen: &mut usize) -> StepResult {
                     last = e;
                     continue;
                 }
-                *chosen = i;
+                ctx.chosen = i;
                 return Ok(());
             }
             Err(last)
         }
-        Op::Ready { fd } => {
-            write_report(*fd, crate::child::READY, 0);
-            Ok(())
-        }
-        Op::WaitStart { dirfd, name } => {
-            let fd = loop {
-                match raw::openat(*dirfd, name, libc::O_WRONLY | libc::O_CLOEXEC, 0) {
-                    Ok(fd) => break fd,
-                    Err(libc::EINTR) => continue,
-                    Err(e) => return Err(e),
-                }
+        Op::OpenLsmAttr { path, at } => {
+            const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
+            let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
+            // Only the container's procfs: a file of the image standing in for it would leave
+            // the container unconfined without an error.
+            let r = match raw::fstatfs(fd) {
+                Ok(st) if st.f_type == PROC_SUPER_MAGIC => ok(raw::dup3(fd, *at)),
+                Ok(_) => Err(libc::EXDEV),
+                Err(e) => Err(e),
             };
-            raw::close(*dirfd);
-            raw::write(fd, b"0")?;
             raw::close(fd);
-            Ok(())
+            r
         }
-        Op::CloseFrom { first, keep } => {
-            // close_range over the gaps between the fds to keep.
-            let mut keep = *keep;
-            keep.sort_unstable();
-            let mut from = *first;
-            for k in keep {
-                if k < 0 || (k as libc::c_uint) < from {
-                    continue;
-                }
-                if k as libc::c_uint > from {
-                    raw::close_range(from, k as libc::c_uint - 1)?;
-                }
-                from = k as libc::c_uint + 1;
-            }
-            ok(raw::close_range(from, libc::c_uint::MAX))
-        }
-        Op::Exec => {
+        Op::PrepareStub { report_fd, start_fd } => {
             let _ = raw::unblock_all_signals();
-            let path: &CStr = match plan.exec_candidates.get(*chosen) {
-                Some(p) => p,
+            raw::set_cloexec(*report_fd, false)?;
+            ok(raw::set_cloexec(*start_fd, false))
+        }
+        Op::ExecStub { fd } => {
+            let argv = match plan.stub_argvs.get(ctx.chosen) {
+                Some(a) => a,
                 None => return Err(libc::ENOENT),
             };
-            raw::execve(path, plan.argv_ptrs.as_ptr(), plan.envp_ptrs.as_ptr())?;
+            // SAFETY: NULL-terminated arrays of pointers into CStrings the plan owns.
+            match unsafe { raw::execveat_fd(*fd, argv.as_ptr(), plan.envp_ptrs.as_ptr()) } {
+                // valgrind turns execveat into an execve of the fd's name ("/memfd:..."), which
+                // does not exist: exec the same memfd through the container's procfs instead.
+                Err(libc::ENOENT | libc::ENOSYS) => {
+                    let mut buf = [0u8; 32];
+                    // SAFETY: as above.
+                    unsafe { raw::execve(fd_path(*fd, &mut buf), argv.as_ptr(), plan.envp_ptrs.as_ptr()) }?;
+                }
+                r => {
+                    r?;
+                }
+            }
             Err(libc::ENOEXEC)
         }
     }
+}
+
+/// After pivot_root: the old root's fds are not needed, and must not stay open.
+fn close_root(ctx: &mut Ctx) {
+    close_unless(ctx.root, -1);
+    close_unless(ctx.devnull, -1);
+    ctx.root = -1;
+    ctx.devnull = -1;
 }

@@ -13,7 +13,6 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
 
 use crate::cgroups::{Cgroup, Stats};
-use crate::child::READY;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, PlanInputs};
 use crate::spawn;
@@ -97,15 +96,13 @@ pub struct Container {
     pidfd: Option<OwnedFd>,
     /// Report pipe from create (only in the creating process): EOF once exec succeeded.
     report: Option<OwnedFd>,
-    /// Descriptions of the steps after READY, for an exec failure seen at start.
-    late_steps: Vec<(u32, String)>,
+    /// What the exec is (`exec "sh" (searched $PATH)`), for an exec failure seen at start.
+    exec_what: String,
     /// Whether this process is the container init's parent (so it can reap it).
     is_parent: bool,
     exit: Option<ExitStatus>,
     deleted: bool,
     cgroup: Option<Cgroup>,
-    /// The memory a CLONE_VM init runs on until it execs (only in the creating process).
-    shared: Option<spawn::SharedWithChild>,
 }
 
 /// The exec fifo, writable by the container's init whatever user it has become (as runc's).
@@ -168,9 +165,12 @@ impl Container {
 
     fn create_in(id: &str, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: &Cgroup) -> Result<Container> {
         ensure_fifo(dir)?;
-        let dir_fd: OwnedFd = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        // The init (the exec stub) holds the fifo open read-write and blocks reading it until
+        // `start` writes: an fd on the fifo itself, never on a directory of the host.
+        let fifo = dir.join(state::EXEC_FIFO);
+        let start_fd: OwnedFd = nix::fcntl::open(&fifo, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
             .and_then(sys::not_stdio)
-            .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
+            .map_err(|e| Error::Sys { op: format!("open {}", fifo.display()), errno: e })?;
         let pipes = spawn::pipes()?;
         let tasks = cgroup.v1_self_join_fds()?;
         let inputs = PlanInputs {
@@ -178,7 +178,7 @@ impl Container {
             cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),
-            state_dir_fd: dir_fd.as_raw_fd(),
+            start_fd: start_fd.as_raw_fd(),
             stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
@@ -186,13 +186,7 @@ impl Container {
         let plan = Plan::build(spec, &inputs)?;
         // Everything that can fail goes before the clone: after it, a failure must kill the init.
         let rootfs = spec.rootfs()?;
-        let late_steps = plan
-            .steps
-            .iter()
-            .enumerate()
-            .skip_while(|(_, s)| !matches!(s.op, crate::plan::Op::Ready { .. }))
-            .map(|(i, s)| (i as u32, s.what.clone()))
-            .collect();
+        let exec_what = plan.exec_what.clone();
         // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: it moves itself in first thing. Either
         // way before its cgroup namespace is made and long before exec.
         let cgroup_fd = cgroup.v2_dir_fd();
@@ -205,7 +199,8 @@ impl Container {
             Ok(())
         })?;
         drop(tasks);
-        drop(dir_fd);
+        // Only the init may hold the fifo for reading: `start` learns from ENXIO that it is gone.
+        drop(start_fd);
 
         let pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
         let state = State {
@@ -225,12 +220,11 @@ impl Container {
             state,
             pidfd: Some(spawned.pidfd),
             report: Some(spawned.report),
-            late_steps,
+            exec_what,
             is_parent: true,
             exit: None,
             deleted: false,
             cgroup: None,
-            shared: spawned.shared,
         };
         let saved = state::save(dir, &container.state).and_then(|()| match &opts.pid_file {
             Some(f) => write_pid_file(f, spawned.pid),
@@ -259,7 +253,7 @@ impl Container {
             None
         };
         let cgroup = state.cgroup.as_ref().map(Cgroup::from_record);
-        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, late_steps: Vec::new(), is_parent: false, exit: None, deleted: false, cgroup, shared: None })
+        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, exec_what: String::new(), is_parent: false, exit: None, deleted: false, cgroup })
     }
 
     pub fn id(&self) -> &str {
@@ -309,65 +303,58 @@ impl Container {
 
     /// Releases the container's process into exec. In the creating process, returns once the
     /// exec has happened (or fails with the exec error).
+    ///
+    /// The init (the exec stub) blocks reading the exec fifo; `start` writes one byte to it. A
+    /// `start` killed half-way leaves the init waiting (not dead), and the next `start` finishes
+    /// the job or says the container already runs.
     pub fn start(&mut self) -> Result<()> {
         self.require("start", &[Status::Created])?;
         let fifo = self.dir().join(state::EXEC_FIFO);
-        let fd: OwnedFd = match nix::fcntl::open(&fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
+        // Non-blocking write-only: ENXIO when nobody holds the fifo for reading (the init is
+        // gone, or has exec'd already).
+        let fd: OwnedFd = match nix::fcntl::open(&fifo, OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Err(Error::WrongState { id: self.state.id.clone(), op: "start", status: Status::Running }),
+            Err(Errno::ENXIO) => return Err(self.nobody_waits(&fifo)),
             Err(e) => return Err(Error::Sys { op: format!("open {}", fifo.display()), errno: e }),
         };
-        // Wait for the init's byte, or for the init to die.
-        let pidfd = self.pidfd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-        let mut fds = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 }];
-        loop {
-            // SAFETY: two valid pollfd entries (a negative fd is ignored by poll).
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            if r < 0 && Errno::last() == Errno::EINTR {
-                continue;
-            }
-            if r < 0 {
-                return Err(Error::Sys { op: "poll exec fifo".into(), errno: Errno::last() });
-            }
-            break;
+        match sys::write_no_sigpipe(fd.as_raw_fd(), b"1") {
+            Ok(_) => {}
+            Err(Errno::EPIPE) => return Err(self.nobody_waits(&fifo)),
+            Err(e) => return Err(Error::Sys { op: format!("write {}", fifo.display()), errno: e }),
         }
-        let mut byte = [0u8; 1];
-        let got = nix::unistd::read(&fd, &mut byte).unwrap_or(0);
-        if got != 1 {
-            let how = self.reap_now();
-            return Err(Error::SetupDied { id: self.state.id.clone(), how });
-        }
-        let _ = std::fs::remove_file(&fifo);
         drop(fd);
+        let _ = std::fs::remove_file(&fifo);
 
-        // In the creating process: EOF on the report pipe means exec succeeded.
+        // In the creating process: EOF on the report pipe means the exec succeeded; a record is
+        // the stub's report of a failed LSM label, seccomp load or exec.
         if let Some(report) = self.report.take() {
-            match spawn::read_report(report.as_raw_fd())? {
-                Some(r) if r.step != READY => {
-                    let what = self.late_steps.iter().find(|(i, _)| *i == r.step).map(|(_, w)| w.clone()).unwrap_or_else(|| "exec".into());
-                    self.reap_now();
-                    return Err(Error::Setup { what, errno: Errno::from_raw(r.errno) });
-                }
-                // EOF: the init has exec'd (or died): it no longer runs on our memory.
-                _ => self.release_shared(),
+            if let Some(r) = spawn::read_report(report.as_raw_fd())? {
+                let what = crate::plan::late_what(r.step, &self.exec_what).unwrap_or_else(|| "exec".into());
+                self.reap_now();
+                return Err(Error::Setup { what, errno: Errno::from_raw(r.errno) });
             }
         }
         self.state.status = Status::Running;
         Ok(())
     }
 
-    /// The init has exec'd or been reaped: free the memory a CLONE_VM init ran on.
-    fn release_shared(&mut self) {
-        if let Some(s) = self.shared.take() {
-            s.release();
+    /// The error for a `start` that found nobody waiting on the exec fifo: the init has died, or
+    /// an earlier `start` released it and was killed before removing the fifo (then it runs).
+    fn nobody_waits(&mut self, fifo: &Path) -> Error {
+        let alive = self.exit.is_none() && state::process_start_time(self.state.pid) == Some(self.state.pid_start_time);
+        if alive {
+            let _ = std::fs::remove_file(fifo);
+            return Error::WrongState { id: self.state.id.clone(), op: "start", status: Status::Running };
         }
+        let how = self.reap_now();
+        Error::SetupDied { id: self.state.id.clone(), how }
     }
 
     /// Records the reaped init's exit.
     fn reaped(&mut self, e: sys::Exit) -> ExitStatus {
         let status = self.to_status(e);
         self.exit = Some(status);
-        self.release_shared();
         status
     }
 

@@ -78,6 +78,10 @@ pub enum Error {
     #[error("container {id:?}: init process died during setup ({how})")]
     SetupDied { id: String, how: String },
 
+    /// A file or directory the runtime would act on could have been written by another user.
+    #[error("refusing {}: {reason}; another user could have written it", path.display())]
+    Untrusted { path: PathBuf, reason: String },
+
     #[error("timed out after {0:?}")]
     Timeout(Duration),
 
@@ -96,7 +100,7 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::WrongState { .. } => ErrorKind::WrongState,
-            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } => ErrorKind::Os,
+            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } | Error::Untrusted { .. } => ErrorKind::Os,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Unsupported(_) => ErrorKind::Unsupported,
         }
@@ -108,6 +112,7 @@ impl Error {
             Error::Setup { errno, .. } | Error::Sys { errno, .. } => Some(*errno as i32),
             Error::Io { source, .. } => Some(io_errno(source) as i32),
             Error::Timeout(_) => Some(libc::ETIMEDOUT),
+            Error::Untrusted { .. } => Some(libc::EPERM),
             _ => None,
         }
     }

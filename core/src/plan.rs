@@ -13,6 +13,63 @@ use crate::error::{Error, Result};
 use crate::rootfs;
 use crate::spec::Spec;
 
+/// What the child creates when a path inside the root is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    No,
+    /// Every missing directory down to the path (mode 0755).
+    Dir,
+    /// The missing directories above it, then an empty file (a bind mount target for a file).
+    File,
+}
+
+/// A path inside the container's root filesystem, resolved by the child at the moment it is used,
+/// after every earlier mount: openat2 from the root's fd with RESOLVE_IN_ROOT (`..` and absolute
+/// symlinks stay inside the root) and RESOLVE_NO_MAGICLINKS (no /proc/self/fd/N jump to a host
+/// object). The child then acts through the fd it got, never through the path again.
+#[derive(Debug)]
+pub(crate) struct InRoot {
+    /// Relative to the root; "." for the root itself.
+    pub path: CString,
+    /// Each prefix of `path` with its last component ("a" "a"; "a/b" "b"; ...), to create
+    /// what is missing one directory at a time.
+    pub prefixes: Vec<(CString, CString)>,
+    /// Refuse any symlink on the way (procfs and sysfs destinations, as runc does).
+    pub no_symlinks: bool,
+}
+
+impl InRoot {
+    /// `dest`, an absolute path inside the container (`field` names it in errors).
+    pub(crate) fn new(field: &str, dest: &Path) -> Result<InRoot> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::path::Component;
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for c in dest.components() {
+            match c {
+                Component::Normal(s) => parts.push(s.as_bytes()),
+                Component::ParentDir => parts.push(b".."),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+        let mut prefixes = Vec::with_capacity(parts.len());
+        let mut joined: Vec<u8> = Vec::new();
+        for part in &parts {
+            if !joined.is_empty() {
+                joined.push(b'/');
+            }
+            joined.extend_from_slice(part);
+            prefixes.push((cstr(field, &joined)?, cstr(field, part)?));
+        }
+        let path = if joined.is_empty() { cstr(field, ".")? } else { cstr(field, &joined)? };
+        Ok(InRoot { path, prefixes, no_symlinks: false })
+    }
+
+    pub(crate) fn no_symlinks(mut self) -> InRoot {
+        self.no_symlinks = true;
+        self
+    }
+}
+
 /// One setup operation executed in the child, with raw syscalls only.
 #[derive(Debug)]
 pub(crate) enum Op {
@@ -26,29 +83,47 @@ pub(crate) enum Op {
     Unshare { flags: libc::c_int },
     /// Replace fds 0..3 with the given ones (-1 keeps the inherited fd).
     Stdio { fds: [RawFd; 3] },
+    /// setsid(2): a new session without a controlling terminal, so the container cannot reach
+    /// the caller's terminal through TIOCSTI or job control.
+    NewSession,
+    /// Close every fd from `first` up except `keep`, so the container holds none of its creator's
+    /// files, and no host directory can be reached through /proc/self/fd while its paths are
+    /// resolved (CVE-2024-21626).
+    CloseFrom { first: libc::c_uint, keep: [RawFd; 4] },
     Umask { mask: libc::mode_t },
-    Mount { source: Option<CString>, target: CString, fstype: Option<CString>, flags: libc::c_ulong, data: Option<CString> },
-    /// Remount a bind mount with `flags` (MS_REMOUNT|MS_BIND added); on EPERM retries keeping the
-    /// flags the kernel locks (nosuid, nodev, noexec, ro of the source).
-    BindRemount { target: CString, flags: libc::c_ulong },
-    Mkdir { path: CString, mode: libc::mode_t },
-    /// Create an empty file to bind a file onto (EEXIST is fine).
-    Touch { path: CString },
-    Mknod { path: CString, mode: libc::mode_t, dev: libc::dev_t },
-    Chown { path: CString, uid: libc::uid_t, gid: libc::gid_t },
-    Symlink { target: CString, link: CString },
-    Chdir { path: CString },
-    PivotRoot,
-    /// --no-pivot: move the rootfs mount onto / and chroot.
-    MoveRoot,
+    /// mount(2) on a path the runtime chose, never one the container controls: `/` (propagation)
+    /// and the root filesystem itself (bound onto itself).
+    MountPath { source: Option<CString>, target: CString, flags: libc::c_ulong },
+    /// Opens the root filesystem (O_PATH, after its self-bind): every [`InRoot`] is resolved from it.
+    OpenRoot { path: CString },
+    /// mount(2) onto a path inside the root, resolved now (and created when missing, as asked).
+    /// Without a source and type, a propagation change of the mount there.
+    Mount { source: Option<CString>, dest: InRoot, create: Create, fstype: Option<CString>, flags: libc::c_ulong, data: Option<CString> },
+    /// Remount the mount at `dest` with `flags` (MS_REMOUNT|MS_BIND added); on EPERM retries keeping
+    /// the flags the kernel locks (nosuid, nodev, noexec, ro of the source).
+    BindRemount { dest: InRoot, flags: libc::c_ulong },
+    /// mount_setattr(2) on the mount at `dest` and, when `recursive`, every mount below it.
+    SetAttr { dest: InRoot, set: u64, clear: u64, recursive: bool },
+    /// mknodat in the directory `dir` (created when missing), never following a link; a node
+    /// already there must be the same device.
+    Mknod { dir: InRoot, name: CString, mode: libc::mode_t, dev: libc::dev_t },
+    Chown { dir: InRoot, name: CString, uid: libc::uid_t, gid: libc::gid_t },
+    Symlink { dir: InRoot, name: CString, target: CString },
+    /// Opens the container's /dev/null for [`Op::Mask`]; it must be the character device 1:3.
+    OpenDevNull,
     /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory; absent is fine.
-    Mask { path: CString },
+    Mask { path: InRoot },
     /// Make a path read-only (bind onto itself + remount ro); absent is fine.
-    ReadonlyPath { path: CString },
+    ReadonlyPath { path: InRoot },
+    /// Write `data` to an existing file inside the root (sysctls under /proc/sys).
+    WriteFile { path: InRoot, data: Vec<u8> },
+    /// pivot_root into the root's fd, detach the old root, close the root's fd.
+    PivotRoot,
+    /// --no-pivot: move the root's mount onto / and chroot.
+    MoveRoot,
     SetHostname { name: CString },
     SetDomainname { name: CString },
     LoopbackUp { ifreq: libc::ifreq },
-    WriteFile { path: CString, data: Vec<u8> },
     DropBounding { keep: u64, last_cap: u32 },
     KeepCaps { on: bool },
     SetGroups { gids: Vec<libc::gid_t> },
@@ -56,18 +131,23 @@ pub(crate) enum Op {
     SetUid { uid: libc::uid_t },
     Caps { effective: u64, permitted: u64, inheritable: u64, ambient: u64, last_cap: u32 },
     NoNewPrivs,
-    /// Load a seccomp BPF filter (seccomp(2), SECCOMP_SET_MODE_FILTER).
+    /// Load a seccomp BPF filter (seccomp(2), SECCOMP_SET_MODE_FILTER). Only without
+    /// no_new_privs; with it, the exec stub loads the filter right before execve.
     Seccomp { filter: Vec<libc::sock_filter>, flags: libc::c_uint },
+    /// chdir to the process's cwd.
+    Chdir { path: CString },
+    /// Check with getcwd that the cwd is inside the root (runc >= 1.1.12 does the same).
+    CheckCwd,
     /// Pick the first executable candidate (PATH search done on prepared paths).
     FindExec,
-    /// Tell the parent setup is done.
-    Ready { fd: RawFd },
-    /// Block until `start` opens the exec fifo (found through a dir fd outside the new root).
-    WaitStart { dirfd: RawFd, name: CString },
-    /// Close every fd from `first` up except `keep` (the report pipe and the state dir), so a
-    /// created container holds none of its creator's files while it waits for start.
-    CloseFrom { first: libc::c_uint, keep: [RawFd; 2] },
-    Exec,
+    /// Open the LSM's exec attribute of this thread and put it at fd `at` (a number the parent
+    /// reserved, which the stub's argv names).
+    OpenLsmAttr { path: CString, at: RawFd },
+    /// Unblock every signal and let the report and start fds survive the stub's exec.
+    PrepareStub { report_fd: RawFd, start_fd: RawFd },
+    /// execveat the exec stub (child/stub.rs), which reports READY, waits for `start`, and execs
+    /// the command.
+    ExecStub { fd: RawFd },
 }
 
 /// A step and what it is, for the error message (`mount proc on /proc`, `exec "/bin/sh"`).
@@ -82,10 +162,10 @@ pub(crate) struct PlanInputs {
     /// The child's end of the report pipe and of the go pipe.
     pub report_fd: RawFd,
     pub go_fd: RawFd,
-    /// Directory holding exec.fifo.
-    pub state_dir_fd: RawFd,
+    /// The exec fifo, opened read-write: the stub blocks reading it until `start` writes.
+    pub start_fd: RawFd,
     pub stdio: [Option<RawFd>; 3],
-    /// Where compiled seccomp filters are cached (under the state root).
+    /// Where compiled seccomp filters are cached.
     pub seccomp_cache: Option<PathBuf>,
     /// v1 cgroup `tasks` files to write "0" to (the init joins its cgroups itself).
     pub cgroup_tasks: Vec<(PathBuf, RawFd)>,
@@ -109,9 +189,16 @@ pub struct Plan {
     /// Namespace fds the SetNs steps use; kept open until the child is cloned.
     pub(crate) _ns_fds: Vec<OwnedFd>,
     pub(crate) exec_candidates: Vec<CString>,
+    /// `/dev/null` inside the root: the source of masked paths (never through a symlink).
+    pub(crate) dev_null: InRoot,
+    /// What the stub's late failures are about: (exec, LSM label, seccomp).
+    pub(crate) exec_what: String,
+    /// The stub's argv, one per exec candidate: [candidate, report fd, start fd, LSM fd or "-",
+    /// label, the command's argv..., NULL].
+    pub(crate) stub_argvs: Vec<Vec<*const c_char>>,
+    _strings: Vec<CString>,
     _argv: Vec<CString>,
     _envp: Vec<CString>,
-    pub(crate) argv_ptrs: Vec<*const c_char>,
     pub(crate) envp_ptrs: Vec<*const c_char>,
 }
 
@@ -190,6 +277,28 @@ impl Plan {
         let mut steps = Vec::with_capacity(64);
         let push = |steps: &mut Vec<Step>, op: Op, what: String| steps.push(Step { op, what });
 
+        // The seccomp filter first: with no_new_privs the exec stub carries it (loaded right
+        // before execve), so the stub's memfd is made with it.
+        let nnp = process.no_new_privileges() == Some(true);
+        let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => Some(crate::security::seccomp::compile_cached(profile, inputs.seccomp_cache.as_deref())?),
+            None => None,
+        };
+        if let Some(c) = &seccomp {
+            // The kernel's limit (BPF_MAXINSNS); the stub passes the length as 16 bits.
+            if c.filter.len() > 4096 {
+                return Err(Error::invalid("linux.seccomp", format!("{} BPF instructions", c.filter.len()), "the kernel loads at most 4096"));
+            }
+        }
+        let (stub_seccomp, mut child_seccomp) = if nnp { (seccomp, None) } else { (None, seccomp) };
+        let stub = crate::child::stub::memfd(stub_seccomp.as_ref().map(|c| (c.filter.as_slice(), c.flags)))?;
+        let lsm = crate::security::lsm::exec_label(spec)?;
+        let lsm_fd = match &lsm {
+            // A number the child will put the attribute's fd at: reserved by a duplicate here.
+            Some(_) => Some(nix::unistd::dup(&stub).and_then(crate::sys::not_stdio).map_err(Error::sys("dup (LSM fd placeholder)"))?),
+            None => None,
+        };
+
         push(&mut steps, Op::WaitParent { fd: inputs.go_fd }, "wait for the runtime".into());
         for (path, fd) in &inputs.cgroup_tasks {
             push(&mut steps, Op::JoinCgroup { fd: *fd }, format!("join cgroup {}", path.parent().unwrap_or(path).display()));
@@ -242,13 +351,20 @@ impl Plan {
             let fds = inputs.stdio.map(|f| f.unwrap_or(-1));
             push(&mut steps, Op::Stdio { fds }, "set up stdio".into());
         }
-        // From here on the child needs no fd of the parent's but these two (the namespace fds
-        // were used above).
-        push(&mut steps, Op::CloseFrom { first: 3 + inputs.preserve_fds, keep: [inputs.report_fd, inputs.state_dir_fd] }, "close inherited file descriptors".into());
+        push(&mut steps, Op::NewSession, "setsid".into());
+        // From here on the child holds no fd of the parent's but the report pipe, the exec fifo
+        // (a fifo, not its directory) and the stub's memfd: nothing that leads to a host
+        // directory (the namespace fds were used above).
+        let lsm_raw = lsm_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        push(
+            &mut steps,
+            Op::CloseFrom { first: 3 + inputs.preserve_fds, keep: [inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw] },
+            "close inherited file descriptors".into(),
+        );
         // Modes of created dirs and devices are exact; the process's umask is set at the end.
         push(&mut steps, Op::Umask { mask: 0 }, "umask".into());
 
-        // Root filesystem: mounts, /dev, pivot_root, masked and read-only paths.
+        // Root filesystem: mounts, /dev, masked and read-only paths, pivot_root.
         let user_ns = spec.has_namespace(LinuxNamespaceType::User);
         rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, &mut steps)?;
 
@@ -279,16 +395,10 @@ impl Plan {
             .collect();
 
         // Identity and privileges (runc's order: bounding set, keep caps, user, caps).
-        let nnp = process.no_new_privileges() == Some(true);
-        let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-            Some(profile) => Some(crate::security::seccomp::compile_cached(profile, inputs.seccomp_cache.as_deref())?),
-            None => None,
-        };
-        let mut seccomp_step = seccomp.map(|c| Step { op: Op::Seccomp { filter: c.filter, flags: c.flags }, what: "load the seccomp filter (linux.seccomp)".into() });
-        if !nnp {
+        if let Some(c) = child_seccomp.take() {
             // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping
             // privileges (runc's order); the filter then also applies to the remaining setup.
-            steps.extend(seccomp_step.take());
+            push(&mut steps, Op::Seccomp { filter: c.filter, flags: c.flags }, "load the seccomp filter (linux.seccomp)".into());
         }
         let caps = crate::security::caps::CapSets::from_spec(process.capabilities().as_ref())?;
         let last_cap = crate::security::caps::last_cap();
@@ -319,6 +429,7 @@ impl Plan {
         push(&mut steps, Op::Umask { mask }, format!("umask {mask:o}"));
         let cwd = process.cwd();
         push(&mut steps, Op::Chdir { path: cpath("process.cwd", cwd)? }, format!("chdir to cwd {}", cwd.display()));
+        push(&mut steps, Op::CheckCwd, format!("cwd {} leads outside the container's root", cwd.display()));
 
         // The command: argv, envp and the exec candidates (PATH search on prepared strings).
         let args = process.args().as_deref().unwrap_or(&[]);
@@ -337,19 +448,39 @@ impl Plan {
         };
         let exec_what = if arg0.contains('/') { format!("exec {arg0:?}") } else { format!("exec {arg0:?} (searched $PATH)") };
         push(&mut steps, Op::FindExec, exec_what.clone());
-        push(&mut steps, Op::Ready { fd: inputs.report_fd }, "report ready".into());
-        push(&mut steps, Op::WaitStart { dirfd: inputs.state_dir_fd, name: cstr("fifo", crate::state::EXEC_FIFO)? }, "wait for start (exec fifo)".into());
-        // With no_new_privs the filter is the last thing before exec.
-        steps.extend(seccomp_step);
-        push(&mut steps, Op::Exec, exec_what);
+        if let (Some((path, _, what)), Some(at)) = (&lsm, &lsm_fd) {
+            push(&mut steps, Op::OpenLsmAttr { path: path.clone(), at: at.as_raw_fd() }, what.clone());
+        }
+        push(&mut steps, Op::PrepareStub { report_fd: inputs.report_fd, start_fd: inputs.start_fd }, "prepare the exec stub's fds".into());
+        push(&mut steps, Op::ExecStub { fd: stub.as_raw_fd() }, "execute the exec stub (a sealed memfd)".into());
 
-        let argv_ptrs = argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        // The stub's argv for each candidate: [candidate, report, start, LSM fd or "-", label,
+        // argv..., NULL].
+        let strings = vec![
+            cstr("report fd", inputs.report_fd.to_string())?,
+            cstr("start fd", inputs.start_fd.to_string())?,
+            cstr("LSM fd", if lsm_raw >= 0 { lsm_raw.to_string() } else { "-".into() })?,
+            lsm.as_ref().map_or_else(|| cstr("label", ""), |(_, label, _)| Ok(label.clone()))?,
+        ];
+        let stub_argvs = exec_candidates
+            .iter()
+            .map(|c| {
+                std::iter::once(c.as_ptr())
+                    .chain(strings.iter().map(|s| s.as_ptr()))
+                    .chain(argv.iter().map(|a| a.as_ptr()))
+                    .chain(std::iter::once(std::ptr::null()))
+                    .collect()
+            })
+            .collect();
         let envp_ptrs = envp.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
 
         let maps = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
             m.filter(|_| spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none()))
                 .map(|m| m.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect::<String>())
         };
+        let mut fds = ns_fds;
+        fds.push(stub);
+        fds.extend(lsm_fd);
         Ok(Plan {
             steps,
             clone_flags,
@@ -358,72 +489,32 @@ impl Plan {
             oom_score_adj: process.oom_score_adj(),
             rlimits,
             pid_ns,
-            _ns_fds: ns_fds,
+            _ns_fds: fds,
             exec_candidates,
+            dev_null: InRoot::new("/dev/null", Path::new("/dev/null"))?.no_symlinks(),
+            exec_what,
+            stub_argvs,
+            _strings: strings,
             _argv: argv,
             _envp: envp,
-            argv_ptrs,
             envp_ptrs,
         })
     }
 
-    /// The description of step `i` (for an error the child reported).
-    pub(crate) fn what(&self, i: usize) -> &str {
-        self.steps.get(i).map(|s| s.what.as_str()).unwrap_or("container setup")
+    /// The description of step `i` (for an error the child reported), or of a late failure the
+    /// exec stub reported.
+    pub(crate) fn what(&self, i: u32) -> String {
+        late_what(i, &self.exec_what).unwrap_or_else(|| self.steps.get(i as usize).map(|s| s.what.clone()).unwrap_or_else(|| "container setup".into()))
     }
 }
 
-/// `rootfs` joined with an in-container absolute path, resolving symlinks that exist in the rootfs
-/// as if the rootfs were `/` (so a symlink in an image cannot point a mount outside the rootfs).
-pub(crate) fn join_in_root(rootfs: &Path, dest: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut resolved = PathBuf::from("/");
-    let mut pending: Vec<std::ffi::OsString> = dest.components().rev().filter_map(|c| match c {
-        Component::Normal(s) => Some(s.to_os_string()),
-        Component::ParentDir => Some("..".into()),
+/// What a failure the exec stub reported is about (None: not one of the stub's).
+pub(crate) fn late_what(step: u32, exec_what: &str) -> Option<String> {
+    use crate::child::stub;
+    match step {
+        stub::EXEC_FAILED => Some(exec_what.to_string()),
+        stub::SECCOMP_FAILED => Some("load the seccomp filter (linux.seccomp)".into()),
+        stub::LSM_FAILED => Some("set the LSM exec label".into()),
         _ => None,
-    }).collect();
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate = resolved.join(&part);
-        let host = rootfs.join(candidate.strip_prefix("/").unwrap_or(&candidate));
-        match std::fs::read_link(&host) {
-            Ok(target) if hops < 255 => {
-                hops += 1;
-                if target.is_absolute() {
-                    resolved = PathBuf::from("/");
-                }
-                for c in target.components().rev() {
-                    match c {
-                        Component::Normal(s) => pending.push(s.to_os_string()),
-                        Component::ParentDir => pending.push("..".into()),
-                        _ => {}
-                    }
-                }
-            }
-            _ => resolved = candidate,
-        }
-    }
-    rootfs.join(resolved.strip_prefix("/").unwrap_or(&resolved))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn join_in_root_stays_inside() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("real")).expect("mkdir");
-        std::os::unix::fs::symlink("/real", root.join("abs")).expect("symlink");
-        std::os::unix::fs::symlink("../../../../etc", root.join("escape")).expect("symlink");
-        assert_eq!(join_in_root(root, Path::new("/abs/x")), root.join("real/x"));
-        assert_eq!(join_in_root(root, Path::new("/escape/passwd")), root.join("etc/passwd"));
-        assert_eq!(join_in_root(root, Path::new("/a/../b")), root.join("b"));
     }
 }

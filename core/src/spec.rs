@@ -627,6 +627,13 @@ impl SpecBuilder {
     pub fn default_root(mut self, state_root: &Path) -> Result<Self> {
         let (dir, mounts) = crate::rootfs::default_root::prepare(state_root)?;
         self.spec.config.set_mounts(Some(mounts));
+        let mut masked = self.linux().masked_paths().clone().unwrap_or_default();
+        for secret in crate::rootfs::default_root::host_secrets() {
+            if !masked.contains(&secret) {
+                masked.push(secret);
+            }
+        }
+        self.linux().set_masked_paths(Some(masked));
         self = self.rootfs(dir).readonly_root(true);
         Ok(self)
     }

@@ -264,3 +264,39 @@ unsafe extern "C" fn clone3_trampoline(args: *mut CloneArgs, size: usize, entry:
         "ret",
     )
 }
+
+/// write(2) that cannot raise SIGPIPE in the host: SIGPIPE is blocked on this thread around the
+/// write, and a SIGPIPE it raised is taken off the pending set again (a library must not change
+/// the host's signal dispositions). EPIPE comes back as an error.
+pub(crate) fn write_no_sigpipe(fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let mut old = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old))?;
+    let was_pending = {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigpending fills the set; sigismember reads it.
+        unsafe { libc::sigpending(set.as_mut_ptr()) == 0 && libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1 }
+    };
+    let r = loop {
+        // SAFETY: write from a live buffer.
+        let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
+        if n >= 0 {
+            break Ok(n as usize);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => break Err(e),
+        }
+    };
+    if r == Err(Errno::EPIPE) && !was_pending {
+        let ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: sigtimedwait on a valid set with a zero timeout: takes our SIGPIPE, if pending.
+        unsafe { libc::sigtimedwait(pipe.as_ref(), std::ptr::null_mut(), &ts) };
+    }
+    if !old.contains(Signal::SIGPIPE) {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&pipe), None);
+    }
+    r
+}

@@ -489,6 +489,11 @@ impl Cli {
         Cli { root: root.to_path_buf(), bin: rcontainer_bin() }
     }
 
+    /// The same with another binary (e.g. a copy of the command, to attack it).
+    pub fn with_bin(root: &Path, bin: &Path) -> Cli {
+        Cli { root: root.to_path_buf(), bin: bin.to_path_buf() }
+    }
+
     /// A command `rcontainer --root <root> ARGS` (stdin /dev/null).
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut c = Command::new(&self.bin);

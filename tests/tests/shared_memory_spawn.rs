@@ -1,10 +1,11 @@
-//! The init is cloned with CLONE_VM (x86_64): until it execs it runs on the host's memory, so a
-//! host holding gigabytes pays no page-table copy per container. What that must not change, seen
+//! The init is cloned with CLONE_VM (x86_64, in a new pid namespace of its own): during `create`
+//! it runs on the host's memory, so a host holding gigabytes pays no page-table copy per
+//! container; at the end of `create` it execs the exec stub. What that must not change, seen
 //! from outside:
-//! - the init and the host share one address space only until exec (kcmp(2) KCMP_VM);
-//! - the host is non-dumpable exactly while an init that shares its memory has not exec'd (the
-//!   flag belongs to the address space; the init must be non-dumpable, DESIGN.md), and is
-//!   dumpable again afterwards, whether the container started, failed, or was deleted unstarted;
+//! - a created container's init is the stub (a sealed memfd), with an address space of its own
+//!   (kcmp(2) KCMP_VM), holding no directory of the host, and the host is dumpable again (the
+//!   flag belongs to the address space, and the init must be non-dumpable while it shares it),
+//!   whether the container then starts, fails, or is deleted unstarted;
 //! - a container that runs out of memory before its exec does not take the host down (the OOM
 //!   killer kills every process sharing its victim's memory: the init is cloned with CLONE_VFORK,
 //!   which the OOM killer never picks);
@@ -36,30 +37,36 @@ fn dumpable() -> i32 {
 
 #[test]
 #[cfg(target_arch = "x86_64")]
-fn the_init_shares_the_host_memory_only_until_exec_and_the_host_stays_dumpable() {
+fn a_created_init_is_the_exec_stub_and_the_host_is_dumpable_again() {
     require_root!();
     let _serial = serial();
     let _wd = Watchdog::new(Duration::from_secs(60));
     let root = StateRoot::new();
     let me = std::process::id() as i32;
     assert_eq!(dumpable(), 1, "the test process starts dumpable");
+    let marker = tempfile::Builder::new().prefix("rct-host-only-").tempfile().expect("marker");
 
-    // Created: the init waits for start on our memory; we are non-dumpable meanwhile.
     let b = Bundle::busybox(&["sleep", "100"]);
     let mut c = Guard(Container::create(&unique_id("vm"), &b.spec(), &root.options()).expect("create"));
-    assert!(same_vm(me, c.pid()), "a created init runs on the host's address space (CLONE_VM)");
-    assert_eq!(dumpable(), 0, "non-dumpable while an init shares our address space before exec");
+    assert!(!same_vm(me, c.pid()), "a created init has an address space of its own");
+    assert_eq!(dumpable(), 1, "dumpable again once create has returned");
+    let exe = std::fs::read_link(format!("/proc/{}/exe", c.pid())).expect("exe");
+    assert!(exe.to_string_lossy().starts_with("/memfd:rcontainer-exec-stub"), "the created init runs {}", exe.display());
+    // Its root is the container's, and no fd of it is a directory of the host.
+    let proc_root = std::path::PathBuf::from(format!("/proc/{}/root", c.pid()));
+    assert!(proc_root.join("bin/busybox").exists(), "the init's root is the bundle's rootfs");
+    assert!(!proc_root.join(marker.path().strip_prefix("/").expect("absolute")).exists(), "the init's root reaches a host file");
+    for e in std::fs::read_dir(format!("/proc/{}/fd", c.pid())).expect("fds").flatten() {
+        let meta = std::fs::metadata(e.path()).expect("stat fd");
+        assert!(!meta.is_dir(), "fd {:?} of the created init is a directory: {:?}", e.file_name(), std::fs::read_link(e.path()));
+    }
 
-    // A second one, then the first starts: still non-dumpable (the second has not exec'd).
+    // A second one is deleted without ever starting, the first starts and ends.
     let mut c2 = Guard(Container::create(&unique_id("vm2"), &b.spec(), &root.options()).expect("create 2"));
     c.start().expect("start");
-    assert!(!same_vm(me, c.pid()), "after exec the init has its own address space");
-    assert_eq!(dumpable(), 0, "the second init has not exec'd yet");
-
-    // The second is deleted without ever starting: the last sharer is gone.
+    assert!(!same_vm(me, c.pid()));
     c2.delete(true).expect("delete unstarted");
-    assert_eq!(dumpable(), 1, "dumpable again once no init shares our memory");
-
+    assert_eq!(dumpable(), 1);
     c.kill(libc::SIGKILL).expect("kill");
     wait_or_kill(&mut c, Duration::from_secs(20));
     c.delete(false).expect("delete");

@@ -12,7 +12,7 @@
 
 use std::ffi::CStr;
 
-use libc::{c_long, c_uint, c_ulong, c_void};
+use libc::{c_long, c_uint, c_ulong};
 
 pub(super) type Res = Result<usize, i32>;
 
@@ -102,8 +102,29 @@ pub(super) fn openat(dirfd: i32, path: &CStr, flags: i32, mode: libc::mode_t) ->
     call!(libc::SYS_openat, dirfd, p(path), flags, mode).map(|fd| fd as i32)
 }
 
+/// The kernel's `struct open_how` (openat2(2)).
+#[repr(C)]
+pub(super) struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+
+pub(super) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub(super) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub(super) const RESOLVE_IN_ROOT: u64 = 0x10;
+
+pub(super) fn openat2(dirfd: i32, path: &CStr, how: &OpenHow) -> Result<i32, i32> {
+    call!(libc::SYS_openat2, dirfd, p(path), how as *const OpenHow, std::mem::size_of::<OpenHow>()).map(|fd| fd as i32)
+}
+
 pub(super) fn dupfd_cloexec(fd: i32, min: i32) -> Result<i32, i32> {
     call!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min).map(|fd| fd as i32)
+}
+
+/// Sets or clears FD_CLOEXEC.
+pub(super) fn set_cloexec(fd: i32, on: bool) -> Res {
+    call!(libc::SYS_fcntl, fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 })
 }
 
 pub(super) fn dup3(old: i32, new: i32) -> Res {
@@ -118,40 +139,96 @@ pub(super) fn unshare(flags: i32) -> Res {
     call!(libc::SYS_unshare, flags)
 }
 
+pub(super) fn setsid() -> Res {
+    call!(libc::SYS_setsid)
+}
+
 pub(super) fn umask(mask: libc::mode_t) {
     let _ = call!(libc::SYS_umask, mask);
 }
 
-pub(super) fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: c_ulong, data: *const c_void) -> Res {
-    call!(libc::SYS_mount, opt(source), p(target), opt(fstype), flags, data)
+/// mount(2). `data` is the filesystem's option string, if any.
+pub(super) fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: c_ulong, data: Option<&CStr>) -> Res {
+    call!(libc::SYS_mount, opt(source), p(target), opt(fstype), flags, opt(data))
+}
+
+/// The kernel's `struct mount_attr` (mount_setattr(2)).
+#[repr(C)]
+pub(super) struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (AT_EMPTY_PATH), recursively when asked.
+pub(super) fn mount_setattr(fd: i32, recursive: bool, attr: &MountAttr) -> Res {
+    const AT_RECURSIVE: usize = 0x8000;
+    let flags = libc::AT_EMPTY_PATH as usize | if recursive { AT_RECURSIVE } else { 0 };
+    call!(libc::SYS_mount_setattr, fd, p(c""), flags, attr as *const MountAttr, std::mem::size_of::<MountAttr>())
 }
 
 pub(super) fn umount2(target: &CStr, flags: i32) -> Res {
     call!(libc::SYS_umount2, p(target), flags)
 }
 
-pub(super) fn statfs<T>(path: &CStr, buf: *mut T) -> Res {
-    call!(libc::SYS_statfs, p(path), buf)
+/// The kernel's `struct statfs` (64-bit): libc's hides `f_flags`.
+#[repr(C)]
+pub(super) struct KernelStatfs {
+    pub f_type: libc::c_long,
+    pub f_bsize: libc::c_long,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [libc::c_int; 2],
+    pub f_namelen: libc::c_long,
+    pub f_frsize: libc::c_long,
+    pub f_flags: libc::c_long,
+    pub f_spare: [libc::c_long; 4],
 }
 
-pub(super) fn mkdir(path: &CStr, mode: libc::mode_t) -> Res {
-    call!(libc::SYS_mkdirat, libc::AT_FDCWD, p(path), mode)
+/// fstatfs(2): the mount flags of the filesystem `fd` is on.
+pub(super) fn fstatfs(fd: i32) -> Result<KernelStatfs, i32> {
+    // Uninitialized, not zeroed: zeroing may become a call to libc's memset (nothing of libc in
+    // the child); the kernel fills the whole struct.
+    let mut st = std::mem::MaybeUninit::<KernelStatfs>::uninit();
+    call!(libc::SYS_fstatfs, fd, st.as_mut_ptr())?;
+    // SAFETY: fstatfs succeeded and wrote the struct.
+    Ok(unsafe { st.assume_init() })
 }
 
-pub(super) fn mknod(path: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> Res {
-    call!(libc::SYS_mknodat, libc::AT_FDCWD, p(path), mode, dev)
+pub(super) fn mkdirat(dirfd: i32, path: &CStr, mode: libc::mode_t) -> Res {
+    call!(libc::SYS_mkdirat, dirfd, p(path), mode)
 }
 
-pub(super) fn chown(path: &CStr, uid: libc::uid_t, gid: libc::gid_t) -> Res {
-    call!(libc::SYS_fchownat, libc::AT_FDCWD, p(path), uid, gid, 0)
+/// mknodat(2): never follows a symlink at `path` (EEXIST).
+pub(super) fn mknodat(dirfd: i32, path: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> Res {
+    call!(libc::SYS_mknodat, dirfd, p(path), mode, dev)
 }
 
-pub(super) fn symlink(target: &CStr, link: &CStr) -> Res {
-    call!(libc::SYS_symlinkat, p(target), libc::AT_FDCWD, p(link))
+/// fchownat(2) without following a symlink at `path`.
+pub(super) fn lchownat(dirfd: i32, path: &CStr, uid: libc::uid_t, gid: libc::gid_t) -> Res {
+    call!(libc::SYS_fchownat, dirfd, p(path), uid, gid, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+pub(super) fn symlinkat(target: &CStr, dirfd: i32, link: &CStr) -> Res {
+    call!(libc::SYS_symlinkat, p(target), dirfd, p(link))
 }
 
 pub(super) fn chdir(path: &CStr) -> Res {
     call!(libc::SYS_chdir, p(path))
+}
+
+pub(super) fn fchdir(fd: i32) -> Res {
+    call!(libc::SYS_fchdir, fd)
+}
+
+/// getcwd(2) into `buf`: the length written, NUL included. The kernel prefixes the path with
+/// "(unreachable)" when the cwd is outside the process's root.
+pub(super) fn getcwd(buf: &mut [u8]) -> Res {
+    call!(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len())
 }
 
 pub(super) fn chroot(path: &CStr) -> Res {
@@ -174,8 +251,9 @@ pub(super) fn socket(domain: i32, ty: i32, proto: i32) -> Result<i32, i32> {
     call!(libc::SYS_socket, domain, ty, proto).map(|fd| fd as i32)
 }
 
-pub(super) fn ioctl<T>(fd: i32, req: c_ulong, arg: *const T) -> Res {
-    call!(libc::SYS_ioctl, fd, req, arg)
+/// ioctl(SIOCSIFFLAGS) with a prepared `ifreq`.
+pub(super) fn set_if_flags(fd: i32, ifreq: &libc::ifreq) -> Res {
+    call!(libc::SYS_ioctl, fd, libc::SIOCSIFFLAGS, ifreq as *const libc::ifreq)
 }
 
 pub(super) fn prctl(option: i32, a2: c_ulong, a3: c_ulong) -> Res {
@@ -203,8 +281,20 @@ pub(super) fn seccomp_filter(flags: c_uint, prog: &libc::sock_fprog) -> Res {
     call!(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog as *const libc::sock_fprog)
 }
 
-pub(super) fn stat(path: &CStr, st: *mut libc::stat) -> Res {
-    call!(libc::SYS_newfstatat, libc::AT_FDCWD, p(path), st, 0)
+/// The file type and device number of `path` under `dirfd` (AT_SYMLINK_NOFOLLOW when asked;
+/// an empty `path` with AT_EMPTY_PATH for `dirfd` itself).
+pub(super) fn fstatat(dirfd: i32, path: &CStr, flags: i32) -> Result<(libc::mode_t, libc::dev_t), i32> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    call!(libc::SYS_newfstatat, dirfd, p(path), st.as_mut_ptr(), flags)?;
+    // SAFETY: newfstatat succeeded and wrote the struct.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_mode, st.st_rdev))
+}
+
+/// readlinkat(2) of the symlink `fd` refers to (an O_PATH|O_NOFOLLOW fd, empty path): the length
+/// of its target text in `buf`.
+pub(super) fn readlink_fd(fd: i32, buf: &mut [u8]) -> Res {
+    call!(libc::SYS_readlinkat, fd, p(c""), buf.as_mut_ptr(), buf.len())
 }
 
 pub(super) fn access(path: &CStr, mode: i32) -> Res {
@@ -236,6 +326,19 @@ pub(super) fn unblock_all_signals() -> Res {
     call!(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0, 8)
 }
 
-pub(super) fn execve(path: &CStr, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Res {
+/// execve(2).
+///
+/// # Safety
+/// As [`execveat_fd`].
+pub(super) unsafe fn execve(path: &CStr, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Res {
     call!(libc::SYS_execve, p(path), argv, envp)
+}
+
+/// execveat(2) of the file `fd` refers to (AT_EMPTY_PATH), with NULL-terminated `argv` and `envp`.
+///
+/// # Safety
+/// `argv` and `envp` must point to NULL-terminated arrays of pointers to NUL-terminated strings
+/// that stay valid for the call.
+pub(super) unsafe fn execveat_fd(fd: i32, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Res {
+    call!(libc::SYS_execveat, fd, p(c""), argv, envp, libc::AT_EMPTY_PATH)
 }

@@ -4,7 +4,13 @@
 //!
 //! On disk it is only a skeleton of empty directories and symlinks (`<state root>/.default-root`),
 //! shared by all containers: the bind mounts exist only in each container's mount namespace, and
-//! the root is remounted read-only inside, so no container can change it.
+//! the root is remounted read-only inside, so no container can change it. The skeleton is used
+//! only when it is owned by this user and writable by nobody else.
+//!
+//! What a default container sees of the host: /usr, /bin, /sbin, /lib*, /etc, read-only, nosuid
+//! and nodev down to every mount below them (mount_setattr AT_RECURSIVE), with the host's
+//! secrets hidden ([`SECRETS`]: password hashes, SSH host keys, TLS and other private keys,
+//! stored credentials). Nothing else of the host's filesystem.
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -17,6 +23,47 @@ use crate::error::{Error, Result};
 /// Host directories shown read-only (when present; symlinks such as a merged-/usr /bin are copied as symlinks).
 pub const HOST_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
 const FRESH_DIRS: &[&str] = &["proc", "dev", "sys", "tmp", "run", "root"];
+
+/// Host files and directories under /etc that a default container must not read (masked: an
+/// empty file or directory in their place), when they exist. SSH host keys (`/etc/ssh/*_key`) are
+/// found at prepare time.
+pub const SECRETS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+    "/etc/ssl/private",
+    "/etc/pki/tls/private",
+    "/etc/krb5.keytab",
+    "/etc/ipsec.secrets",
+    "/etc/ppp/chap-secrets",
+    "/etc/ppp/pap-secrets",
+    "/etc/wireguard",
+    "/etc/NetworkManager/system-connections",
+    "/etc/letsencrypt/archive",
+    "/etc/letsencrypt/keys",
+    "/etc/credstore",
+    "/etc/credstore.encrypted",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+];
+
+/// The paths of [`SECRETS`] that exist on this host, plus its SSH host private keys.
+pub fn host_secrets() -> Vec<String> {
+    let mut out: Vec<String> = SECRETS.iter().filter(|p| fs::symlink_metadata(p).is_ok()).map(|p| p.to_string()).collect();
+    if let Ok(entries) = fs::read_dir("/etc/ssh") {
+        let mut keys: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with("ssh_host_") && n.ends_with("_key"))
+            .map(|n| format!("/etc/ssh/{n}"))
+            .collect();
+        keys.sort();
+        out.extend(keys);
+    }
+    out
+}
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
     let mut m = Mount::default();
@@ -33,11 +80,15 @@ pub fn prepare(state_root: &Path) -> Result<(PathBuf, Vec<Mount>)> {
     if !dir.join("proc").is_dir() {
         build_skeleton(state_root, &dir)?;
     }
+    // Its directories and symlinks decide what the container sees: only ours will do.
+    crate::security::trust::check_path(&dir, true).map_err(|reason| Error::Untrusted { path: dir.clone(), reason })?;
     let mut mounts = Vec::new();
     for name in HOST_DIRS {
         let host = Path::new("/").join(name);
         match fs::symlink_metadata(&host) {
-            Ok(m) if m.is_dir() => mounts.push(mount(&format!("/{name}"), "bind", &host.to_string_lossy(), &["rbind", "ro", "nosuid", "nodev"])),
+            // ro/nosuid/nodev for the top mount, and the same for every mount below it (rro...):
+            // a submount of the host's /etc or /usr must not be writable from the container.
+            Ok(m) if m.is_dir() => mounts.push(mount(&format!("/{name}"), "bind", &host.to_string_lossy(), &["rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"])),
             _ => {}
         }
     }

@@ -1,14 +1,14 @@
 //! A private /dev: the standard devices (null, zero, full, random, urandom, tty), the spec's
-//! `linux.devices`, and the fd/stdin/stdout/stderr/ptmx links. Device nodes are made with mknod,
-//! or bind-mounted from the host inside a user namespace (where mknod is not allowed).
+//! `linux.devices`, and the fd/stdin/stdout/stderr/ptmx links. Device nodes are made with mknodat
+//! in the directory the child resolved inside the root (never following a link there), or
+//! bind-mounted from the host inside a user namespace (where mknod is not allowed).
 
 use std::path::Path;
 
 use oci_spec::runtime::LinuxDeviceType;
 
-use super::mkdir_chain;
 use crate::error::{Error, Result};
-use crate::plan::{cpath, cstr, join_in_root, Op, Step};
+use crate::plan::{cpath, cstr, Create, InRoot, Op, Step};
 use crate::spec::Spec;
 
 /// (path, major, minor): the devices every container gets.
@@ -30,17 +30,26 @@ struct Node<'a> {
     owner: Option<(u32, u32)>,
 }
 
-fn plan_node(rootfs: &Path, node: &Node<'_>, user_ns: bool, steps: &mut Vec<Step>) -> Result<()> {
-    let target = join_in_root(rootfs, node.path);
-    if let Some(parent) = target.parent() {
-        mkdir_chain(rootfs, parent, steps)?;
-    }
-    let c_target = cpath("linux.devices[].path", &target)?;
+/// The directory holding `path` (inside the root) and the node's name in it.
+fn dir_and_name(field: &str, path: &Path) -> Result<(InRoot, std::ffi::CString)> {
+    let name = path.file_name().ok_or_else(|| Error::invalid(field, path.display(), "names no file"))?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    Ok((InRoot::new(field, dir)?, cpath(field, Path::new(name))?))
+}
+
+fn plan_node(node: &Node<'_>, user_ns: bool, steps: &mut Vec<Step>) -> Result<()> {
+    let field = "linux.devices[].path";
     let shown = node.path.display();
     if user_ns {
-        steps.push(Step { op: Op::Touch { path: c_target.clone() }, what: format!("create {shown}") });
         steps.push(Step {
-            op: Op::Mount { source: Some(cpath("linux.devices[].path", node.path)?), target: c_target, fstype: None, flags: libc::MS_BIND, data: None },
+            op: Op::Mount {
+                source: Some(cpath(field, node.path)?),
+                dest: InRoot::new(field, node.path)?,
+                create: Create::File,
+                fstype: None,
+                flags: libc::MS_BIND,
+                data: None,
+            },
             what: format!("bind mount host {shown} (user namespace: no mknod)"),
         });
     } else {
@@ -53,28 +62,30 @@ fn plan_node(rootfs: &Path, node: &Node<'_>, user_ns: bool, steps: &mut Vec<Step
                 "major must be below 4096 and minor below 1048576 (what mknod(2) can encode)",
             ));
         }
+        let (dir, name) = dir_and_name(field, node.path)?;
         steps.push(Step {
-            op: Op::Mknod { path: c_target.clone(), mode: node.kind | node.mode, dev: libc::makedev(node.major, node.minor) },
+            op: Op::Mknod { dir, name, mode: node.kind | node.mode, dev: libc::makedev(node.major, node.minor) },
             what: format!("mknod {shown} ({}:{})", node.major, node.minor),
         });
         if let Some((uid, gid)) = node.owner {
-            steps.push(Step { op: Op::Chown { path: c_target, uid, gid }, what: format!("chown {shown} to {uid}:{gid}") });
+            let (dir, name) = dir_and_name(field, node.path)?;
+            steps.push(Step { op: Op::Chown { dir, name, uid, gid }, what: format!("chown {shown} to {uid}:{gid}") });
         }
     }
     Ok(())
 }
 
-pub(super) fn plan_dev(spec: &Spec, rootfs: &Path, user_ns: bool, steps: &mut Vec<Step>) -> Result<()> {
+pub(super) fn plan_dev(spec: &Spec, user_ns: bool, steps: &mut Vec<Step>) -> Result<()> {
     let devices = spec.config().linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     for (path, major, minor) in STANDARD {
         if devices.iter().any(|d| d.path() == Path::new(path)) {
             continue;
         }
-        plan_node(rootfs, &Node { path: Path::new(path), kind: libc::S_IFCHR, major: *major, minor: *minor, mode: 0o666, owner: None }, user_ns, steps)?;
+        plan_node(&Node { path: Path::new(path), kind: libc::S_IFCHR, major: *major, minor: *minor, mode: 0o666, owner: None }, user_ns, steps)?;
     }
     for (i, d) in devices.iter().enumerate() {
         let field = format!("linux.devices[{i}]");
-        if !d.path().starts_with("/dev/") {
+        if !d.path().starts_with("/dev/") || d.path().components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             return Err(Error::invalid(format!("{field}.path"), d.path().display(), "devices must live under /dev"));
         }
         let kind = match d.typ() {
@@ -92,7 +103,7 @@ pub(super) fn plan_dev(spec: &Spec, rootfs: &Path, user_ns: bool, steps: &mut Ve
             (u, g) => Some((u.unwrap_or(0), g.unwrap_or(0))),
         };
         let node = Node { path: d.path(), kind, major, minor, mode: d.file_mode().unwrap_or(0o666) & 0o7777, owner };
-        plan_node(rootfs, &node, user_ns, steps)?;
+        plan_node(&node, user_ns, steps)?;
     }
 
     let mounts = spec.config().mounts().as_deref().unwrap_or(&[]);
@@ -101,8 +112,8 @@ pub(super) fn plan_dev(spec: &Spec, rootfs: &Path, user_ns: bool, steps: &mut Ve
         links.push(("pts/ptmx", "/dev/ptmx"));
     }
     for (target, link) in links {
-        let host = join_in_root(rootfs, Path::new(link));
-        steps.push(Step { op: Op::Symlink { target: cstr("symlink", target)?, link: cpath("symlink", &host)? }, what: format!("symlink {link} -> {target}") });
+        let (dir, name) = dir_and_name("symlink", Path::new(link))?;
+        steps.push(Step { op: Op::Symlink { dir, name, target: cstr("symlink", target)? }, what: format!("symlink {link} -> {target}") });
     }
     Ok(())
 }

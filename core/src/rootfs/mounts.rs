@@ -1,13 +1,25 @@
-//! The spec's `mounts`: option parsing (runc's table) and the steps for each mount.
+//! The spec's `mounts`: option parsing (runc's table, recursive attributes included) and the
+//! steps for each mount, every destination resolved inside the root by the child.
 
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Mount;
 
-use super::{in_container, mkdir_chain, propagation_flag};
+use super::propagation_flag;
 use crate::error::{Error, Result};
-use crate::plan::{cpath, cstr, join_in_root, Op, Step};
+use crate::plan::{cpath, cstr, Create, InRoot, Op, Step};
 use crate::spec::Spec;
+
+/// mount_setattr(2)'s MOUNT_ATTR_* bits.
+pub(crate) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub(crate) const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub(crate) const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub(crate) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub(crate) const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
+pub(crate) const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub(crate) const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub(crate) const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub(crate) const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
 /// Mount options split into flags, propagation flags and the filesystem-specific data string.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -15,6 +27,10 @@ pub(crate) struct Options {
     pub flags: libc::c_ulong,
     pub propagation: Vec<libc::c_ulong>,
     pub data: Vec<String>,
+    /// runc's recursive attributes (`rro`, `rnosuid`, ...): set and cleared on the mount and
+    /// every mount below it (mount_setattr with AT_RECURSIVE).
+    pub rec_set: u64,
+    pub rec_clear: u64,
 }
 
 pub(crate) fn parse_options(field: &str, options: &[String]) -> Result<Options> {
@@ -50,6 +66,33 @@ pub(crate) fn parse_options(field: &str, options: &[String]) -> Result<Options> 
                 o.propagation.push(propagation_flag(field, opt)?);
                 continue;
             }
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rstrictatime"
+            | "rnodiratime" | "rdiratime" | "rrelatime" | "rnorelatime" | "rnosymfollow" | "rsymfollow" => {
+                let (set, clear) = match opt.as_str() {
+                    "rro" => (MOUNT_ATTR_RDONLY, 0),
+                    "rrw" => (0, MOUNT_ATTR_RDONLY),
+                    "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+                    "rsuid" => (0, MOUNT_ATTR_NOSUID),
+                    "rnodev" => (MOUNT_ATTR_NODEV, 0),
+                    "rdev" => (0, MOUNT_ATTR_NODEV),
+                    "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+                    "rexec" => (0, MOUNT_ATTR_NOEXEC),
+                    "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+                    "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+                    "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+                    "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+                    // The access-time mode is one field: clearing the mask, then setting it.
+                    "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK),
+                    "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
+                    "rrelatime" | "ratime" | "rnorelatime" => (0, MOUNT_ATTR_ATIME_MASK),
+                    _ => (0, 0),
+                };
+                // A later option wins (`rro,rrw` is read-write); the access-time field is always
+                // cleared whole before a mode is set (mount_setattr's rule).
+                o.rec_set = (o.rec_set & !clear) | set;
+                o.rec_clear = (o.rec_clear & !set) | clear;
+                continue;
+            }
             "idmap" | "ridmap" => return Err(Error::Unsupported(format!("{field}: mount option {opt:?} is not supported yet"))),
             "tmpcopyup" => continue,
             _ => {
@@ -70,59 +113,70 @@ fn resolve_source(spec: &Spec, source: &Path) -> PathBuf {
     }
 }
 
-pub(crate) fn plan_mount(spec: &Spec, rootfs: &Path, i: usize, m: &Mount, steps: &mut Vec<Step>) -> Result<()> {
+pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, steps: &mut Vec<Step>) -> Result<()> {
     let field = format!("mounts[{i}]");
     let opts = parse_options(&format!("{field}.options"), m.options().as_deref().unwrap_or(&[]))?;
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
-    let target = join_in_root(rootfs, dest);
-    let c_target = cpath(&format!("{field}.destination"), &target)?;
-    let dest_shown = dest.display().to_string();
+    let dest_field = format!("{field}.destination");
+    let shown = dest.display().to_string();
     let is_bind = typ == "bind" || opts.flags & libc::MS_BIND != 0;
+    let at = || InRoot::new(&dest_field, dest);
 
     if typ == "cgroup" && !is_bind {
-        return plan_cgroup_mount(rootfs, &target, &opts, steps);
-    }
-    if is_bind {
+        plan_cgroup_mount(&dest_field, dest, &opts, steps)?;
+    } else if is_bind {
         let source = m.source().as_ref().ok_or_else(|| Error::invalid(format!("{field}.source"), "null", "a bind mount needs a source"))?;
         let source = resolve_source(spec, source);
         let meta = std::fs::metadata(&source).map_err(|e| Error::invalid(format!("{field}.source"), source.display(), e.to_string()))?;
-        if meta.is_dir() {
-            mkdir_chain(rootfs, &target, steps)?;
-        } else {
-            if let Some(parent) = target.parent() {
-                mkdir_chain(rootfs, parent, steps)?;
-            }
-            steps.push(Step { op: Op::Touch { path: c_target.clone() }, what: format!("create bind mount target {dest_shown}") });
-        }
         let bind_flags = opts.flags & (libc::MS_BIND | libc::MS_REC);
         steps.push(Step {
-            op: Op::Mount { source: Some(cpath(&format!("{field}.source"), &source)?), target: c_target.clone(), fstype: None, flags: libc::MS_BIND | bind_flags, data: None },
-            what: format!("bind mount {} on {dest_shown}", source.display()),
+            op: Op::Mount {
+                source: Some(cpath(&format!("{field}.source"), &source)?),
+                dest: at()?,
+                create: if meta.is_dir() { Create::Dir } else { Create::File },
+                fstype: None,
+                flags: libc::MS_BIND | bind_flags,
+                data: None,
+            },
+            what: format!("bind mount {} on {shown}", source.display()),
         });
         let rest = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if rest != 0 {
-            steps.push(Step { op: Op::BindRemount { target: c_target.clone(), flags: rest }, what: format!("remount {dest_shown} with {:?}", m.options().as_deref().unwrap_or(&[])) });
+            steps.push(Step { op: Op::BindRemount { dest: at()?, flags: rest }, what: format!("remount {shown} with {:?}", m.options().as_deref().unwrap_or(&[])) });
         }
     } else {
-        mkdir_chain(rootfs, &target, steps)?;
         let source = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.to_string());
-        let data = if opts.data.is_empty() { None } else { Some(cstr(&format!("{field}.options"), opts.data.join(","))?) };
+        let mut data = opts.data.clone();
+        if let Some(label) = crate::security::lsm::mount_label(spec)? {
+            data.push(format!("context={label:?}"));
+        }
+        let data = if data.is_empty() { None } else { Some(cstr(&format!("{field}.options"), data.join(","))?) };
+        // procfs and sysfs only on a real directory (runc's rule): a symlinked /proc in an image
+        // would otherwise put the container's procfs wherever it points.
+        let dest_in_root = if matches!(typ, "proc" | "sysfs") { at()?.no_symlinks() } else { at()? };
         steps.push(Step {
             op: Op::Mount {
                 source: Some(cstr(&format!("{field}.source"), &source)?),
-                target: c_target.clone(),
+                dest: dest_in_root,
+                create: Create::Dir,
                 fstype: Some(cstr(&format!("{field}.type"), typ)?),
                 flags: opts.flags,
                 data,
             },
-            what: format!("mount {source} on {dest_shown}"),
+            what: if matches!(typ, "proc" | "sysfs") { format!("mount {source} on {shown} (a directory, not a symlink)") } else { format!("mount {source} on {shown}") },
+        });
+    }
+    if opts.rec_set != 0 || opts.rec_clear != 0 {
+        steps.push(Step {
+            op: Op::SetAttr { dest: at()?, set: opts.rec_set, clear: opts.rec_clear, recursive: true },
+            what: format!("set recursive mount attributes of {shown} ({:?})", m.options().as_deref().unwrap_or(&[])),
         });
     }
     for flag in &opts.propagation {
         steps.push(Step {
-            op: Op::Mount { source: None, target: c_target.clone(), fstype: None, flags: *flag, data: None },
-            what: format!("set propagation of {}", in_container(rootfs, &target)),
+            op: Op::Mount { source: None, dest: at()?, create: Create::No, fstype: None, flags: *flag, data: None },
+            what: format!("set propagation of {shown}"),
         });
     }
     Ok(())
@@ -130,50 +184,43 @@ pub(crate) fn plan_mount(spec: &Spec, rootfs: &Path, i: usize, m: &Mount, steps:
 
 /// A `cgroup` mount: on v2 the unified hierarchy; on v1 and hybrid hosts a tmpfs with each v1
 /// hierarchy (and `unified`) mounted below it, read-only when asked.
-fn plan_cgroup_mount(rootfs: &Path, target: &Path, opts: &super::mounts::Options, steps: &mut Vec<Step>) -> Result<()> {
+fn plan_cgroup_mount(field: &str, dest: &Path, opts: &Options, steps: &mut Vec<Step>) -> Result<()> {
     use crate::cgroups::{host, Layout};
-    let shown = in_container(rootfs, target);
-    let c_target = cpath("cgroup mount", target)?;
+    let shown = dest.display();
     let flags = opts.flags & !libc::MS_REMOUNT;
-    mkdir_chain(rootfs, target, steps)?;
     let host = host();
+    let mount = |source: &str, sub: Option<&str>, fstype: &str, flags: libc::c_ulong, data: Option<&str>| -> Result<Op> {
+        let path = match sub {
+            Some(s) => dest.join(s),
+            None => dest.to_path_buf(),
+        };
+        Ok(Op::Mount {
+            source: Some(cstr(field, source)?),
+            dest: InRoot::new(field, &path)?,
+            create: Create::Dir,
+            fstype: Some(cstr(field, fstype)?),
+            flags,
+            data: data.map(|d| cstr(field, d)).transpose()?,
+        })
+    };
     if host.layout == Layout::V2 {
-        steps.push(Step {
-            op: Op::Mount { source: Some(cstr("cgroup", "cgroup2")?), target: c_target, fstype: Some(cstr("cgroup", "cgroup2")?), flags, data: None },
-            what: format!("mount cgroup2 on {shown}"),
-        });
+        steps.push(Step { op: mount("cgroup2", None, "cgroup2", flags, None)?, what: format!("mount cgroup2 on {shown}") });
         return Ok(());
     }
     steps.push(Step {
-        op: Op::Mount {
-            source: Some(cstr("cgroup", "tmpfs")?),
-            target: c_target.clone(),
-            fstype: Some(cstr("cgroup", "tmpfs")?),
-            flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            data: Some(cstr("cgroup", "mode=755")?),
-        },
+        op: mount("tmpfs", None, "tmpfs", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, Some("mode=755"))?,
         what: format!("mount tmpfs on {shown}"),
     });
     let sub_flags = flags & !libc::MS_BIND;
     for h in &host.v1 {
-        let sub = target.join(&h.dir);
-        steps.push(Step { op: Op::Mkdir { path: cpath("cgroup", &sub)?, mode: 0o755 }, what: format!("mkdir {shown}/{}", h.dir) });
-        steps.push(Step {
-            op: Op::Mount { source: Some(cstr("cgroup", "cgroup")?), target: cpath("cgroup", &sub)?, fstype: Some(cstr("cgroup", "cgroup")?), flags: sub_flags, data: Some(cstr("cgroup", &h.options)?) },
-            what: format!("mount cgroup ({}) on {shown}/{}", h.options, h.dir),
-        });
+        steps.push(Step { op: mount("cgroup", Some(&h.dir), "cgroup", sub_flags, Some(&h.options))?, what: format!("mount cgroup ({}) on {shown}/{}", h.options, h.dir) });
     }
     if host.layout == Layout::Hybrid {
-        let sub = target.join("unified");
-        steps.push(Step { op: Op::Mkdir { path: cpath("cgroup", &sub)?, mode: 0o755 }, what: format!("mkdir {shown}/unified") });
-        steps.push(Step {
-            op: Op::Mount { source: Some(cstr("cgroup", "cgroup2")?), target: cpath("cgroup", &sub)?, fstype: Some(cstr("cgroup", "cgroup2")?), flags: sub_flags, data: None },
-            what: format!("mount cgroup2 on {shown}/unified"),
-        });
+        steps.push(Step { op: mount("cgroup2", Some("unified"), "cgroup2", sub_flags, None)?, what: format!("mount cgroup2 on {shown}/unified") });
     }
     if flags & libc::MS_RDONLY != 0 {
         steps.push(Step {
-            op: Op::Mount { source: None, target: cpath("cgroup", target)?, fstype: None, flags: libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, data: None },
+            op: Op::BindRemount { dest: InRoot::new(field, dest)?, flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC },
             what: format!("remount {shown} read-only"),
         });
     }
@@ -192,5 +239,8 @@ mod tests {
         assert_eq!(o.propagation, vec![libc::MS_PRIVATE | libc::MS_REC]);
         let rw = parse_options("m", &["ro".into(), "rw".into()]).expect("valid");
         assert_eq!(rw.flags, 0);
+        let rec = parse_options("m", &["rbind".into(), "rro".into(), "rnosuid".into(), "rnoatime".into()]).expect("valid");
+        assert_eq!(rec.rec_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+        assert_eq!(rec.rec_clear, MOUNT_ATTR_ATIME_MASK);
     }
 }

@@ -1,4 +1,7 @@
-//! Privilege setup computed in the parent: capabilities (here), later seccomp and friends.
+//! Privilege setup computed in the parent: capabilities, seccomp, LSM labels; and the trust
+//! checks on files the runtime reads back (caches).
 
 pub mod caps;
+pub mod lsm;
 pub mod seccomp;
+pub(crate) mod trust;

@@ -75,9 +75,11 @@ fn filter_flags(profile: &LinuxSeccomp) -> Result<libc::c_uint> {
 
 /// [`compile`] behind two caches keyed by the profile's full JSON text: one in this process (a
 /// library host compiles Docker's profile once, not per container), and one on disk in
-/// `cache_dir` (root-only, under the state root), so a one-shot command skips libseccomp's
-/// several milliseconds too. A disk entry is used only when its stored profile text is
-/// byte-for-byte the same.
+/// `cache_dir`, so a one-shot command skips libseccomp's several milliseconds too. A disk entry
+/// is one file, `<hash>.bpf`: the profile text it was compiled from, then the program; it is used
+/// only when that text is byte-for-byte the same, and only when the directory and the file are
+/// owned by this user and writable by nobody else (security/trust.rs): a filter another user
+/// could have replaced is never loaded.
 pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Compiled> {
     use std::collections::hash_map::DefaultHasher;
     use std::hash::{Hash, Hasher};
@@ -89,23 +91,23 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: Option<&Path>) -> Resul
     let flags = filter_flags(profile)?;
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
-    let name = format!("{:016x}", hasher.finish());
-    let from_disk = cache_dir.and_then(|dir| {
-        let text = std::fs::read(dir.join(format!("{name}.json"))).ok()?;
-        if text != key.as_bytes() {
-            return None;
-        }
-        let bpf = std::fs::read(dir.join(format!("{name}.bpf"))).ok()?;
-        let filter = decode(&bpf)?;
+    let name = format!("{:016x}.bpf", hasher.finish());
+    // An untrusted directory is neither read nor written: the filter is compiled here.
+    let dir = cache_dir.and_then(|d| crate::security::trust::open_private_dir(d).ok());
+    let from_disk = dir.as_ref().and_then(|dir| {
+        let mut f = crate::security::trust::open_private_file(dir, &name, MAX_ENTRY).ok()?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).ok()?;
+        let filter = decode_entry(&bytes, &key)?;
         Some(Compiled { filter, flags })
     });
     let compiled = match from_disk {
         Some(c) => c,
         None => {
             let c = compile(profile)?;
-            if let Some(dir) = cache_dir {
+            if let Some(dir) = &dir {
                 // Best effort: a cache that cannot be written only costs time.
-                let _ = store(dir, &name, &key, &c.filter);
+                let _ = crate::security::trust::write_private_file(dir, &name, &encode_entry(&key, &c.filter));
             }
             c
         }
@@ -118,35 +120,44 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: Option<&Path>) -> Resul
     Ok(compiled)
 }
 
-fn decode(bytes: &[u8]) -> Option<Vec<libc::sock_filter>> {
-    let size = std::mem::size_of::<libc::sock_filter>();
-    if bytes.is_empty() || bytes.len() % size != 0 {
-        return None;
-    }
-    Some(
-        bytes
-            .chunks_exact(size)
-            .map(|c| libc::sock_filter { code: u16::from_ne_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) })
-            .collect(),
-    )
-}
+/// The largest cache entry read back (a profile text and at most 4096 instructions fit easily).
+const MAX_ENTRY: u64 = 4 << 20;
 
-fn store(dir: &Path, name: &str, key: &str, filter: &[libc::sock_filter]) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let mut bytes = Vec::with_capacity(filter.len() * 8);
+/// A cache entry: the key's length (u64, little-endian), the key, the program (8 bytes each).
+fn encode_entry(key: &str, filter: &[libc::sock_filter]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(8 + key.len() + filter.len() * 8);
+    bytes.extend_from_slice(&(key.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(key.as_bytes());
     for f in filter {
         bytes.extend_from_slice(&f.code.to_ne_bytes());
         bytes.extend_from_slice(&[f.jt, f.jf]);
         bytes.extend_from_slice(&f.k.to_ne_bytes());
     }
-    let unique = format!("{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "");
-    for (ext, data) in [("bpf", bytes.as_slice()), ("json", key.as_bytes())] {
-        let tmp = dir.join(format!(".{name}.{ext}.{unique}"));
-        std::fs::write(&tmp, data)?;
-        std::fs::rename(&tmp, dir.join(format!("{name}.{ext}")))?;
+    bytes
+}
+
+/// The program of a cache entry, if it was compiled from exactly `key`.
+fn decode_entry(bytes: &[u8], key: &str) -> Option<Vec<libc::sock_filter>> {
+    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let end = 8usize.checked_add(usize::try_from(len).ok()?)?;
+    if bytes.get(8..end)? != key.as_bytes() {
+        return None;
     }
-    Ok(())
+    decode(&bytes[end..])
+}
+
+/// BPF instructions from their in-memory bytes (8 each); None if empty or truncated.
+fn decode(program: &[u8]) -> Option<Vec<libc::sock_filter>> {
+    let size = std::mem::size_of::<libc::sock_filter>();
+    if program.is_empty() || program.len() % size != 0 {
+        return None;
+    }
+    Some(
+        program
+            .chunks_exact(size)
+            .map(|c| libc::sock_filter { code: u16::from_ne_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) })
+            .collect(),
+    )
 }
 
 /// Compiles an OCI seccomp profile. Unknown syscall names and architectures are errors; a name
@@ -337,22 +348,53 @@ mod tests {
 
     #[test]
     fn disk_cache_returns_the_same_filter_and_ignores_a_different_profile() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let base = tempfile::tempdir().expect("tempdir");
+        let dir = base.path().join("cache");
         let p = docker_default(1 << 21);
         let fresh = compile(&p).expect("compile");
-        let first = compile_cached(&p, Some(dir.path())).expect("cached");
+        let first = compile_cached(&p, Some(&dir)).expect("cached");
         assert_eq!(first.filter.len(), fresh.filter.len());
-        let entries = std::fs::read_dir(dir.path()).expect("cache dir").count();
-        assert_eq!(entries, 2, "a .bpf and a .json");
-        // A tampered stored profile text makes the entry unusable (compiled again, same result).
-        for e in std::fs::read_dir(dir.path()).expect("dir").flatten() {
-            if e.path().extension().is_some_and(|x| x == "json") {
-                std::fs::write(e.path(), "{}").expect("tamper");
-            }
-        }
+        let entries: Vec<_> = std::fs::read_dir(&dir).expect("cache dir").flatten().collect();
+        assert_eq!(entries.len(), 1, "one .bpf entry: {entries:?}");
+        let bytes = std::fs::read(entries[0].path()).expect("entry");
+        let key = serde_json::to_string(&p).expect("key");
+        assert_eq!(decode_entry(&bytes, &key).expect("decodes").len(), fresh.filter.len());
+        assert!(decode_entry(&bytes, "{}").is_none(), "another profile's text must not match");
+        // A different profile gets its own entry and its own program.
         let other = docker_default(0);
-        let again = compile_cached(&other, Some(dir.path())).expect("other profile");
+        let again = compile_cached(&other, Some(&dir)).expect("other profile");
         assert_ne!(again.filter.len(), first.filter.len());
+    }
+
+    #[test]
+    fn a_cache_entry_another_user_could_write_is_never_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().expect("tempdir");
+        let dir = base.path().join("cache");
+        // A profile no other test compiles (the in-process cache must not answer for the disk).
+        let mut p = docker_default(0);
+        p.set_default_errno_ret(Some(libc::EACCES as u32));
+        // A forged entry: the right key, an allow-all program (BPF_RET | BPF_K, SECCOMP_RET_ALLOW).
+        let key = serde_json::to_string(&p).expect("key");
+        let allow_all = [libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }];
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&key, &mut hasher);
+        let name = format!("{:016x}.bpf", std::hash::Hasher::finish(&hasher));
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join(&name), encode_entry(&key, &allow_all)).expect("forge");
+        std::fs::set_permissions(dir.join(&name), std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        // World-writable directory: not trusted.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(crate::security::trust::open_private_dir(&dir).is_err());
+        // A private directory, but an entry others may write: not trusted, so compiled afresh.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let got = compile_cached(&p, Some(&dir)).expect("compile");
+        assert!(got.filter.len() > 1, "the forged allow-all program was loaded from the cache");
+        // The checks are what refused it: the same entry, private, is trusted.
+        std::fs::write(dir.join(&name), encode_entry(&key, &allow_all)).expect("forge again");
+        std::fs::set_permissions(dir.join(&name), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let d = crate::security::trust::open_private_dir(&dir).expect("private dir");
+        assert!(crate::security::trust::open_private_file(&d, &name, MAX_ENTRY).is_ok());
     }
 
     #[test]
