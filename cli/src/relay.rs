@@ -88,10 +88,14 @@ impl Relay {
         v
     }
 
-    /// Moves what can be moved without blocking.
-    pub fn pump(&mut self) {
+    /// Moves what `ready` (poll's answer for [`Relay::pollfds`]) says can move without blocking.
+    pub fn pump(&mut self, ready: &[libc::pollfd]) {
+        let is_ready = |fd: RawFd| ready.iter().any(|p| p.fd == fd && p.revents != 0);
         for c in self.copies.iter_mut().filter(|c| c.ours.is_some()) {
             if !c.pending.is_empty() {
+                if !is_ready(c.to) {
+                    continue;
+                }
                 match nix::unistd::write(borrow(c.to), &c.pending) {
                     Ok(n) => {
                         c.pending.drain(..n);
@@ -107,6 +111,9 @@ impl Relay {
             }
             if c.eof {
                 c.finish();
+                continue;
+            }
+            if !is_ready(c.from) {
                 continue;
             }
             let mut buf = [0u8; 16384];
@@ -138,7 +145,7 @@ impl Relay {
             if r < 0 && Errno::last() != Errno::EINTR {
                 return;
             }
-            self.pump();
+            self.pump(&fds);
         }
     }
 }

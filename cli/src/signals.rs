@@ -63,7 +63,7 @@ pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd, mut relay:
         }
         if let Some(r) = relay.as_deref_mut() {
             if fds[2..].iter().any(|p| p.revents != 0) {
-                r.pump();
+                r.pump(&fds[2..]);
             }
         }
         if fds[1].revents != 0 || pidfd < 0 {

@@ -144,7 +144,7 @@ fn fd_path(fd: i32, buf: &mut [u8; 32]) -> &CStr {
     unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=n]) }
 }
 
-/// `path` (`dest`'s or one of its prefixes) opened from the root, confined to it (resolve.rs).
+/// `path` (`dest`'s) opened from the root, confined to it (resolve.rs).
 fn open_in_root(ctx: &mut Ctx, dest: &InRoot, path: &CStr, flags: i32) -> Result<i32, i32> {
     resolve::open_in_root(ctx.root, path, flags, dest.no_symlinks, &mut ctx.openat2)
 }
@@ -156,52 +156,13 @@ fn close_unless(fd: i32, keep: i32) {
 }
 
 /// An O_PATH fd on `dest`, resolved inside the root now; what is missing is created first as
-/// `create` says (directories 0755, a file 0644, each made relative to its resolved parent's fd
-/// and never through a symlink at its own name).
+/// `create` says (resolve.rs: relative to each resolved parent's fd, symlinks followed as text
+/// inside the root).
 fn resolve(ctx: &mut Ctx, dest: &InRoot, create: Create) -> Result<i32, i32> {
     match open_in_root(ctx, dest, &dest.path, libc::O_PATH) {
-        Err(libc::ENOENT) if create != Create::No => {}
-        r => return r,
+        Err(libc::ENOENT) if create != Create::No => resolve::create_in_root(ctx.root, &dest.path, dest.no_symlinks, create),
+        r => r,
     }
-    let last = dest.prefixes.len();
-    let mut parent = ctx.root;
-    for (i, (prefix, name)) in dest.prefixes.iter().enumerate() {
-        let fd = match open_in_root(ctx, dest, prefix, libc::O_PATH) {
-            Ok(fd) => fd,
-            Err(libc::ENOENT) => {
-                let made = if i + 1 == last && create == Create::File {
-                    raw::openat(parent, name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644).map(|fd| {
-                        raw::close(fd);
-                        0
-                    })
-                } else {
-                    raw::mkdirat(parent, name, 0o755)
-                };
-                let again = match made {
-                    Ok(_) | Err(libc::EEXIST) => open_in_root(ctx, dest, prefix, libc::O_PATH),
-                    Err(e) => Err(e),
-                };
-                match again {
-                    Ok(fd) => fd,
-                    Err(e) => {
-                        close_unless(parent, ctx.root);
-                        return Err(e);
-                    }
-                }
-            }
-            Err(e) => {
-                close_unless(parent, ctx.root);
-                return Err(e);
-            }
-        };
-        close_unless(parent, ctx.root);
-        parent = fd;
-    }
-    if parent == ctx.root {
-        // Only "." has no prefixes, and it always exists.
-        return Err(libc::ENOENT);
-    }
-    Ok(parent)
 }
 
 /// mount(2) onto what `fd` refers to.

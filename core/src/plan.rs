@@ -26,14 +26,12 @@ pub(crate) enum Create {
 /// A path inside the container's root filesystem, resolved by the child at the moment it is used,
 /// after every earlier mount: openat2 from the root's fd with RESOLVE_IN_ROOT (`..` and absolute
 /// symlinks stay inside the root) and RESOLVE_NO_MAGICLINKS (no /proc/self/fd/N jump to a host
-/// object). The child then acts through the fd it got, never through the path again.
+/// object), or an equivalent walk (child/resolve.rs). The child then acts through the fd it got,
+/// never through the path again.
 #[derive(Debug)]
 pub(crate) struct InRoot {
     /// Relative to the root; "." for the root itself.
     pub path: CString,
-    /// Each prefix of `path` with its last component ("a" "a"; "a/b" "b"; ...), to create
-    /// what is missing one directory at a time.
-    pub prefixes: Vec<(CString, CString)>,
     /// Refuse any symlink on the way (procfs and sysfs destinations, as runc does).
     pub no_symlinks: bool,
 }
@@ -43,25 +41,20 @@ impl InRoot {
     pub(crate) fn new(field: &str, dest: &Path) -> Result<InRoot> {
         use std::os::unix::ffi::OsStrExt;
         use std::path::Component;
-        let mut parts: Vec<&[u8]> = Vec::new();
-        for c in dest.components() {
-            match c {
-                Component::Normal(s) => parts.push(s.as_bytes()),
-                Component::ParentDir => parts.push(b".."),
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            }
-        }
-        let mut prefixes = Vec::with_capacity(parts.len());
         let mut joined: Vec<u8> = Vec::new();
-        for part in &parts {
+        for c in dest.components() {
+            let part: &[u8] = match c {
+                Component::Normal(s) => s.as_bytes(),
+                Component::ParentDir => b"..",
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+            };
             if !joined.is_empty() {
                 joined.push(b'/');
             }
             joined.extend_from_slice(part);
-            prefixes.push((cstr(field, &joined)?, cstr(field, part)?));
         }
         let path = if joined.is_empty() { cstr(field, ".")? } else { cstr(field, &joined)? };
-        Ok(InRoot { path, prefixes, no_symlinks: false })
+        Ok(InRoot { path, no_symlinks: false })
     }
 
     pub(crate) fn no_symlinks(mut self) -> InRoot {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rcontainer_core::{Container, SpecBuilder, Stdio};
-use rcontainer_tests::{pipe, read_on_thread, require_root, unique_id, Cli, Guard, StateRoot};
+use rcontainer_tests::{output_timeout, pipe, rcontainer_bin, read_on_thread, require_root, unique_id, Cli, Guard, StateRoot, TIMEOUT};
 
 /// Runs `script` with `sh -c` in a default ad-hoc container (Docker's defaults) via the command.
 fn adhoc(root: &StateRoot, extra: &[&str], script: &str) -> rcontainer_tests::Out {
@@ -183,7 +183,7 @@ fn a_container_cannot_reach_the_runtime_of_a_container_being_set_up() {
     drop((in_r, out_w));
     a.start().expect("start A");
 
-    // B joins A's pid namespace and stays created: its init is still a copy of this test binary.
+    // B joins A's pid namespace and stays created (its init is the exec stub by now).
     let b_spec = SpecBuilder::new(["true"])
         .default_root(root.path())
         .expect("root")
@@ -213,5 +213,107 @@ fn a_container_cannot_reach_the_runtime_of_a_container_being_set_up() {
     assert!(out.contains("self-ok") && out.contains("done"), "{out:?}");
     for leak in ["EXE-VISIBLE", "EXE-READ", "ENV-READ"] {
         assert!(!out.contains(leak), "{leak}: the init of a container being set up is reachable: {out:?}");
+    }
+}
+
+/// The embedded default root: the host's secrets are hidden, and every mount below the host
+/// directories it shows is read-only too (a tmpfs on /usr/local stands in for a host's submount,
+/// made in a mount namespace of its own so the host does not see it).
+#[test]
+fn the_default_root_hides_host_secrets_and_is_read_only_all_the_way_down() {
+    require_root!();
+    let root = StateRoot::new();
+    let secret_files: Vec<&str> = ["/etc/shadow", "/etc/gshadow"].into_iter().filter(|p| Path::new(p).exists()).collect();
+    assert!(!secret_files.is_empty(), "this host has no /etc/shadow to protect");
+    let script = format!("for f in {}; do printf '%s:%s\\n' \"$f\" \"$(wc -c <$f)\"; done; ls /etc/ssl/private 2>/dev/null | wc -l; echo x >/usr/local/rct-probe && echo WROTE-SUBMOUNT; echo x >/etc/rct-probe && echo WROTE-ETC; exit 0", secret_files.join(" "));
+    let bin = rcontainer_bin();
+    let out = output_timeout(
+        {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c", r#"mount -t tmpfs rct-sub /usr/local && exec "$@""#, "sh"])
+                .arg(&bin)
+                .arg("--root")
+                .arg(root.path())
+                .args(["run", "--", "sh", "-c", &script]);
+            c
+        },
+        TIMEOUT,
+    );
+    for f in &secret_files {
+        assert!(out.stdout.contains(&format!("{f}:0\n")), "{f} is readable in a default container: {out:?}");
+    }
+    assert!(!out.stdout.contains("WROTE"), "a host directory is writable from a default container: {out:?}");
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+    assert!(!Path::new("/usr/local/rct-probe").exists() && !Path::new("/etc/rct-probe").exists());
+}
+
+/// The on-disk seccomp cache is read back only if nobody else could have written it: here the
+/// cache directory is made world-writable and its entries replaced with an allow-all program
+/// owned by another user. The next container must still be confined by Docker's profile.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_seccomp_cache_another_user_could_write_is_not_trusted() {
+    require_root!();
+    let root = StateRoot::new();
+    let probe = syscall_line("unshare_user", 272, "0x10000000");
+    // First run: compiles Docker's profile and caches it.
+    let first = adhoc(&root, &[], &probe).ok();
+    assert!(first.stdout.contains("unshare_user=1\n"), "{first:?}");
+    let cache = root.path().join(".seccomp-cache");
+    let entries: Vec<_> = std::fs::read_dir(&cache).expect("the cache exists").flatten().map(|e| e.path()).collect();
+    assert!(!entries.is_empty(), "nothing cached");
+    // Another user's forgery: same profile text, an allow-all program (BPF_RET|BPF_K ALLOW).
+    let allow_all = [0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x7f];
+    for e in entries.iter().filter(|e| e.extension().is_some_and(|x| x == "bpf")) {
+        let bytes = std::fs::read(e).expect("entry");
+        // An entry is the profile text it was compiled from (length-prefixed), then the program;
+        // a bare program is forged whole.
+        let key_len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize).unwrap_or(0);
+        let mut forged = match bytes.get(8..8 + key_len) {
+            Some(key) if key.first() == Some(&b'{') => bytes[..8 + key_len].to_vec(),
+            _ => Vec::new(),
+        };
+        forged.extend_from_slice(&allow_all);
+        std::fs::write(e, forged).expect("forge");
+        std::os::unix::fs::chown(e, Some(65534), Some(65534)).expect("chown");
+    }
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let second = adhoc(&root, &[], &probe).ok();
+    assert!(second.stdout.contains("unshare_user=1\n"), "the forged allow-all filter was loaded: {second:?}");
+    // And a private directory with a foreign-owned entry is refused the same way.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let third = adhoc(&root, &[], &probe).ok();
+    assert!(third.stdout.contains("unshare_user=1\n"), "a foreign-owned cache entry was loaded: {third:?}");
+}
+
+/// LSM labels are applied where the LSM is enabled and refused where it is not: never ignored.
+#[test]
+fn lsm_labels_are_refused_where_the_lsm_is_not_enabled() {
+    require_root!();
+    let root = StateRoot::new();
+    let cli = Cli::new(root.path());
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y");
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let cases = [
+        ("apparmorProfile", apparmor, "AppArmor is not enabled"),
+        ("selinuxLabel", selinux, "SELinux is not enabled"),
+        ("mountLabel", selinux, "SELinux is not enabled"),
+    ];
+    for (field, enabled, message) in cases {
+        if enabled {
+            eprintln!("SKIP: {field}: the LSM is enabled on this host (the refusal cannot be seen here)");
+            continue;
+        }
+        let mut b = rcontainer_tests::Bundle::busybox(&["true"]);
+        b.edit(|c| {
+            if field == "mountLabel" {
+                c["linux"][field] = "system_u:object_r:container_file_t:s0".into();
+            } else {
+                c["process"][field] = "some-label".into();
+            }
+        });
+        let out = cli.run(&["run", "--bundle", &b.path().to_string_lossy(), &unique_id("lsm")]);
+        assert_ne!(out.code, Some(0), "{field} was silently ignored: {out:?}");
+        assert!(out.stderr.contains(field) && out.stderr.contains(message), "{field}: {}", out.stderr);
     }
 }

@@ -12,6 +12,7 @@
 use std::ffi::CStr;
 
 use super::raw;
+use crate::plan::Create;
 
 /// Most directories a walk holds open at once (the depth of the path after `..`), and most
 /// symlinks it follows (the kernel's own limit, 40).
@@ -44,7 +45,7 @@ pub(super) fn open_in_root(root: i32, path: &CStr, flags: i32, no_symlinks: bool
             }
         }
     }
-    let fd = walk(root, path, no_symlinks)?;
+    let fd = walk(root, path, no_symlinks, Create::No)?;
     if flags & libc::O_PATH != 0 {
         return Ok(fd);
     }
@@ -65,8 +66,37 @@ fn close_all(stack: &[i32], depth: usize, root: i32) {
     }
 }
 
-/// The walk: an O_PATH fd on what `path` names inside `root`.
-fn walk(root: i32, path: &CStr, no_symlinks: bool) -> Result<i32, i32> {
+/// An O_PATH fd on `path` inside `root`, creating what is missing as `create` says: directories
+/// (0755) for every missing component, and for [`Create::File`] an empty file (0644) as the last
+/// one. The walk follows symlinks as text inside the root, so a dangling symlink's target is
+/// created inside the root too (as runc does), and each creation is relative to the fd of its
+/// resolved parent, never through a path.
+pub(super) fn create_in_root(root: i32, path: &CStr, no_symlinks: bool, create: Create) -> Result<i32, i32> {
+    if root < 0 {
+        return Err(libc::EBADF);
+    }
+    walk(root, path, no_symlinks, create)
+}
+
+/// Makes the missing component `name` in `dir`: a directory, or (the last one, for
+/// [`Create::File`]) an empty file. Already there (a race) is fine.
+fn make(dir: i32, name: &CStr, file: bool) -> Result<(), i32> {
+    let r = if file {
+        raw::openat(dir, name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644).map(|fd| {
+            raw::close(fd);
+            0
+        })
+    } else {
+        raw::mkdirat(dir, name, 0o755)
+    };
+    match r {
+        Ok(_) | Err(libc::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The walk: an O_PATH fd on what `path` names inside `root` (creating as `create` says).
+fn walk(root: i32, path: &CStr, no_symlinks: bool, create: Create) -> Result<i32, i32> {
     // What is left to resolve sits right-aligned in `rest` (rest[start..]): a symlink's target is
     // put in front of it without moving it.
     let mut rest = [0u8; 4096];
@@ -123,7 +153,17 @@ fn walk(root: i32, path: &CStr, no_symlinks: bool) -> Result<i32, i32> {
         }
         // SAFETY: name[..=len] holds the component (no NUL: it came from a CStr) and a NUL.
         let cname = unsafe { CStr::from_bytes_with_nul_unchecked(&name[..=len]) };
-        let fd = match raw::openat(stack[depth - 1], cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0) {
+        let dir = stack[depth - 1];
+        let mut opened = raw::openat(dir, cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0);
+        if opened == Err(libc::ENOENT) && create != Create::No {
+            let mut k = start;
+            while k < rest.len() && rest[k] == b'/' {
+                k += 1;
+            }
+            let last = k == rest.len();
+            opened = make(dir, cname, last && create == Create::File).and_then(|()| raw::openat(dir, cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0));
+        }
+        let fd = match opened {
             Ok(fd) => fd,
             Err(e) => {
                 close_all(&stack, depth, root);
@@ -247,7 +287,34 @@ mod tests {
                 assert_eq!(&got, want, "{path} (openat2: {openat2})");
             }
             assert_eq!(open(&root, "abs/b", openat2, true), Err(libc::ELOOP), "no_symlinks (openat2: {openat2})");
+            assert_eq!(open(&root, "..", openat2, false), Ok(root.clone()));
             assert_eq!(open(&root, "a/b", openat2, true), Ok(root.join("a/b")));
         }
+    }
+
+    /// Creating through a dangling symlink makes its target inside the root, never outside.
+    #[test]
+    fn creation_follows_dangling_symlinks_inside_the_root() {
+        use std::os::fd::AsRawFd;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        symlink(outside.join("new"), root.join("dangling")).expect("symlink");
+        symlink("../../../../../../../../../../outside-rel", root.join("up")).expect("symlink");
+        let dir = std::fs::File::open(&root).expect("open root");
+        let root = root.canonicalize().expect("canonical");
+        for (path, create, want) in [
+            ("dangling/sub", Create::Dir, root.join(outside.strip_prefix("/").expect("abs")).join("new/sub")),
+            ("up/file", Create::File, root.join("outside-rel/file")),
+            ("plain/a/b", Create::Dir, root.join("plain/a/b")),
+        ] {
+            let c = CString::new(path).expect("path");
+            let fd = create_in_root(dir.as_raw_fd(), &c, false, create).unwrap_or_else(|e| panic!("{path}: errno {e}"));
+            assert_eq!(fd_target(fd), want, "{path}");
+        }
+        assert!(std::fs::metadata(root.join("outside-rel/file")).expect("file").is_file());
+        assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0, "something was made outside the root");
     }
 }
