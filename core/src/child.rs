@@ -496,6 +496,10 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
         }
         Op::PrepareStub { report_fd, start_fd } => {
             let _ = raw::unblock_all_signals();
+            for fd in 0..3 {
+                // EBADF: the host runs with that fd closed; the container gets it closed too.
+                let _ = raw::set_cloexec(fd, false);
+            }
             raw::set_cloexec(*report_fd, false)?;
             ok(raw::set_cloexec(*start_fd, false))
         }

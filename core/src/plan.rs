@@ -136,7 +136,9 @@ pub(crate) enum Op {
     /// Open the LSM's exec attribute of this thread and put it at fd `at` (a number the parent
     /// reserved, which the stub's argv names).
     OpenLsmAttr { path: CString, at: RawFd },
-    /// Unblock every signal and let the report and start fds survive the stub's exec.
+    /// Unblock every signal; let the report and start fds survive the stub's exec, and fds 0-2
+    /// every exec (a host such as Node marks its own stdio close-on-exec; inherited, it would
+    /// vanish at the container's exec).
     PrepareStub { report_fd: RawFd, start_fd: RawFd },
     /// execveat the exec stub (child/stub.rs), which reports READY, waits for `start`, and execs
     /// the command.
