@@ -47,5 +47,11 @@ rc delete v2c
 check "delete removed $dir" [ ! -d "$dir" ]
 check "no state left" [ -z "$(ls "$root")" ] || true
 
+# The escape defences on this kernel too (the guest's is older than the host's).
+out=$(rc run -- /proc/self/exe --version 2>&1); status=$?
+case "$out" in *rcontainer*) bad "/proc/self/exe does not run the runtime" "$out";; *) check "/proc/self/exe runs the exec stub, which exits 127 (got $status)" [ "$status" = 127 ];; esac
+out=$(rc run -w /proc/self/fd/4 -- sh -c 'ls ../../../../../..' 2>&1); status=$?
+case "$out" in *"cwd /proc/self/fd/4"*) ok "cwd through a runtime fd refused";; *) bad "cwd through a runtime fd refused (got $status)" "$out";; esac
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -111,6 +111,7 @@ fn write_proc(pid: libc::pid_t, file: &str, text: &str) -> Result<()> {
 }
 
 /// Where the Plan lives during a spawn: in this function, or shared with a CLONE_VM child.
+#[allow(clippy::large_enum_variant)] // one, on the stack, for the length of a spawn
 enum Home {
     Own(Plan),
     Shared(Box<vm::VmChild>),

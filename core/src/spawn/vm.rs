@@ -205,6 +205,7 @@ fn start_helper(vm: &mut VmChild, report_w: RawFd) -> bool {
 }
 
 /// How a CLONE_VM clone went.
+#[allow(clippy::large_enum_variant)] // one, on the stack, for the length of a spawn
 pub(super) enum Outcome {
     /// The child exists and said HELLO: it runs on the VmChild's memory until it execs.
     Cloned(Box<VmChild>),

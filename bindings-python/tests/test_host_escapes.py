@@ -1,6 +1,8 @@
-"""The container never gets the caller's terminal: a process whose controlling terminal is a pty
-(made here) calls rcontainer.run() with inherited stdio; the container tries to push a command
-line into that terminal's input with TIOCSTI. The input queue must stay empty."""
+"""Escapes towards the host that go through the Python host itself: its terminal and its binary.
+
+The terminal: a process whose controlling terminal is a pty (made here) calls rcontainer.run()
+with inherited stdio; the container tries to push a command line into that terminal's input with
+TIOCSTI. The input queue must stay empty."""
 
 import fcntl
 import os
@@ -66,3 +68,13 @@ def test_run_with_inherited_stdio_does_not_hand_the_terminal_to_the_container(kw
     assert "INJECTED-OK" not in out, f"TIOCSTI reached the caller's terminal:\n{out}"
     assert pending == 0, f"input was pushed into the caller's terminal:\n{out}"
     assert "exit7 7" in out, out
+
+
+def test_the_container_cannot_run_the_host_python_through_proc_self_exe(kw):
+    """The host program here is python itself: a container naming /proc/self/exe must not run
+    it (the exec stub runs instead, and exits 127)."""
+    import rcontainer
+
+    r = rcontainer.run(["/proc/self/exe", "-c", "print('HOST PYTHON RAN')"], capture_output=True, text=True, **kw)
+    assert "HOST PYTHON RAN" not in r.stdout, r
+    assert r.returncode == 127, r

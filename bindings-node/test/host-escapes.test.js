@@ -1,8 +1,9 @@
 'use strict'
-// The container never gets the caller's terminal: a Node process whose controlling terminal is
-// a pty (made by a small Python harness: Node has no pty module) calls run() with
-// stdio: 'inherit'; the container tries to push a command line into that terminal's input with
-// TIOCSTI. The input queue must stay empty, and the container's output must still reach it.
+// Escapes towards the host that go through the Node host itself: its terminal and its binary.
+// The terminal: a Node process whose controlling terminal is a pty (made by a small Python
+// harness: Node has no pty module) calls run() with stdio: 'inherit'; the container tries to push
+// a command line into that terminal's input with TIOCSTI. The input queue must stay empty, and
+// the container's output must still reach the terminal.
 const { test } = require('node:test')
 const assert = require('node:assert')
 const { spawnSync } = require('node:child_process')
@@ -65,6 +66,18 @@ test("run() with stdio 'inherit' does not hand the caller's terminal to the cont
     assert.doesNotMatch(out, /INJECTED-OK/, `TIOCSTI reached the caller's terminal:\n${out}`)
     assert.match(out, /PENDING 0 RC 0/, `input was pushed into the caller's terminal:\n${out}`)
     assert.match(out, /exit7 7/, out)
+  } finally {
+    removeRoot(root)
+  }
+})
+
+test('a container cannot run the host node through /proc/self/exe', async () => {
+  const { run } = require('..')
+  const root = stateRoot('exe')
+  try {
+    const r = await run(['/proc/self/exe', '-e', "console.log('HOST NODE RAN')"], { root, capture: true })
+    assert.doesNotMatch(r.stdout, /HOST NODE RAN/)
+    assert.strictEqual(r.code, 127)
   } finally {
     removeRoot(root)
   }
