@@ -46,6 +46,11 @@
 # namespace where /sys/fs/cgroup/unified/cgroup.controllers is covered by an empty file; the
 # script prints a note saying so (the crun rows then include one unshare+mount+exec).
 #
+# A/B against another build (e.g. the previous commit's, for a change's cost): RC_BASELINE=<its
+# static rcontainer> adds the rows "rcontainer run (baseline)" and "rcontainer run, minimal config
+# (baseline)", and INPROC_BASELINE=<its inproc> the row "rcontainer library (baseline)", measured
+# in the same rotated rounds as the others.
+#
 # Knobs (environment): ROUNDS=3 RUNS=60 (per command per round) WARMUP=5 CONC=50 CONC_RUNS=10
 #   INPROC_COUNT=200 (per row, over INPROC_ROUNDS=4 rotated rounds) BIG_MIB=1024 SKIP_INSTALL=1 (no apt-get) KEEP_TMP=1 (keep the temp dir)
 #
@@ -224,6 +229,11 @@ ROWS=(
 	"crun run, minimal config|rcontainer-bench-crunm $CRUN --root ${RT_ROOT[crun]} run --bundle $MINB @ID@"
 	"bwrap|bwrap bwrap $BWRAP_ARGS /bin/true"
 )
+if [ -n "${RC_BASELINE:-}" ]; then
+	ROWS+=("rcontainer run (baseline)|rcontainer-bench-rcb $RC_BASELINE --root ${RT_ROOT[rcontainer]} run --bundle $BUNDLE @ID@")
+	ROWS+=("rcontainer run, minimal config (baseline)|rcontainer-bench-rcbm $RC_BASELINE --root ${RT_ROOT[rcontainer]} run --bundle $MINB @ID@")
+	note "baseline rows: $RC_BASELINE ($("$RC_BASELINE" --version))"
+fi
 SEQ=()
 CONCS=()
 for e in "${ROWS[@]}"; do
@@ -322,12 +332,13 @@ inproc_row() { # $1: row index; $2: round
 	4) [ -z "$HAVE_PY" ] || "$PY" "$BENCH_DIR/py_inproc.py" "$BUNDLE" "$WORK/root-inproc" "$PER_ROUND" "$OUT/inproc-6-$r.json" >/dev/null ||
 		note "in-process row 'Python rcontainer.run' FAILED" ;;
 	5) rc_loop "inproc:rcontainer library, minimal config" "inproc-7-$r.json" "$MINB" ;;
+	6) [ -z "${INPROC_BASELINE:-}" ] || INPROC=$INPROC_BASELINE rc_loop "inproc:rcontainer library (baseline)" "inproc-8-$r.json" "$BUNDLE" ;;
 	esac
 }
 for ((r = 0; r < INPROC_ROUNDS; r++)); do
 	echo "-- round $((r + 1))/$INPROC_ROUNDS"
-	for ((i = 0; i < 6; i++)); do
-		inproc_row $(((i + r) % 6)) "$r"
+	for ((i = 0; i < 7; i++)); do
+		inproc_row $(((i + r) % 7)) "$r"
 		sleep 1
 	done
 done

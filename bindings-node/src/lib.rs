@@ -327,6 +327,10 @@ fn create_container(env: usize, op: &str, values: &HashMap<String, Value>, defau
     let mut fds: [Option<RawFd>; 3] = [None; 3];
     for i in 0..3 {
         match parsed.stdio[i].unwrap_or(default_stdio[i]) {
+            // Node marks its own fds 0-2 close-on-exec: passed as is they would vanish at the
+            // container's exec. Given explicitly, the container gets a copy that survives it.
+            // SAFETY: F_GETFD only inspects the descriptor.
+            StdioKind::Inherit if unsafe { libc::fcntl(i as RawFd, libc::F_GETFD) } >= 0 => fds[i] = Some(i as RawFd),
             StdioKind::Inherit => {}
             StdioKind::Ignore => {
                 let fd = dev_null()?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, Spec, Status};
 
-use crate::relay::Relay;
+use crate::relay::{self, Relay};
 use crate::{adhoc, signals, Cli, Command, CreateArgs, Failure, RunArgs};
 
 pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
@@ -14,8 +14,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
     match &cli.command {
         Command::Create { create, id } => {
             let spec = Spec::from_bundle(bundle_dir(create)?)?;
+            let mut opts = create_options(cli, create)?;
+            let (stdio, _null) = relay::detached_stdio()?;
+            opts.stdio = rcontainer_core::Stdio { stdin: stdio[0], stdout: stdio[1], stderr: stdio[2] };
             // The init stays blocked on the exec fifo; `start` (another process) releases it.
-            Container::create(id, &spec, &create_options(cli, create)?)?;
+            Container::create(id, &spec, &opts)?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -191,11 +194,17 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         (id, Spec::from_bundle(bundle_dir(&args.create)?)?, Failure::from)
     };
     let mut opts = create_options(cli, &args.create)?;
-    // In the foreground, a terminal of ours reaches the container only through a pipe.
+    // In the foreground, a terminal of ours reaches the container only through a pipe; a
+    // detached container gets /dev/null in its place.
     let mut relay = if args.detach { None } else { Relay::for_terminals()? };
+    let mut _null = None;
     if let Some(r) = &relay {
         let [stdin, stdout, stderr] = r.container_stdio();
         opts.stdio = rcontainer_core::Stdio { stdin, stdout, stderr };
+    } else if args.detach {
+        let (stdio, null) = relay::detached_stdio()?;
+        opts.stdio = rcontainer_core::Stdio { stdin: stdio[0], stdout: stdio[1], stderr: stdio[2] };
+        _null = null;
     }
     let mut sfd = if args.detach { None } else { Some(signals::block()?) };
     let mut c = Container::create(&id, &spec, &opts).map_err(map_err)?;

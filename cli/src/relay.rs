@@ -150,6 +150,24 @@ impl Relay {
     }
 }
 
+/// For a container that outlives this command (`create`, `run -d`): each stdio fd of ours that is
+/// a terminal is replaced by /dev/null (there is nobody left to relay it). The returned fd must
+/// stay open until the container is created.
+pub fn detached_stdio() -> Result<([Option<RawFd>; 3], Option<OwnedFd>), Failure> {
+    let ttys: Vec<RawFd> = (0..3).filter(|fd| is_tty(*fd)).collect();
+    if ttys.is_empty() {
+        return Ok(([None; 3], None));
+    }
+    let null = nix::fcntl::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| Failure::new(format!("open /dev/null: {e}"), 125))?;
+    let mut fds = [None; 3];
+    for fd in ttys {
+        fds[fd as usize] = Some(null.as_raw_fd());
+    }
+    eprintln!("rcontainer: the container gets /dev/null in place of this terminal (a container never gets the caller's terminal)");
+    Ok((fds, Some(null)))
+}
+
 fn borrow(fd: RawFd) -> BorrowedFd<'static> {
     // SAFETY: the fds are ours (stdio, or pipes the Relay owns) for as long as the relay runs.
     unsafe { BorrowedFd::borrow_raw(fd) }

@@ -66,6 +66,9 @@ fn reset_signals() {
     }
 }
 
+/// statfs f_type of procfs.
+const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
+
 /// What the child keeps between steps, on its own stack.
 struct Ctx {
     /// O_PATH fd of the root filesystem (from OpenRoot until pivot_root), or -1.
@@ -115,7 +118,8 @@ fn changes_credentials(op: &Op) -> bool {
 }
 
 /// `/proc/self/fd/<fd>` in `buf`: how mount(2) reaches what an fd refers to. Used before
-/// pivot_root only, where /proc is the host's procfs, in which the child sees itself.
+/// pivot_root, where /proc is the host's procfs, in which the child sees itself (and after it
+/// only once /proc is known to be the container's procfs).
 fn fd_path(fd: i32, buf: &mut [u8; 32]) -> &CStr {
     const PREFIX: &[u8; 14] = b"/proc/self/fd/";
     let mut n = 0;
@@ -186,6 +190,121 @@ fn bind_remount(fd: i32, flags: libc::c_ulong) -> StepResult {
     ok(mount_on(None, fd, None, base | flags | locked, None))
 }
 
+/// mount_setattr on a detached tree: `attrs` (set, clear); on EPERM (an attribute the kernel
+/// locks on a mount from another user namespace) again without clearing anything.
+fn set_attrs(tree: i32, recursive: bool, attrs: (u64, u64)) -> StepResult {
+    if attrs == (0, 0) {
+        return Ok(());
+    }
+    let attr = raw::MountAttr { attr_set: attrs.0, attr_clr: attrs.1, propagation: 0, userns_fd: 0 };
+    match raw::mount_setattr(tree, recursive, &attr) {
+        Err(libc::EPERM) if attrs.1 != 0 => {
+            let attr = raw::MountAttr { attr_set: attrs.0, attr_clr: 0, propagation: 0, userns_fd: 0 };
+            ok(raw::mount_setattr(tree, recursive, &attr))
+        }
+        r => ok(r),
+    }
+}
+
+/// (st_dev, st_ino) of what `fd` refers to.
+fn identity(fd: i32) -> Result<(libc::dev_t, libc::ino_t), i32> {
+    let st = raw::fstatat(fd, c"", libc::AT_EMPTY_PATH)?;
+    Ok((st.dev, st.ino))
+}
+
+/// The bind mount of [`Op::Bind`] onto `target` (an fd from resolving `dest`).
+fn bind(ctx: &mut Ctx, source: &CStr, dest: &InRoot, target: i32, recursive: bool, top: (u64, u64), rec: (u64, u64)) -> StepResult {
+    match raw::open_tree_clone(source, recursive) {
+        Ok(tree) => {
+            let r = set_attrs(tree, true, rec).and_then(|()| set_attrs(tree, false, top)).and_then(|()| ok(raw::move_mount_fds(tree, target)));
+            raw::close(tree);
+            r
+        }
+        // Before Linux 5.2 (or under valgrind): mount(2), then what must be set on the new mount
+        // through `dest` resolved again, which must be the source's directory (not something a
+        // neighbour put there in between).
+        Err(libc::ENOSYS) => {
+            let src = raw::openat(libc::AT_FDCWD, source, libc::O_PATH | libc::O_CLOEXEC, 0)?;
+            let want = identity(src);
+            raw::close(src);
+            let want = want?;
+            let flags = if recursive { libc::MS_BIND | libc::MS_REC } else { libc::MS_BIND };
+            mount_on(Some(source), target, None, flags, None)?;
+            if top == (0, 0) && rec == (0, 0) {
+                return Ok(());
+            }
+            let top_fd = resolve(ctx, dest, Create::No)?;
+            let r = match identity(top_fd) {
+                Ok(id) if id == want => set_attrs(top_fd, true, rec).and_then(|()| bind_remount(top_fd, ms_flags(top.0))),
+                Ok(_) => Err(libc::EXDEV),
+                Err(e) => Err(e),
+            };
+            raw::close(top_fd);
+            r
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// MS_* flags of a bind remount from MOUNT_ATTR_* to set (the fallback without mount_setattr).
+fn ms_flags(attrs: u64) -> libc::c_ulong {
+    let mut f = 0;
+    use crate::rootfs::mount_attr::*;
+    for (attr, ms) in [
+        (RDONLY, libc::MS_RDONLY),
+        (NOSUID, libc::MS_NOSUID),
+        (NODEV, libc::MS_NODEV),
+        (NOEXEC, libc::MS_NOEXEC),
+        (NOATIME, libc::MS_NOATIME),
+        (STRICTATIME, libc::MS_STRICTATIME),
+        (NODIRATIME, libc::MS_NODIRATIME),
+    ] {
+        if attrs & attr != 0 {
+            f |= ms;
+        }
+    }
+    f
+}
+
+/// A read-only path: a read-only, nosuid, nodev, noexec copy of the mounts at `fd` put over
+/// them (open_tree of the fd itself: nothing resolved twice); where the kernel locks
+/// nosuid/nodev/noexec off, read-only alone.
+fn readonly_in_place(ctx: &mut Ctx, path: &InRoot, fd: i32) -> StepResult {
+    use crate::rootfs::mount_attr::{NODEV, NOEXEC, NOSUID, RDONLY};
+    const ALL: u64 = RDONLY | NOSUID | NODEV | NOEXEC;
+    match raw::open_tree_clone_fd(fd) {
+        Ok(tree) => {
+            let attr = raw::MountAttr { attr_set: ALL, attr_clr: 0, propagation: 0, userns_fd: 0 };
+            let r = match raw::mount_setattr(tree, true, &attr) {
+                Err(libc::EPERM) => set_attrs(tree, true, (RDONLY, 0)),
+                r => ok(r),
+            }
+            .and_then(|()| ok(raw::move_mount_fds(tree, fd)));
+            raw::close(tree);
+            r
+        }
+        Err(libc::ENOSYS) => {
+            let want = identity(fd)?;
+            let mut src = [0u8; 32];
+            mount_on(Some(fd_path(fd, &mut src)), fd, None, libc::MS_BIND | libc::MS_REC, None)?;
+            // The bind mount now sits on top: resolve again to reach it, and check it is ours.
+            let top = resolve(ctx, path, Create::No)?;
+            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            let r = match identity(top) {
+                Ok(id) if id == want => match mount_on(None, top, None, libc::MS_REMOUNT | libc::MS_BIND | flags, None) {
+                    Err(libc::EPERM) => ok(mount_on(None, top, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, None)),
+                    r => ok(r),
+                },
+                Ok(_) => Err(libc::EXDEV),
+                Err(e) => Err(e),
+            };
+            raw::close(top);
+            r
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
     // Every pointer handed to the kernel comes from a CString or array owned by `plan`, or from
     // this stack.
@@ -229,12 +348,22 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             Ok(())
         }
         Op::NewSession => ok(raw::setsid()),
+        Op::CheckStdio => {
+            // A directory as stdin, stdout or stderr is a way out of the container (openat on it,
+            // /proc/self/fd/N/..), and never what a caller means: refused.
+            for fd in 0..3 {
+                if let Ok(st) = raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
+                    if st.mode & libc::S_IFMT == libc::S_IFDIR {
+                        return Err(libc::EISDIR);
+                    }
+                }
+            }
+            Ok(())
+        }
         Op::CloseFrom { first, keep } => {
-            // close_range over the gaps between the fds to keep.
-            let mut keep = *keep;
-            keep.sort_unstable();
+            // close_range over the gaps between the fds to keep (sorted by the parent).
             let mut from = *first;
-            for k in keep {
+            for &k in keep {
                 if k < 0 || (k as libc::c_uint) < from {
                     continue;
                 }
@@ -260,6 +389,12 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             raw::close(fd);
             ok(r)
         }
+        Op::Bind { source, dest, create, recursive, set, clear, rec_set, rec_clear } => {
+            let target = resolve(ctx, dest, *create)?;
+            let r = bind(ctx, source, dest, target, *recursive, (*set, *clear), (*rec_set, *rec_clear));
+            raw::close(target);
+            r
+        }
         Op::BindRemount { dest, flags } => {
             let fd = resolve(ctx, dest, Create::No)?;
             let r = bind_remount(fd, *flags);
@@ -279,7 +414,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 // Already there (e.g. in a bind-mounted /dev): only the same device will do,
                 // never a symlink or another file standing in for it.
                 Err(libc::EEXIST) => match raw::fstatat(d, name, libc::AT_SYMLINK_NOFOLLOW) {
-                    Ok((m, rdev)) if m & libc::S_IFMT == *mode & libc::S_IFMT && rdev == *dev => Ok(()),
+                    Ok(st) if st.mode & libc::S_IFMT == *mode & libc::S_IFMT && st.rdev == *dev => Ok(()),
                     Ok(_) => Err(libc::EEXIST),
                     Err(e) => Err(e),
                 },
@@ -303,7 +438,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
         Op::OpenDevNull => {
             let fd = resolve(ctx, &plan.dev_null, Create::No)?;
             match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
-                Ok((m, rdev)) if m & libc::S_IFMT == libc::S_IFCHR && rdev == libc::makedev(1, 3) => {
+                Ok(st) if st.mode & libc::S_IFMT == libc::S_IFCHR && st.rdev == libc::makedev(1, 3) => {
                     ctx.devnull = fd;
                     Ok(())
                 }
@@ -329,7 +464,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 return Err(libc::EBADF);
             }
             let r = match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
-                Ok((m, _)) if m & libc::S_IFMT == libc::S_IFDIR => mount_on(
+                Ok(st) if st.mode & libc::S_IFMT == libc::S_IFDIR => mount_on(
                     Some(c"tmpfs"),
                     fd,
                     Some(c"tmpfs"),
@@ -351,25 +486,26 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 Err(libc::ENOENT) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            let mut src = [0u8; 32];
-            let r = mount_on(Some(fd_path(fd, &mut src)), fd, None, libc::MS_BIND | libc::MS_REC, None);
+            let r = readonly_in_place(ctx, path, fd);
             raw::close(fd);
-            r?;
-            // The bind mount now sits on top: resolve again to reach it.
-            let top = resolve(ctx, path, Create::No)?;
-            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            let r = match mount_on(None, top, None, libc::MS_REMOUNT | libc::MS_BIND | flags, None) {
-                Err(libc::EPERM) => ok(mount_on(None, top, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, None)),
-                r => ok(r),
-            };
-            raw::close(top);
             r
         }
-        Op::WriteFile { path, data } => {
-            let fd = open_in_root(ctx, path, &path.path, libc::O_WRONLY | libc::O_TRUNC)?;
-            let r = raw::write(fd, data);
+        Op::WriteSysctl { path, data } => {
+            let fd = resolve(ctx, path, Create::No)?;
+            let r = match (raw::fstatfs(fd), raw::fstatat(fd, c"", libc::AT_EMPTY_PATH)) {
+                (Ok(fs), Ok(st)) if fs.f_type == PROC_SUPER_MAGIC && st.mode & libc::S_IFMT == libc::S_IFREG => {
+                    let mut buf = [0u8; 32];
+                    raw::openat(libc::AT_FDCWD, fd_path(fd, &mut buf), libc::O_WRONLY | libc::O_TRUNC | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC, 0)
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                // Not the container's procfs (no /proc mounted, an image's file or device there).
+                _ => Err(libc::EXDEV),
+            };
             raw::close(fd);
-            ok(r)
+            let file = r?;
+            let w = raw::write(file, data);
+            raw::close(file);
+            ok(w)
         }
         Op::PivotRoot => {
             raw::fchdir(ctx.root)?;
@@ -461,7 +597,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             let mut last = libc::ENOENT;
             for (i, c) in plan.exec_candidates.iter().enumerate() {
                 let mode = match raw::fstatat(libc::AT_FDCWD, c, 0) {
-                    Ok((m, _)) => m,
+                    Ok(st) => st.mode,
                     Err(libc::ENOENT | libc::ENOTDIR) => continue,
                     Err(e) => {
                         last = e;
@@ -482,24 +618,23 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             Err(last)
         }
         Op::OpenLsmAttr { path, at } => {
-            const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
-            let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
-            // Only the container's procfs: a file of the image standing in for it would leave
-            // the container unconfined without an error.
-            let r = match raw::fstatfs(fd) {
-                Ok(st) if st.f_type == PROC_SUPER_MAGIC => ok(raw::dup3(fd, *at)),
-                Ok(_) => Err(libc::EXDEV),
-                Err(e) => Err(e),
+            // Only inside the container's procfs: a file of the image, or another procfs file
+            // mounted over it, would leave the container unconfined without an error.
+            let proc = open_procfs()?;
+            let how = raw::OpenHow {
+                flags: (libc::O_WRONLY | libc::O_CLOEXEC) as u64,
+                mode: 0,
+                resolve: raw::RESOLVE_NO_XDEV | raw::RESOLVE_NO_MAGICLINKS | raw::RESOLVE_BENEATH,
             };
+            let fd = raw::openat2(proc, path, &how);
+            raw::close(proc);
+            let fd = fd?;
+            let r = ok(raw::dup3(fd, *at));
             raw::close(fd);
             r
         }
         Op::PrepareStub { report_fd, start_fd } => {
             let _ = raw::unblock_all_signals();
-            for fd in 0..3 {
-                // EBADF: the host runs with that fd closed; the container gets it closed too.
-                let _ = raw::set_cloexec(fd, false);
-            }
             raw::set_cloexec(*report_fd, false)?;
             ok(raw::set_cloexec(*start_fd, false))
         }
@@ -511,8 +646,11 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             // SAFETY: NULL-terminated arrays of pointers into CStrings the plan owns.
             match unsafe { raw::execveat_fd(*fd, argv.as_ptr(), plan.envp_ptrs.as_ptr()) } {
                 // valgrind turns execveat into an execve of the fd's name ("/memfd:..."), which
-                // does not exist: exec the same memfd through the container's procfs instead.
-                Err(libc::ENOENT | libc::ENOSYS) => {
+                // does not exist: exec the same memfd through the container's procfs instead,
+                // once /proc is known to be one (not an image's directory).
+                Err(e @ (libc::ENOENT | libc::ENOSYS)) => {
+                    let proc = open_procfs().map_err(|_| e)?;
+                    raw::close(proc);
                     let mut buf = [0u8; 32];
                     // SAFETY: as above.
                     unsafe { raw::execve(fd_path(*fd, &mut buf), argv.as_ptr(), plan.envp_ptrs.as_ptr()) }?;
@@ -522,6 +660,19 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 }
             }
             Err(libc::ENOEXEC)
+        }
+    }
+}
+
+/// After pivot_root: an O_PATH fd on /proc if it is a procfs (not a symlink, not an image's
+/// directory).
+fn open_procfs() -> Result<i32, i32> {
+    let proc = raw::openat(libc::AT_FDCWD, c"/proc", libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0)?;
+    match raw::fstatfs(proc) {
+        Ok(st) if st.f_type == PROC_SUPER_MAGIC => Ok(proc),
+        r => {
+            raw::close(proc);
+            Err(r.err().unwrap_or(libc::EXDEV))
         }
     }
 }

@@ -105,12 +105,11 @@ pub struct Container {
     cgroup: Option<Cgroup>,
 }
 
-/// The exec fifo, writable by the container's init whatever user it has become (as runc's).
+/// The exec fifo: writing to it starts the container, so only its owner may (0600). The init
+/// gets its end by inheritance, never by path.
 fn ensure_fifo(dir: &Path) -> Result<()> {
     let fifo = dir.join(state::EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| Error::Sys { op: format!("mkfifo {}", fifo.display()), errno: e })?;
-    // mkfifo applied the umask.
-    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(Error::io("chmod", &fifo))
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).map_err(|e| Error::Sys { op: format!("mkfifo {}", fifo.display()), errno: e })
 }
 
 /// Removes a state dir: only the files rcontainer puts there, never following anything.

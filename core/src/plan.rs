@@ -79,10 +79,16 @@ pub(crate) enum Op {
     /// setsid(2): a new session without a controlling terminal, so the container cannot reach
     /// the caller's terminal through TIOCSTI or job control.
     NewSession,
-    /// Close every fd from `first` up except `keep`, so the container holds none of its creator's
-    /// files, and no host directory can be reached through /proc/self/fd while its paths are
-    /// resolved (CVE-2024-21626).
-    CloseFrom { first: libc::c_uint, keep: [RawFd; 4] },
+    /// Refuse a directory as fd 0, 1 or 2 (given, or inherited from a host whose stdio was
+    /// closed and whose next open landed there).
+    CheckStdio,
+    /// Close every fd from `first` up except `keep` (sorted, ascending), so the container holds
+    /// none of its creator's files, and no host directory can be reached through /proc/self/fd
+    /// while its paths are resolved (CVE-2024-21626). Done twice: first thing (keeping every fd
+    /// the plan uses: another thread of the host may have opened anything, even the fds of a
+    /// container it creates at the same time), and after stdio is set up (keeping only what
+    /// the exec stub needs).
+    CloseFrom { first: libc::c_uint, keep: Vec<RawFd> },
     Umask { mask: libc::mode_t },
     /// mount(2) on a path the runtime chose, never one the container controls: `/` (propagation)
     /// and the root filesystem itself (bound onto itself).
@@ -92,6 +98,13 @@ pub(crate) enum Op {
     /// mount(2) onto a path inside the root, resolved now (and created when missing, as asked).
     /// Without a source and type, a propagation change of the mount there.
     Mount { source: Option<CString>, dest: InRoot, create: Create, fstype: Option<CString>, flags: libc::c_ulong, data: Option<CString> },
+    /// A bind mount of the host path `source` onto `dest`, its attributes set before it is
+    /// attached: open_tree(OPEN_TREE_CLONE) of the source, mount_setattr on that detached tree
+    /// (`rec_*` on every mount of it, then `set`/`clear` (MOUNT_ATTR_*) on its top), then
+    /// move_mount onto the fd `dest` resolved to. Nothing is resolved twice. Where the kernel
+    /// lacks those calls: mount(2), then the remount on `dest` resolved again and checked to be
+    /// the source's directory.
+    Bind { source: CString, dest: InRoot, create: Create, recursive: bool, set: u64, clear: u64, rec_set: u64, rec_clear: u64 },
     /// Remount the mount at `dest` with `flags` (MS_REMOUNT|MS_BIND added); on EPERM retries keeping
     /// the flags the kernel locks (nosuid, nodev, noexec, ro of the source).
     BindRemount { dest: InRoot, flags: libc::c_ulong },
@@ -108,8 +121,9 @@ pub(crate) enum Op {
     Mask { path: InRoot },
     /// Make a path read-only (bind onto itself + remount ro); absent is fine.
     ReadonlyPath { path: InRoot },
-    /// Write `data` to an existing file inside the root (sysctls under /proc/sys).
-    WriteFile { path: InRoot, data: Vec<u8> },
+    /// Write `data` to a sysctl: an existing regular file of the container's procfs (under
+    /// /proc/sys), never whatever an image put at that path.
+    WriteSysctl { path: InRoot, data: Vec<u8> },
     /// pivot_root into the root's fd, detach the old root, close the root's fd.
     PivotRoot,
     /// --no-pivot: move the root's mount onto / and chroot.
@@ -133,12 +147,11 @@ pub(crate) enum Op {
     CheckCwd,
     /// Pick the first executable candidate (PATH search done on prepared paths).
     FindExec,
-    /// Open the LSM's exec attribute of this thread and put it at fd `at` (a number the parent
-    /// reserved, which the stub's argv names).
+    /// Open the LSM's exec attribute of this thread (`path`, relative to the container's
+    /// procfs, never leaving it) and put it at fd `at` (a number the parent reserved, which the
+    /// stub's argv names).
     OpenLsmAttr { path: CString, at: RawFd },
-    /// Unblock every signal; let the report and start fds survive the stub's exec, and fds 0-2
-    /// every exec (a host such as Node marks its own stdio close-on-exec; inherited, it would
-    /// vanish at the container's exec).
+    /// Unblock every signal and let the report and start fds survive the stub's exec.
     PrepareStub { report_fd: RawFd, start_fd: RawFd },
     /// execveat the exec stub (child/stub.rs), which reports READY, waits for `start`, and execs
     /// the command.
@@ -290,10 +303,15 @@ impl Plan {
         let lsm = crate::security::lsm::exec_label(spec)?;
         let lsm_fd = match &lsm {
             // A number the child will put the attribute's fd at: reserved by a duplicate here.
-            Some(_) => Some(nix::unistd::dup(&stub).and_then(crate::sys::not_stdio).map_err(Error::sys("dup (LSM fd placeholder)"))?),
+            Some(_) => Some(crate::sys::dup_cloexec(&stub).map_err(Error::sys("dup (LSM fd placeholder)"))?),
             None => None,
         };
 
+        let first_free = 3u32.checked_add(inputs.preserve_fds).ok_or_else(|| Error::invalid("preserve_fds", inputs.preserve_fds, "too large"))?;
+        let lsm_raw = lsm_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let early_close = steps.len();
+        // (its keep list is filled in below, once every fd the plan uses is known)
+        push(&mut steps, Op::CloseFrom { first: first_free, keep: Vec::new() }, "close file descriptors the runtime did not give".into());
         push(&mut steps, Op::WaitParent { fd: inputs.go_fd }, "wait for the runtime".into());
         for (path, fd) in &inputs.cgroup_tasks {
             push(&mut steps, Op::JoinCgroup { fd: *fd }, format!("join cgroup {}", path.parent().unwrap_or(path).display()));
@@ -347,13 +365,24 @@ impl Plan {
             push(&mut steps, Op::Stdio { fds }, "set up stdio".into());
         }
         push(&mut steps, Op::NewSession, "setsid".into());
+        push(&mut steps, Op::CheckStdio, "stdio: a directory as stdin, stdout or stderr would lead out of the container".into());
         // From here on the child holds no fd of the parent's but the report pipe, the exec fifo
         // (a fifo, not its directory) and the stub's memfd: nothing that leads to a host
         // directory (the namespace fds were used above).
-        let lsm_raw = lsm_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let keep = |fds: &[RawFd]| {
+            let mut v: Vec<RawFd> = fds.iter().copied().filter(|fd| *fd >= 0).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut used = vec![inputs.go_fd, inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw];
+        used.extend(inputs.cgroup_tasks.iter().map(|(_, fd)| *fd));
+        used.extend(ns_fds.iter().map(|f| f.as_raw_fd()));
+        used.extend(inputs.stdio.iter().flatten());
+        steps[early_close].op = Op::CloseFrom { first: first_free, keep: keep(&used) };
         push(
             &mut steps,
-            Op::CloseFrom { first: 3 + inputs.preserve_fds, keep: [inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw] },
+            Op::CloseFrom { first: first_free, keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw]) },
             "close inherited file descriptors".into(),
         );
         // Modes of created dirs and devices are exact; the process's umask is set at the end.

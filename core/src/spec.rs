@@ -628,7 +628,7 @@ impl SpecBuilder {
         let (dir, mounts) = crate::rootfs::default_root::prepare(state_root)?;
         self.spec.config.set_mounts(Some(mounts));
         let mut masked = self.linux().masked_paths().clone().unwrap_or_default();
-        for secret in crate::rootfs::default_root::host_secrets() {
+        for secret in crate::rootfs::default_root::host_secrets()? {
             if !masked.contains(&secret) {
                 masked.push(secret);
             }

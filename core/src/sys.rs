@@ -164,6 +164,17 @@ pub(crate) fn not_stdio(fd: OwnedFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
+/// A close-on-exec duplicate of `fd`, above 2.
+pub(crate) fn dup_cloexec(fd: &impl AsRawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: fcntl on a valid fd; the duplicate is a fresh fd we own.
+    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
 /// A stack for a CLONE_VM child: anonymous memory with a guard page at the bottom.
 pub(crate) struct ChildStack {
     base: *mut libc::c_void,

@@ -216,25 +216,28 @@ fn a_container_cannot_reach_the_runtime_of_a_container_being_set_up() {
     }
 }
 
-/// The embedded default root: the host's secrets are hidden, and every mount below the host
-/// directories it shows is read-only too (a tmpfs on /usr/local stands in for a host's submount,
-/// made in a mount namespace of its own so the host does not see it).
+/// The embedded default root: the host's secrets are hidden (the known ones, and any file of
+/// /etc not readable by everyone: here a private file on a tmpfs over /etc/skel), and every mount
+/// below the host directories it shows is read-only too (a tmpfs on /usr/local stands in for a
+/// host's submount). Both are made in a mount namespace of their own, so the host does not see
+/// them.
 #[test]
 fn the_default_root_hides_host_secrets_and_is_read_only_all_the_way_down() {
     require_root!();
     let root = StateRoot::new();
-    let secret_files: Vec<&str> = ["/etc/shadow", "/etc/gshadow"].into_iter().filter(|p| Path::new(p).exists()).collect();
+    let mut secret_files: Vec<&str> = ["/etc/shadow", "/etc/gshadow"].into_iter().filter(|p| Path::new(p).exists()).collect();
     assert!(!secret_files.is_empty(), "this host has no /etc/shadow to protect");
-    let script = format!("for f in {}; do printf '%s:%s\\n' \"$f\" \"$(wc -c <$f)\"; done; ls /etc/ssl/private 2>/dev/null | wc -l; echo x >/usr/local/rct-probe && echo WROTE-SUBMOUNT; echo x >/etc/rct-probe && echo WROTE-ETC; exit 0", secret_files.join(" "));
+    secret_files.push("/etc/skel/rct-private");
+    let script = format!(
+        "for f in {}; do printf '%s:%s\\n' \"$f\" \"$(wc -c <$f)\"; done; ls /etc/ssl/private 2>/dev/null | wc -l; echo x >/usr/local/rct-probe && echo WROTE-SUBMOUNT; echo x >/etc/rct-probe && echo WROTE-ETC; exit 0",
+        secret_files.join(" ")
+    );
     let bin = rcontainer_bin();
+    let setup = r#"mount -t tmpfs rct-sub /usr/local && mount -t tmpfs rct-skel /etc/skel && echo private-host-data >/etc/skel/rct-private && chmod 600 /etc/skel/rct-private && exec "$@""#;
     let out = output_timeout(
         {
             let mut c = std::process::Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "sh", "-c", r#"mount -t tmpfs rct-sub /usr/local && exec "$@""#, "sh"])
-                .arg(&bin)
-                .arg("--root")
-                .arg(root.path())
-                .args(["run", "--", "sh", "-c", &script]);
+            c.args(["--mount", "--propagation", "private", "sh", "-c", setup, "sh"]).arg(&bin).arg("--root").arg(root.path()).args(["run", "--", "sh", "-c", &script]);
             c
         },
         TIMEOUT,

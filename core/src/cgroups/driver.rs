@@ -118,7 +118,10 @@ impl Cgroup {
     /// `CLONE_INTO_CGROUP`. None on v1 and hybrid hosts (use [`Cgroup::add_pid`]).
     pub fn v2_dir_fd(&self) -> Option<OwnedFd> {
         match &self.inner {
-            Inner::V2(c) => nix::fcntl::open(&c.dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ok(),
+            // Above 2 (sys::not_stdio): the child would take an fd at 0-2 for its stdio.
+            Inner::V2(c) => nix::fcntl::open(&c.dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .and_then(crate::sys::not_stdio)
+                .ok(),
             Inner::V1(_) => None,
         }
     }

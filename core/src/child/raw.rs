@@ -110,8 +110,10 @@ pub(super) struct OpenHow {
     pub resolve: u64,
 }
 
+pub(super) const RESOLVE_NO_XDEV: u64 = 0x01;
 pub(super) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub(super) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub(super) const RESOLVE_BENEATH: u64 = 0x08;
 pub(super) const RESOLVE_IN_ROOT: u64 = 0x10;
 
 pub(super) fn openat2(dirfd: i32, path: &CStr, how: &OpenHow) -> Result<i32, i32> {
@@ -166,6 +168,29 @@ pub(super) fn mount_setattr(fd: i32, recursive: bool, attr: &MountAttr) -> Res {
     const AT_RECURSIVE: usize = 0x8000;
     let flags = libc::AT_EMPTY_PATH as usize | if recursive { AT_RECURSIVE } else { 0 };
     call!(libc::SYS_mount_setattr, fd, p(c""), flags, attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+}
+
+/// open_tree(2) of `path` (a host path) as a detached copy (OPEN_TREE_CLONE), recursive when asked.
+pub(super) fn open_tree_clone(path: &CStr, recursive: bool) -> Result<i32, i32> {
+    const OPEN_TREE_CLONE: usize = 1;
+    const AT_RECURSIVE: usize = 0x8000;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as usize | if recursive { AT_RECURSIVE } else { 0 };
+    call!(libc::SYS_open_tree, libc::AT_FDCWD, p(path), flags).map(|fd| fd as i32)
+}
+
+/// open_tree(2) of what `fd` refers to, as a detached recursive copy.
+pub(super) fn open_tree_clone_fd(fd: i32) -> Result<i32, i32> {
+    const OPEN_TREE_CLONE: usize = 1;
+    const AT_RECURSIVE: usize = 0x8000;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as usize | AT_RECURSIVE | libc::AT_EMPTY_PATH as usize;
+    call!(libc::SYS_open_tree, fd, p(c""), flags).map(|fd| fd as i32)
+}
+
+/// move_mount(2) of the detached tree `from` onto what `to` refers to.
+pub(super) fn move_mount_fds(from: i32, to: i32) -> Res {
+    const MOVE_MOUNT_F_EMPTY_PATH: usize = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: usize = 0x40;
+    call!(libc::SYS_move_mount, from, p(c""), to, p(c""), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
 }
 
 pub(super) fn umount2(target: &CStr, flags: i32) -> Res {
@@ -281,14 +306,24 @@ pub(super) fn seccomp_filter(flags: c_uint, prog: &libc::sock_fprog) -> Res {
     call!(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog as *const libc::sock_fprog)
 }
 
-/// The file type and device number of `path` under `dirfd` (AT_SYMLINK_NOFOLLOW when asked;
-/// an empty `path` with AT_EMPTY_PATH for `dirfd` itself).
-pub(super) fn fstatat(dirfd: i32, path: &CStr, flags: i32) -> Result<(libc::mode_t, libc::dev_t), i32> {
+/// What the child needs of a stat: the mode (type and permissions), the device number of a
+/// device node, and the identity (device and inode) of the file.
+#[derive(Clone, Copy)]
+pub(super) struct Stat {
+    pub mode: libc::mode_t,
+    pub rdev: libc::dev_t,
+    pub dev: libc::dev_t,
+    pub ino: libc::ino_t,
+}
+
+/// newfstatat(2) of `path` under `dirfd` (AT_SYMLINK_NOFOLLOW when asked; an empty `path` with
+/// AT_EMPTY_PATH for `dirfd` itself).
+pub(super) fn fstatat(dirfd: i32, path: &CStr, flags: i32) -> Result<Stat, i32> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     call!(libc::SYS_newfstatat, dirfd, p(path), st.as_mut_ptr(), flags)?;
     // SAFETY: newfstatat succeeded and wrote the struct.
     let st = unsafe { st.assume_init() };
-    Ok((st.st_mode, st.st_rdev))
+    Ok(Stat { mode: st.st_mode, rdev: st.st_rdev, dev: st.st_dev, ino: st.st_ino })
 }
 
 /// readlinkat(2) of the symlink `fd` refers to (an O_PATH|O_NOFOLLOW fd, empty path): the length

@@ -171,7 +171,7 @@ fn walk(root: i32, path: &CStr, no_symlinks: bool, create: Create) -> Result<i32
             }
         };
         let mode = match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
-            Ok((m, _)) => m,
+            Ok(st) => st.mode,
             Err(e) => {
                 raw::close(fd);
                 close_all(&stack, depth, root);

@@ -434,7 +434,13 @@ pub(crate) fn memfd(seccomp: Option<(&[libc::sock_filter], libc::c_uint)>) -> Re
         r => r,
     }
     .and_then(crate::sys::not_stdio)
-    .map_err(Error::sys("memfd_create (exec stub)"))?;
+    .map_err(|e| match e {
+        // vm.memfd_noexec = 2 forbids executable memfds.
+        nix::errno::Errno::EACCES => Error::Unsupported(
+            "the exec stub needs an executable memfd, which vm.memfd_noexec = 2 forbids on this host (set it to 0 or 1)".into(),
+        ),
+        e => Error::Sys { op: "memfd_create (exec stub)".into(), errno: e },
+    })?;
     let image = image(seccomp);
     let mut written = 0;
     while written < image.len() {

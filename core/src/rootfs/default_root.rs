@@ -9,8 +9,9 @@
 //!
 //! What a default container sees of the host: /usr, /bin, /sbin, /lib*, /etc, read-only, nosuid
 //! and nodev down to every mount below them (mount_setattr AT_RECURSIVE), with the host's
-//! secrets hidden ([`SECRETS`]: password hashes, SSH host keys, TLS and other private keys,
-//! stored credentials). Nothing else of the host's filesystem.
+//! secrets hidden ([`host_secrets`]: every entry of /etc not readable by everyone, and
+//! [`SECRETS`]: password hashes, SSH host keys, TLS and other private keys, stored
+//! credentials). Nothing else of the host's filesystem.
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -25,8 +26,9 @@ pub const HOST_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", 
 const FRESH_DIRS: &[&str] = &["proc", "dev", "sys", "tmp", "run", "root"];
 
 /// Host files and directories under /etc that a default container must not read (masked: an
-/// empty file or directory in their place), when they exist. SSH host keys (`/etc/ssh/*_key`) are
-/// found at prepare time.
+/// empty file or directory in their place), when they exist, even where a host made them
+/// readable by everyone. SSH host keys (`/etc/ssh/*_key`) and every entry of /etc not readable
+/// by everyone are found at prepare time ([`host_secrets`]).
 pub const SECRETS: &[&str] = &[
     "/etc/shadow",
     "/etc/shadow-",
@@ -49,8 +51,14 @@ pub const SECRETS: &[&str] = &[
     "/etc/sudoers.d",
 ];
 
-/// The paths of [`SECRETS`] that exist on this host, plus its SSH host private keys.
-pub fn host_secrets() -> Vec<String> {
+/// Most private entries of /etc a default container hides (each is a mount in its setup).
+const MAX_PRIVATE: usize = 512;
+
+/// What a default container must not read of the host's /etc: [`SECRETS`] that exist, SSH host
+/// private keys, and every file or directory under /etc that is not readable by everyone (a
+/// container's root has CAP_DAC_OVERRIDE: the modes alone would not stop it). A private
+/// directory is hidden whole. Too many of them (over [`MAX_PRIVATE`]) is an error that says so.
+pub fn host_secrets() -> Result<Vec<String>> {
     let mut out: Vec<String> = SECRETS.iter().filter(|p| fs::symlink_metadata(p).is_ok()).map(|p| p.to_string()).collect();
     if let Ok(entries) = fs::read_dir("/etc/ssh") {
         let mut keys: Vec<String> = entries
@@ -62,7 +70,44 @@ pub fn host_secrets() -> Vec<String> {
         keys.sort();
         out.extend(keys);
     }
-    out
+    private_entries(Path::new("/etc"), 0, &mut out);
+    out.sort();
+    out.dedup();
+    // A path below a hidden directory is hidden already.
+    let dirs: Vec<String> = out.iter().filter(|p| Path::new(p.as_str()).is_dir()).map(|p| format!("{p}/")).collect();
+    out.retain(|p| !dirs.iter().any(|d| p.starts_with(d.as_str())));
+    if out.len() > MAX_PRIVATE {
+        return Err(Error::Unsupported(format!(
+            "the default root would have to hide {} private entries of the host's /etc (at most {MAX_PRIVATE}): give a root filesystem instead (--rootfs DIR, SpecBuilder::rootfs)",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Entries under `dir` that are not readable by everyone (directories: not readable or not
+/// searchable), not descending into those; symlinks are left alone (what they point to is
+/// checked where it lives, or is outside /etc and not shown).
+fn private_entries(dir: &Path, depth: u32, out: &mut Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    if depth > 8 || out.len() > MAX_PRIVATE {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let Ok(meta) = e.metadata() else { continue };
+        let mode = meta.permissions().mode();
+        let path = e.path();
+        if meta.is_dir() {
+            if mode & 0o005 != 0o005 {
+                out.push(path.to_string_lossy().into_owned());
+            } else {
+                private_entries(&path, depth + 1, out);
+            }
+        } else if !meta.file_type().is_symlink() && mode & 0o004 == 0 {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {

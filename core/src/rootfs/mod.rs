@@ -11,6 +11,20 @@ pub mod default_root;
 mod devices;
 mod mounts;
 
+/// mount_setattr(2)'s MOUNT_ATTR_* bits.
+pub(crate) mod mount_attr {
+    pub const RDONLY: u64 = 0x1;
+    pub const NOSUID: u64 = 0x2;
+    pub const NODEV: u64 = 0x4;
+    pub const NOEXEC: u64 = 0x8;
+    /// The access-time mode field (relatime is 0 in it).
+    pub const ATIME_MASK: u64 = 0x70;
+    pub const NOATIME: u64 = 0x10;
+    pub const STRICTATIME: u64 = 0x20;
+    pub const NODIRATIME: u64 = 0x80;
+    pub const NOSYMFOLLOW: u64 = 0x0020_0000;
+}
+
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -79,7 +93,7 @@ pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, steps: &mu
             }
             let path = format!("/proc/sys/{}", key.replace('.', "/"));
             steps.push(Step {
-                op: Op::WriteFile { path: InRoot::new("linux.sysctl", Path::new(&path))?.no_symlinks(), data: sysctl[key].as_bytes().to_vec() },
+                op: Op::WriteSysctl { path: InRoot::new("linux.sysctl", Path::new(&path))?.no_symlinks(), data: sysctl[key].as_bytes().to_vec() },
                 what: format!("set sysctl {key}={}", sysctl[key]),
             });
         }

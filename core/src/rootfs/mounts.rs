@@ -10,21 +10,18 @@ use crate::error::{Error, Result};
 use crate::plan::{cpath, cstr, Create, InRoot, Op, Step};
 use crate::spec::Spec;
 
-/// mount_setattr(2)'s MOUNT_ATTR_* bits.
-pub(crate) const MOUNT_ATTR_RDONLY: u64 = 0x1;
-pub(crate) const MOUNT_ATTR_NOSUID: u64 = 0x2;
-pub(crate) const MOUNT_ATTR_NODEV: u64 = 0x4;
-pub(crate) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-pub(crate) const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
-pub(crate) const MOUNT_ATTR_NOATIME: u64 = 0x10;
-pub(crate) const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-pub(crate) const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
-pub(crate) const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+use super::mount_attr::{
+    ATIME_MASK as MOUNT_ATTR_ATIME_MASK, NOATIME as MOUNT_ATTR_NOATIME, NODEV as MOUNT_ATTR_NODEV, NODIRATIME as MOUNT_ATTR_NODIRATIME, NOEXEC as MOUNT_ATTR_NOEXEC,
+    NOSUID as MOUNT_ATTR_NOSUID, NOSYMFOLLOW as MOUNT_ATTR_NOSYMFOLLOW, RDONLY as MOUNT_ATTR_RDONLY, STRICTATIME as MOUNT_ATTR_STRICTATIME,
+};
 
 /// Mount options split into flags, propagation flags and the filesystem-specific data string.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Options {
     pub flags: libc::c_ulong,
+    /// Flags an option explicitly cleared (`rw`, `suid`, `dev`, `exec`, `atime`...): a bind
+    /// mount's attributes start from its source's, so these must be cleared on purpose.
+    pub cleared: libc::c_ulong,
     pub propagation: Vec<libc::c_ulong>,
     pub data: Vec<String>,
     /// runc's recursive attributes (`rro`, `rnosuid`, ...): set and cleared on the mount and
@@ -101,8 +98,40 @@ pub(crate) fn parse_options(field: &str, options: &[String]) -> Result<Options> 
             }
         };
         o.flags = (o.flags | set) & !clear;
+        o.cleared = (o.cleared | clear) & !set;
     }
     Ok(o)
+}
+
+/// MOUNT_ATTR_* for mount_setattr(2) from MS_* flags: (to set, to clear). An access-time mode,
+/// when one is asked for, clears the whole access-time field first (the syscall's rule).
+pub(crate) fn mount_attrs(flags: libc::c_ulong, cleared: libc::c_ulong) -> (u64, u64) {
+    let map = |f: libc::c_ulong| {
+        let mut a = 0;
+        for (ms, attr) in [
+            (libc::MS_RDONLY, MOUNT_ATTR_RDONLY),
+            (libc::MS_NOSUID, MOUNT_ATTR_NOSUID),
+            (libc::MS_NODEV, MOUNT_ATTR_NODEV),
+            (libc::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+            (libc::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+        ] {
+            if f & ms != 0 {
+                a |= attr;
+            }
+        }
+        a
+    };
+    let (mut set, mut clear) = (map(flags), map(cleared));
+    let atime = libc::MS_NOATIME | libc::MS_STRICTATIME | libc::MS_RELATIME;
+    if (flags | cleared) & atime != 0 {
+        clear |= MOUNT_ATTR_ATIME_MASK;
+        if flags & libc::MS_NOATIME != 0 {
+            set |= MOUNT_ATTR_NOATIME;
+        } else if flags & libc::MS_STRICTATIME != 0 {
+            set |= MOUNT_ATTR_STRICTATIME;
+        }
+    }
+    (set, clear & !set | clear & MOUNT_ATTR_ATIME_MASK)
 }
 
 fn resolve_source(spec: &Spec, source: &Path) -> PathBuf {
@@ -129,22 +158,20 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, steps: &mut Vec<Step>
         let source = m.source().as_ref().ok_or_else(|| Error::invalid(format!("{field}.source"), "null", "a bind mount needs a source"))?;
         let source = resolve_source(spec, source);
         let meta = std::fs::metadata(&source).map_err(|e| Error::invalid(format!("{field}.source"), source.display(), e.to_string()))?;
-        let bind_flags = opts.flags & (libc::MS_BIND | libc::MS_REC);
+        let (set, clear) = mount_attrs(opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT), opts.cleared);
         steps.push(Step {
-            op: Op::Mount {
-                source: Some(cpath(&format!("{field}.source"), &source)?),
+            op: Op::Bind {
+                source: cpath(&format!("{field}.source"), &source)?,
                 dest: at()?,
                 create: if meta.is_dir() { Create::Dir } else { Create::File },
-                fstype: None,
-                flags: libc::MS_BIND | bind_flags,
-                data: None,
+                recursive: opts.flags & libc::MS_REC != 0,
+                set,
+                clear,
+                rec_set: opts.rec_set,
+                rec_clear: opts.rec_clear,
             },
-            what: format!("bind mount {} on {shown}", source.display()),
+            what: format!("bind mount {} on {shown} ({:?})", source.display(), m.options().as_deref().unwrap_or(&[])),
         });
-        let rest = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
-        if rest != 0 {
-            steps.push(Step { op: Op::BindRemount { dest: at()?, flags: rest }, what: format!("remount {shown} with {:?}", m.options().as_deref().unwrap_or(&[])) });
-        }
     } else {
         let source = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.to_string());
         let mut data = opts.data.clone();
@@ -167,7 +194,7 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, steps: &mut Vec<Step>
             what: if matches!(typ, "proc" | "sysfs") { format!("mount {source} on {shown} (a directory, not a symlink)") } else { format!("mount {source} on {shown}") },
         });
     }
-    if opts.rec_set != 0 || opts.rec_clear != 0 {
+    if !is_bind && (opts.rec_set != 0 || opts.rec_clear != 0) {
         steps.push(Step {
             op: Op::SetAttr { dest: at()?, set: opts.rec_set, clear: opts.rec_clear, recursive: true },
             what: format!("set recursive mount attributes of {shown} ({:?})", m.options().as_deref().unwrap_or(&[])),

@@ -24,7 +24,7 @@ pub fn selinux_enabled() -> bool {
 }
 
 /// The exec attribute to write and what to write there, if the spec asks for a process label:
-/// (attribute path, label, what it is).
+/// (attribute path relative to the container's /proc, label, what it is).
 pub(crate) fn exec_label(spec: &Spec) -> Result<Option<(CString, CString, String)>> {
     let Some(process) = spec.config().process().as_ref() else { return Ok(None) };
     let apparmor = process.apparmor_profile().as_deref().filter(|p| !p.is_empty());
@@ -35,15 +35,15 @@ pub(crate) fn exec_label(spec: &Spec) -> Result<Option<(CString, CString, String
             if !apparmor_enabled() {
                 return Err(Error::invalid("process.apparmorProfile", profile, "AppArmor is not enabled in this kernel: the profile cannot be applied"));
             }
-            // The interface of Linux 5.8+, and the shared one before it.
-            let path = if Path::new("/proc/self/attr/apparmor/exec").exists() { "/proc/thread-self/attr/apparmor/exec" } else { "/proc/thread-self/attr/exec" };
+            // The interface of Linux 5.8+, and the shared one before it (relative to /proc).
+            let path = if Path::new("/proc/self/attr/apparmor/exec").exists() { "thread-self/attr/apparmor/exec" } else { "thread-self/attr/exec" };
             Ok(Some((cstr("process.apparmorProfile", path)?, cstr("process.apparmorProfile", format!("exec {profile}"))?, format!("set AppArmor profile {profile:?}"))))
         }
         (None, Some(label)) => {
             if !selinux_enabled() {
                 return Err(Error::invalid("process.selinuxLabel", label, "SELinux is not enabled in this kernel: the label cannot be applied"));
             }
-            Ok(Some((cstr("process.selinuxLabel", "/proc/thread-self/attr/exec")?, cstr("process.selinuxLabel", label)?, format!("set SELinux label {label:?}"))))
+            Ok(Some((cstr("process.selinuxLabel", "thread-self/attr/exec")?, cstr("process.selinuxLabel", label)?, format!("set SELinux label {label:?}"))))
         }
         (None, None) => Ok(None),
     }

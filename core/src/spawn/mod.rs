@@ -148,7 +148,9 @@ fn clone_fork(plan: &Plan, flags: u64, cgroup: u64, pid_ns: Option<&OwnedFd>, re
     };
     let mut restore_pidns = None;
     if let Some(ns) = pid_ns {
-        let own = std::fs::File::open("/proc/thread-self/ns/pid_for_children").map_err(Error::io("open", "/proc/thread-self/ns/pid_for_children"));
+        let own = nix::fcntl::open("/proc/thread-self/ns/pid_for_children", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .and_then(sys::not_stdio)
+            .map_err(Error::sys("open /proc/thread-self/ns/pid_for_children"));
         let joined = own.and_then(|own| {
             // SAFETY: setns on valid fds; affects only this thread's pid_for_children.
             if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
