@@ -348,7 +348,12 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             Ok(())
         }
         Op::NewSession => ok(raw::setsid()),
-        Op::CheckStdio => {
+        Op::CheckStdio { inherited } => {
+            for (fd, inherited) in inherited.iter().enumerate() {
+                if *inherited && raw::get_fd_flags(fd as i32).is_ok_and(|f| f & libc::FD_CLOEXEC != 0) {
+                    raw::close(fd as i32);
+                }
+            }
             // A directory as stdin, stdout or stderr is a way out of the container (openat on it,
             // /proc/self/fd/N/..), and never what a caller means: refused.
             for fd in 0..3 {

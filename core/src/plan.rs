@@ -79,9 +79,10 @@ pub(crate) enum Op {
     /// setsid(2): a new session without a controlling terminal, so the container cannot reach
     /// the caller's terminal through TIOCSTI or job control.
     NewSession,
-    /// Refuse a directory as fd 0, 1 or 2 (given, or inherited from a host whose stdio was
-    /// closed and whose next open landed there).
-    CheckStdio,
+    /// Close each inherited fd 0-2 (`inherited[i]`) that is close-on-exec (the exec would close
+    /// it anyway: a host file that landed there after the host closed its stdio must not stay
+    /// open during setup), then refuse a directory as fd 0, 1 or 2.
+    CheckStdio { inherited: [bool; 3] },
     /// Close every fd from `first` up except `keep` (sorted, ascending), so the container holds
     /// none of its creator's files, and no host directory can be reached through /proc/self/fd
     /// while its paths are resolved (CVE-2024-21626). Done twice: first thing (keeping every fd
@@ -365,7 +366,11 @@ impl Plan {
             push(&mut steps, Op::Stdio { fds }, "set up stdio".into());
         }
         push(&mut steps, Op::NewSession, "setsid".into());
-        push(&mut steps, Op::CheckStdio, "stdio: a directory as stdin, stdout or stderr would lead out of the container".into());
+        push(
+            &mut steps,
+            Op::CheckStdio { inherited: inputs.stdio.map(|f| f.is_none()) },
+            "stdio: a directory as stdin, stdout or stderr would lead out of the container".into(),
+        );
         // From here on the child holds no fd of the parent's but the report pipe, the exec fifo
         // (a fifo, not its directory) and the stub's memfd: nothing that leads to a host
         // directory (the namespace fds were used above).

@@ -135,10 +135,12 @@ fn cwd_through_a_preserved_host_directory_is_refused_after_chdir() {
     let dir = std::fs::File::open("/tmp").expect("open /tmp");
     let dir_fd = dir.as_raw_fd();
     let mut cmd = cli.command(&["run", "--preserve-fds", "1", "-w", "/proc/self/fd/3", "--rootfs", &b.rootfs().to_string_lossy(), "--", "sh", "-c", &marker.script()]);
-    // SAFETY: dup2 between fork and exec.
+    // SAFETY: dup2 / fcntl between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(dir_fd, 3) < 0 {
+            // dup2 onto itself would keep close-on-exec: clear it instead.
+            let r = if dir_fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(dir_fd, 3) };
+            if r < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -148,4 +150,53 @@ fn cwd_through_a_preserved_host_directory_is_refused_after_chdir() {
     marker.assert_not_in("preserved dir", &out.stdout);
     assert_ne!(out.code, Some(0), "the cwd outside the root was accepted: {out:?}");
     assert!(out.stderr.contains("cwd /proc/self/fd/3 leads outside the container's root"), "{}", out.stderr);
+}
+
+/// A library host whose stdin was closed: its next open (here /etc, close-on-exec, as any
+/// library opens files) lands on fd 0, which the container would inherit as its stdin. Run in a
+/// process of its own (this test binary again, see `stdin_closed_child`).
+#[test]
+fn a_host_directory_that_landed_on_fd_0_does_not_reach_the_container() {
+    require_root!();
+    for mode in ["cloexec", "inheritable"] {
+        let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(["--exact", "stdin_closed_child", "--nocapture", "--test-threads=1"])
+            .env("RCT_STDIN_CLOSED_CHILD", mode)
+            .output()
+            .expect("run child");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("child-done"), "{mode}: the child did not finish: {text}");
+        assert!(!text.contains("root:"), "{mode}: the container read the host's /etc/shadow through fd 0: {text}");
+        if mode == "inheritable" {
+            assert!(text.contains("create refused") && text.contains("directory as stdin"), "{mode}: {text}");
+        }
+    }
+}
+
+#[test]
+fn stdin_closed_child() {
+    let Ok(mode) = std::env::var("RCT_STDIN_CLOSED_CHILD") else { return };
+    let root = StateRoot::new();
+    let flags = if mode == "cloexec" { libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC } else { libc::O_RDONLY | libc::O_DIRECTORY };
+    // SAFETY: closing our stdin and opening a directory, which lands on fd 0.
+    let fd = unsafe {
+        libc::close(0);
+        libc::open(c"/etc".as_ptr(), flags)
+    };
+    assert_eq!(fd, 0, "the directory did not land on fd 0");
+    let spec = SpecBuilder::new(["sh", "-c", "cat /proc/self/fd/0/shadow; cat <&0 2>&1 | head -c 100; echo container-ran"])
+        .default_root(root.path())
+        .expect("default root")
+        .docker_defaults()
+        .build();
+    let opts = rcontainer_core::CreateOptions { root: root.path().to_path_buf(), ..Default::default() };
+    match rcontainer_core::Container::create(&unique_id("stdin"), &spec, &opts) {
+        Ok(mut c) => {
+            c.start().expect("start");
+            c.wait(Some(std::time::Duration::from_secs(30))).expect("wait");
+            c.delete(false).expect("delete");
+        }
+        Err(e) => println!("create refused: {e}"),
+    }
+    println!("child-done");
 }

@@ -320,3 +320,29 @@ fn lsm_labels_are_refused_where_the_lsm_is_not_enabled() {
         assert!(out.stderr.contains(field) && out.stderr.contains(message), "{field}: {}", out.stderr);
     }
 }
+
+/// Starting a container is writing one byte to its exec fifo: only its owner may. Another
+/// user (nobody) tries, and the container must stay created.
+#[test]
+fn another_user_cannot_start_a_created_container() {
+    use std::os::unix::process::CommandExt;
+    require_root!();
+    let root = StateRoot::new();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod root");
+    let cli = Cli::new(root.path());
+    let b = rcontainer_tests::Bundle::busybox(&["true"]);
+    let id = unique_id("fifo");
+    cli.run(&["create", "--bundle", &b.path().to_string_lossy(), &id]).ok();
+    let _g = rcontainer_tests::CliGuard { cli: &cli, id: id.clone() };
+    let fifo = root.path().join(&id).join("exec.fifo");
+    let out = std::process::Command::new("sh")
+        .args(["-c", "printf x > \"$0\" && echo STARTED", &fifo.to_string_lossy()])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run as nobody");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("STARTED"), "nobody started the container: {out:?}");
+    assert_eq!(cli.state(&id)["status"], "created");
+    cli.run(&["start", &id]).ok();
+    cli.wait_status(&id, "stopped");
+}

@@ -124,6 +124,11 @@ pub(super) fn dupfd_cloexec(fd: i32, min: i32) -> Result<i32, i32> {
     call!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min).map(|fd| fd as i32)
 }
 
+/// The fd's flags (F_GETFD).
+pub(super) fn get_fd_flags(fd: i32) -> Result<i32, i32> {
+    call!(libc::SYS_fcntl, fd, libc::F_GETFD).map(|f| f as i32)
+}
+
 /// Sets or clears FD_CLOEXEC.
 pub(super) fn set_cloexec(fd: i32, on: bool) -> Res {
     call!(libc::SYS_fcntl, fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 })
