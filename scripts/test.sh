@@ -37,7 +37,8 @@ cargo test --workspace --no-fail-fast
 echo "== the command as shipped, a static PIE (cli/build-static.sh): its command-line tests again"
 static_bin=$(cli/build-static.sh)
 RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
-  --test lifecycle_cli --test cgroups --test namespaces --test process
+  --test lifecycle_cli --test cgroups --test namespaces --test process \
+  --test escape_fd_leak --test escape_runtime_binary --test escape_mount_targets --test escape_terminal --test security
 
 echo "== cgroup v2 tests in a v2-only guest (QEMU)"
 tests/vm/run-cgroup-tests.sh
