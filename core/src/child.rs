@@ -164,9 +164,23 @@ fn close_unless(fd: i32, keep: i32) {
 /// inside the root).
 fn resolve(ctx: &mut Ctx, dest: &InRoot, create: Create) -> Result<i32, i32> {
     match open_in_root(ctx, dest, &dest.path, libc::O_PATH) {
-        Err(libc::ENOENT) if create != Create::No => resolve::create_in_root(ctx.root, &dest.path, dest.no_symlinks, create),
-        r => r,
+        Err(libc::ENOENT) if create != Create::No => {}
+        r => return r,
     }
+    // Most often only the last component is missing: make it in its resolved parent.
+    if let Some((parent, name)) = &dest.parent {
+        if let Ok(dir) = open_in_root(ctx, dest, parent, libc::O_PATH | libc::O_DIRECTORY) {
+            let made = resolve::make(dir, name, create == Create::File);
+            raw::close(dir);
+            if made.is_ok() {
+                if let Ok(fd) = open_in_root(ctx, dest, &dest.path, libc::O_PATH) {
+                    return Ok(fd);
+                }
+            }
+        }
+    }
+    // Else (missing directories above it, a dangling symlink): the walk that creates as it goes.
+    resolve::create_in_root(ctx.root, &dest.path, dest.no_symlinks, create)
 }
 
 /// mount(2) onto what `fd` refers to.

@@ -32,6 +32,9 @@ pub(crate) enum Create {
 pub(crate) struct InRoot {
     /// Relative to the root; "." for the root itself.
     pub path: CString,
+    /// The directory holding it (relative, "." at the top) and its last component: to create
+    /// just that when only it is missing (the common case), without walking the whole path.
+    pub parent: Option<(CString, CString)>,
     /// Refuse any symlink on the way (procfs and sysfs destinations, as runc does).
     pub no_symlinks: bool,
 }
@@ -42,19 +45,28 @@ impl InRoot {
         use std::os::unix::ffi::OsStrExt;
         use std::path::Component;
         let mut joined: Vec<u8> = Vec::new();
+        let mut parent_len = None;
+        let mut last: &[u8] = b"";
         for c in dest.components() {
             let part: &[u8] = match c {
                 Component::Normal(s) => s.as_bytes(),
                 Component::ParentDir => b"..",
                 Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
             };
+            parent_len = Some(joined.len());
             if !joined.is_empty() {
                 joined.push(b'/');
             }
             joined.extend_from_slice(part);
+            last = part;
         }
         let path = if joined.is_empty() { cstr(field, ".")? } else { cstr(field, &joined)? };
-        Ok(InRoot { path, no_symlinks: false })
+        let parent = match parent_len {
+            // A last component of ".." is not something to create.
+            Some(n) if last != b".." => Some((if n == 0 { cstr(field, ".")? } else { cstr(field, &joined[..n])? }, cstr(field, last)?)),
+            _ => None,
+        };
+        Ok(InRoot { path, parent, no_symlinks: false })
     }
 
     pub(crate) fn no_symlinks(mut self) -> InRoot {

@@ -80,7 +80,7 @@ pub(super) fn create_in_root(root: i32, path: &CStr, no_symlinks: bool, create: 
 
 /// Makes the missing component `name` in `dir`: a directory, or (the last one, for
 /// [`Create::File`]) an empty file. Already there (a race) is fine.
-fn make(dir: i32, name: &CStr, file: bool) -> Result<(), i32> {
+pub(super) fn make(dir: i32, name: &CStr, file: bool) -> Result<(), i32> {
     let r = if file {
         raw::openat(dir, name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o644).map(|fd| {
             raw::close(fd);
