@@ -455,14 +455,14 @@ int32_t rcontainer_cgroup_layout(void);
  * On success `*out` receives a new handle the caller owns. On failure nothing is left behind.
  * `spec` is only read; the stdio fds set on it must stay open until this returns.
  *
- * Until the container's process execs it runs on this process's memory (x86_64: clone with
- * CLONE_VM|CLONE_VFORK, so a big host does not pay for copying its page tables), cloned by a
- * short-lived thread of rcontainer's that sleeps until that exec (one per created, unstarted
- * container). This process is non-dumpable meanwhile (the flag belongs to the shared memory; the
- * container's process must be non-dumpable until exec). All of it ends once the process has
- * exec'd (start) or been reaped (wait, kill+wait, delete). A handle freed before that leaves the
- * container waiting for start, as runc's create does, its small setup memory allocated and this
- * process non-dumpable.
+ * During this call the container's process runs on this process's memory (x86_64, when the
+ * container has a pid namespace of its own: clone with CLONE_VM|CLONE_VFORK, so a big host does
+ * not pay for copying its page tables), and this process is non-dumpable meanwhile (the flag
+ * belongs to the shared memory; the container's process must be non-dumpable until it execs).
+ * Both end before this returns: a created container's process is rcontainer's exec stub (a
+ * sealed memfd), which waits for rcontainer_container_start() and then execs the command, so
+ * it never runs this program's binary nor holds anything of this process. A handle freed
+ * before start leaves the container waiting for start, as runc's create does.
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `id` and `state_root` NULL or
