@@ -5,14 +5,13 @@
 #
 # Usage: tests/vm/run-cgroup-tests.sh [TEST-FILTER] [-- extra libtest args]
 #   TEST-FILTER defaults to "cgroups" (every test in core/src/cgroups).
-# Environment: passed on to run-in-v2-vm.sh (RUNVM_MEM, RUNVM_SMP, RUNVM_TIMEOUT, RUNVM_CGROUP...).
-#   RUNVM_SCRIPT  path of run-in-v2-vm.sh (default: ../shared/tools/run-in-v2-vm.sh next to the repo)
+# Environment: passed on to tests/vm/run-in-guest.sh (RCONTAINER_VM_MEM, RCONTAINER_VM_SMP,
+#   RCONTAINER_VM_TIMEOUT, RCONTAINER_VM_CACHE, RCONTAINER_VM_VERBOSE).
 # Exit status: the tests' (0 = all passed), 124 guest timeout, 125 harness failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
-VM=${RUNVM_SCRIPT:-$REPO/../shared/tools/run-in-v2-vm.sh}
-[ -x "$VM" ] || { echo "run-cgroup-tests: $VM not found (set RUNVM_SCRIPT)" >&2; exit 125; }
+VM=$REPO/tests/vm/run-in-guest.sh
 FILTER=${1:-cgroups}
 shift $(( $# > 0 ? 1 : 0 ))
 [ "${1:-}" = "--" ] && shift
