@@ -25,6 +25,12 @@ pub struct AdhocArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long)]
     pub workdir: Option<PathBuf>,
+    /// Give the container a terminal of its own (a new pty, relayed to yours)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// With -t, pass your input to the container's terminal (docker's -i)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
     /// UID[:GID] to run as
     #[arg(short = 'u', long)]
     pub user: Option<String>,
@@ -73,6 +79,8 @@ impl AdhocArgs {
             || self.hostname.is_some()
             || !self.env.is_empty()
             || self.workdir.is_some()
+            || self.tty
+            || self.interactive
             || self.user.is_some()
             || !self.uid_map.is_empty()
             || !self.gid_map.is_empty()
@@ -87,6 +95,18 @@ impl AdhocArgs {
             || !self.cap_drop.is_empty()
             || !self.security_opt.is_empty()
     }
+}
+
+/// The size (rows, columns) of the terminal on our stdin or stdout, if there is one.
+fn terminal_size() -> Option<(u16, u16)> {
+    for fd in [0, 1] {
+        let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: ioctl into a live winsize.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
+            return Some((ws.ws_row, ws.ws_col));
+        }
+    }
+    None
 }
 
 fn parse_user(text: &str) -> Result<(u32, u32), Failure> {
@@ -123,6 +143,13 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
     }
     if let Some(w) = &a.workdir {
         b = b.cwd(w.clone());
+    }
+    if a.tty {
+        b = b.terminal(true, terminal_size());
+        // A terminal program expects TERM (docker sets it too).
+        if std::env::var_os("TERM").is_none() || !a.env.iter().any(|e| e.starts_with("TERM=")) {
+            b = b.env("TERM", &std::env::var("TERM").unwrap_or_else(|_| "xterm".into()));
+        }
     }
     if let Some(u) = &a.user {
         let (uid, gid) = parse_user(u)?;

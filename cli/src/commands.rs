@@ -14,7 +14,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
     match &cli.command {
         Command::Create { create, id } => {
             let spec = Spec::from_bundle(bundle_dir(create)?)?;
-            let mut opts = create_options(cli, create)?;
+            let (mut opts, _console) = create_options(cli, create)?;
+            if wants_terminal(&spec) && opts.console_socket.is_none() {
+                return Err(Failure::new("create: the container has a terminal (process.terminal): give --console-socket to receive its pty", 1));
+            }
             let (stdio, _null) = relay::detached_stdio()?;
             opts.stdio = rcontainer_core::Stdio { stdin: stdio[0], stdout: stdio[1], stderr: stdio[2] };
             // The init stays blocked on the exec fifo; `start` (another process) releases it.
@@ -159,11 +162,27 @@ fn bundle_dir(create: &CreateArgs) -> Result<PathBuf, Failure> {
     std::path::absolute(&dir).map_err(|e| Failure::new(format!("bundle {}: {e}", dir.display()), 1))
 }
 
-fn create_options(cli: &Cli, create: &CreateArgs) -> Result<CreateOptions, Failure> {
-    if create.console_socket.is_some() {
-        return Err(Failure::new("--console-socket: terminals are not supported yet", 1));
-    }
-    Ok(CreateOptions { root: cli.root.clone(), pid_file: create.pid_file.clone(), no_pivot: create.no_pivot, preserve_fds: create.preserve_fds, ..Default::default() })
+/// The options of `create` and `run`; with `--console-socket`, the connected socket too (it must
+/// stay open until the container is created).
+fn create_options(cli: &Cli, create: &CreateArgs) -> Result<(CreateOptions, Option<std::os::unix::net::UnixStream>), Failure> {
+    let console = match &create.console_socket {
+        Some(path) => Some(std::os::unix::net::UnixStream::connect(path).map_err(|e| Failure::new(format!("--console-socket {}: {e}", path.display()), 1))?),
+        None => None,
+    };
+    let opts = CreateOptions {
+        root: cli.root.clone(),
+        pid_file: create.pid_file.clone(),
+        no_pivot: create.no_pivot,
+        preserve_fds: create.preserve_fds,
+        console_socket: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+        ..Default::default()
+    };
+    Ok((opts, console))
+}
+
+/// Whether the spec asks for a terminal.
+fn wants_terminal(spec: &Spec) -> bool {
+    spec.config().process().as_ref().and_then(|p| p.terminal()) == Some(true)
 }
 
 /// Docker's exit statuses for the ad-hoc mode: 125 the runtime failed, 126 the command cannot
@@ -193,10 +212,15 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         let id = args.id.clone().ok_or_else(|| Failure::new("run: a container id is required (or a command after -- for the ad-hoc mode)", 1))?;
         (id, Spec::from_bundle(bundle_dir(&args.create)?)?, Failure::from)
     };
-    let mut opts = create_options(cli, &args.create)?;
-    // In the foreground, a terminal of ours reaches the container only through a pipe; a
-    // detached container gets /dev/null in its place.
-    let mut relay = if args.detach { None } else { Relay::for_terminals()? };
+    let (mut opts, _console) = create_options(cli, &args.create)?;
+    let terminal = wants_terminal(&spec);
+    if terminal && args.detach && opts.console_socket.is_none() {
+        return Err(Failure::new("run -d: the container has a terminal (process.terminal): give --console-socket to receive its pty", if adhoc_mode { 125 } else { 1 }));
+    }
+    // In the foreground, a terminal of ours reaches the container only through a pipe, or the
+    // container has a pty of its own that this process relays; a detached container gets
+    // /dev/null in place of a terminal.
+    let mut relay = if args.detach || terminal { None } else { Relay::for_terminals()? };
     let mut _null = None;
     if let Some(r) = &relay {
         let [stdin, stdout, stderr] = r.container_stdio();
@@ -210,6 +234,17 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     let mut c = Container::create(&id, &spec, &opts).map_err(map_err)?;
     if let Some(r) = relay.as_mut() {
         r.close_container_ends();
+    }
+    if let Some(master) = c.take_pty() {
+        // Stdin goes to the container's terminal: from a bundle always (runc), ad hoc with -i.
+        let stdin = !adhoc_mode || args.adhoc.interactive;
+        match Relay::for_pty(master, stdin) {
+            Ok(r) => relay = Some(r),
+            Err(f) => {
+                let _ = c.delete(true);
+                return Err(f);
+            }
+        }
     }
     if let Err(e) = c.start() {
         let _ = c.delete(true);

@@ -42,7 +42,7 @@ pub struct CreateArgs {
     /// Write the container's host pid to this file
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// Terminal socket (terminals are not supported yet)
+    /// Unix socket that receives the pty master of a container with a terminal (process.terminal)
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
     /// Use MS_MOVE + chroot instead of pivot_root

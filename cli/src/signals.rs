@@ -58,7 +58,14 @@ pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd, mut relay:
         }
         if fds[0].revents & libc::POLLIN != 0 {
             if let Ok(Some(info)) = sfd.read_signal() {
-                let _ = container.kill(info.ssi_signo as i32);
+                match relay.as_deref() {
+                    // A window resize of ours becomes one of the container's terminal (whose
+                    // foreground process the kernel then tells with SIGWINCH itself).
+                    Some(r) if r.has_pty() && info.ssi_signo as i32 == libc::SIGWINCH => r.resize(),
+                    _ => {
+                        let _ = container.kill(info.ssi_signo as i32);
+                    }
+                }
             }
         }
         if let Some(r) = relay.as_deref_mut() {

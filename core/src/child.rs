@@ -79,6 +79,8 @@ struct Ctx {
     chosen: usize,
     /// Whether openat2 is there (cleared at its first ENOSYS: old kernels, valgrind).
     openat2: bool,
+    /// The pty slave (from Console until ConsoleStdio), or -1.
+    console: i32,
 }
 
 /// Runs the plan; never returns. `report_fd` is the child's end of the report pipe;
@@ -93,7 +95,7 @@ pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> 
     }
     let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     reset_signals();
-    let mut ctx = Ctx { root: -1, devnull: -1, chosen: 0, openat2: true };
+    let mut ctx = Ctx { root: -1, devnull: -1, chosen: 0, openat2: true, console: -1 };
     for (i, step) in plan.steps.iter().enumerate() {
         if let Err(e) = exec_step(plan, &step.op, &mut ctx) {
             write_report(report_fd, i as u32, e);
@@ -612,6 +614,22 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             }
             Ok(())
         }
+        Op::Console { ptmx, console, socket, size, owner } => {
+            let master = open_in_root(ctx, ptmx, &ptmx.path, libc::O_RDWR | libc::O_NOCTTY)?;
+            let r = console_setup(ctx, master, console, *socket, *size, *owner);
+            raw::close(master);
+            raw::close(*socket);
+            r
+        }
+        Op::ConsoleStdio => {
+            let slave = ctx.console;
+            for fd in 0..3 {
+                raw::dup3(slave, fd)?;
+            }
+            raw::close(slave);
+            ctx.console = -1;
+            ok(raw::ioctl_int(0, libc::TIOCSCTTY, 0))
+        }
         Op::FindExec => {
             let mut last = libc::ENOENT;
             for (i, c) in plan.exec_candidates.iter().enumerate() {
@@ -681,6 +699,29 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             Err(libc::ENOEXEC)
         }
     }
+}
+
+/// The pty of [`Op::Console`] from its `master` (opened from the container's /dev/ptmx): unlock,
+/// the slave through TIOCGPTPEER (no path), size, owner, /dev/console, then the master over the
+/// console socket.
+fn console_setup(ctx: &mut Ctx, master: i32, console: &InRoot, socket: i32, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t)) -> StepResult {
+    // Only a pty multiplexer answers TIOCGPTN: not a file an image put at /dev/ptmx.
+    let mut n: libc::c_uint = 0;
+    raw::ioctl_ptr(master, libc::TIOCGPTN as libc::c_ulong, &mut n as *mut libc::c_uint as usize).map_err(|_| libc::ENOTTY)?;
+    let unlock: libc::c_int = 0;
+    raw::ioctl_ptr(master, libc::TIOCSPTLCK as libc::c_ulong, &unlock as *const libc::c_int as usize)?;
+    let slave = raw::ioctl_int(master, libc::TIOCGPTPEER as libc::c_ulong, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as libc::c_ulong)? as i32;
+    ctx.console = slave;
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        raw::ioctl_ptr(slave, libc::TIOCSWINSZ, &ws as *const libc::winsize as usize)?;
+    }
+    raw::fchown(slave, owner.0, owner.1)?;
+    let target = resolve(ctx, console, Create::File)?;
+    let r = mount_on(Some(fd_path(slave, &mut [0u8; 32])), target, None, libc::MS_BIND, None);
+    raw::close(target);
+    r?;
+    raw::send_fd(socket, b"/dev/ptmx", master)
 }
 
 /// After pivot_root: an O_PATH fd on /proc if it is a procfs (not a symlink, not an image's

@@ -41,11 +41,15 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Write the container's host pid here (runc's `--pid-file`).
     pub pid_file: Option<PathBuf>,
+    /// With `process.terminal`: a connected unix socket the pty master is sent to (runc's
+    /// `--console-socket`; borrowed: it only needs to stay open during `create`). Without one,
+    /// the master stays with the handle ([`Container::pty`]).
+    pub console_socket: Option<RawFd>,
 }
 
 impl Default for CreateOptions {
     fn default() -> Self {
-        CreateOptions { root: PathBuf::from(crate::DEFAULT_STATE_ROOT), stdio: Stdio::default(), preserve_fds: 0, no_pivot: false, pid_file: None }
+        CreateOptions { root: PathBuf::from(crate::DEFAULT_STATE_ROOT), stdio: Stdio::default(), preserve_fds: 0, no_pivot: false, pid_file: None, console_socket: None }
     }
 }
 
@@ -103,6 +107,8 @@ pub struct Container {
     exit: Option<ExitStatus>,
     deleted: bool,
     cgroup: Option<Cgroup>,
+    /// The pty master of a container with a terminal, when no console socket was given.
+    pty: Option<OwnedFd>,
 }
 
 /// The exec fifo: writing to it starts the container, so only its owner may (0600). The init
@@ -172,6 +178,13 @@ impl Container {
             .map_err(|e| Error::Sys { op: format!("open {}", fifo.display()), errno: e })?;
         let pipes = spawn::pipes()?;
         let tasks = cgroup.v1_self_join_fds()?;
+        // A terminal without a console socket: a socket pair of our own, the master comes back here.
+        let terminal = spec.config().process().as_ref().and_then(|p| p.terminal()) == Some(true);
+        let own_console = match (terminal, opts.console_socket) {
+            (true, None) => Some(console_pair()?),
+            _ => None,
+        };
+        let console_socket = own_console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()).or(if terminal { opts.console_socket } else { None });
         let inputs = PlanInputs {
             seccomp_cache: Some(opts.root.join(".seccomp-cache")),
             cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
@@ -179,6 +192,7 @@ impl Container {
             go_fd: pipes.go_r.as_raw_fd(),
             start_fd: start_fd.as_raw_fd(),
             stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
+            console_socket,
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
         };
@@ -200,6 +214,20 @@ impl Container {
         drop(tasks);
         // Only the init may hold the fifo for reading: `start` learns from ENXIO that it is gone.
         drop(start_fd);
+        let pty = match own_console {
+            Some((ours, theirs)) => {
+                drop(theirs);
+                match receive_pty(&ours) {
+                    Ok(fd) => Some(fd),
+                    Err(e) => {
+                        let _ = sys::pidfd_send_signal(spawned.pidfd.as_fd(), spawned.pid, libc::SIGKILL);
+                        let _ = sys::waitid_pidfd(spawned.pidfd.as_fd(), false);
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
 
         let pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
         let state = State {
@@ -224,6 +252,7 @@ impl Container {
             exit: None,
             deleted: false,
             cgroup: None,
+            pty,
         };
         let saved = state::save(dir, &container.state).and_then(|()| match &opts.pid_file {
             Some(f) => write_pid_file(f, spawned.pid),
@@ -252,7 +281,7 @@ impl Container {
             None
         };
         let cgroup = state.cgroup.as_ref().map(Cgroup::from_record);
-        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, exec_what: String::new(), is_parent: false, exit: None, deleted: false, cgroup })
+        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, exec_what: String::new(), is_parent: false, exit: None, deleted: false, cgroup, pty: None })
     }
 
     pub fn id(&self) -> &str {
@@ -268,6 +297,24 @@ impl Container {
     /// loop, then call [`Container::wait`]). None once the container is stopped and reaped.
     pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// The pty master of a container created with a terminal (`process.terminal`) and no console
+    /// socket: read it for the container's output, write it for its input. Only in the process
+    /// that created the container.
+    pub fn pty(&self) -> Option<BorrowedFd<'_>> {
+        self.pty.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Takes the pty master out of the handle (the caller owns it then).
+    pub fn take_pty(&mut self) -> Option<OwnedFd> {
+        self.pty.take()
+    }
+
+    /// Sets the terminal's size (rows, columns), as a terminal window's resize does.
+    pub fn resize_pty(&self, rows: u16, cols: u16) -> Result<()> {
+        let pty = self.pty.as_ref().ok_or_else(|| Error::Unsupported(format!("resize: container {:?} has no terminal of its own here", self.state.id)))?;
+        sys::set_winsize(pty.as_raw_fd(), rows, cols).map_err(Error::sys(format!("resize the terminal of container {:?}", self.state.id)))
     }
 
     fn dir(&self) -> PathBuf {
@@ -538,6 +585,18 @@ impl Container {
     }
 }
 
+
+/// A socket pair for a terminal's master: (ours, the container's).
+fn console_pair() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).map_err(Error::sys("socketpair (console)"))?;
+    Ok((sys::not_stdio(a).map_err(Error::sys("socketpair (console)"))?, sys::not_stdio(b).map_err(Error::sys("socketpair (console)"))?))
+}
+
+/// The pty master the container's init sent (one fd, SCM_RIGHTS).
+fn receive_pty(sock: &OwnedFd) -> Result<OwnedFd> {
+    sys::recv_fd(sock.as_raw_fd()).map_err(Error::sys("receive the terminal's pty master"))
+}
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));

@@ -158,6 +158,14 @@ pub(crate) enum Op {
     Chdir { path: CString },
     /// Check with getcwd that the cwd is inside the root (runc >= 1.1.12 does the same).
     CheckCwd,
+    /// A terminal for the container (process.terminal): a new pty from the container's own
+    /// devpts (`/dev/ptmx` inside the root), its slave bound onto `/dev/console`, its size set,
+    /// owned by the process's user; the master sent over `socket` (runc's console socket: the
+    /// name "/dev/ptmx" and the fd, SCM_RIGHTS), then closed here. The slave stays for
+    /// [`Op::ConsoleStdio`].
+    Console { ptmx: InRoot, console: InRoot, socket: RawFd, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t) },
+    /// The pty slave becomes stdin, stdout, stderr and the controlling terminal.
+    ConsoleStdio,
     /// Pick the first executable candidate (PATH search done on prepared paths).
     FindExec,
     /// Open the LSM's exec attribute of this thread (`path`, relative to the container's
@@ -186,6 +194,8 @@ pub(crate) struct PlanInputs {
     /// The exec fifo, opened read-write: the stub blocks reading it until `start` writes.
     pub start_fd: RawFd,
     pub stdio: [Option<RawFd>; 3],
+    /// Where the pty master goes when process.terminal is set (a connected unix socket).
+    pub console_socket: Option<RawFd>,
     /// Where compiled seccomp filters are cached.
     pub seccomp_cache: Option<PathBuf>,
     /// v1 cgroup `tasks` files to write "0" to (the init joins its cgroups itself).
@@ -396,10 +406,11 @@ impl Plan {
         used.extend(inputs.cgroup_tasks.iter().map(|(_, fd)| *fd));
         used.extend(ns_fds.iter().map(|f| f.as_raw_fd()));
         used.extend(inputs.stdio.iter().flatten());
+        used.extend(inputs.console_socket);
         steps[early_close].op = Op::CloseFrom { first: first_free, keep: keep(&used) };
         push(
             &mut steps,
-            Op::CloseFrom { first: first_free, keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw]) },
+            Op::CloseFrom { first: first_free, keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw, inputs.console_socket.unwrap_or(-1)]) },
             "close inherited file descriptors".into(),
         );
         // Modes of created dirs and devices are exact; the process's umask is set at the end.
@@ -407,7 +418,21 @@ impl Plan {
 
         // Root filesystem: mounts, /dev, masked and read-only paths, pivot_root.
         let user_ns = spec.has_namespace(LinuxNamespaceType::User);
-        rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, &mut steps)?;
+        let console = match (process.terminal() == Some(true), inputs.console_socket) {
+            (false, _) => None,
+            (true, Some(socket)) => {
+                let size = process.console_size().as_ref().map(|b| (b.height().min(u16::MAX as u64) as u16, b.width().min(u16::MAX as u64) as u16));
+                Some(Op::Console {
+                    ptmx: InRoot::new("/dev/ptmx", Path::new("/dev/ptmx"))?,
+                    console: InRoot::new("/dev/console", Path::new("/dev/console"))?,
+                    socket,
+                    size,
+                    owner: (process.user().uid(), process.user().gid()),
+                })
+            }
+            (true, None) => return Err(Error::invalid("process.terminal", "true", "a terminal needs a console socket to send its pty master to")),
+        };
+        rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, console, &mut steps)?;
 
         if let Some(name) = config.hostname().as_deref().filter(|h| !h.is_empty()) {
             push(&mut steps, Op::SetHostname { name: cstr("hostname", name)? }, format!("sethostname {name:?}"));

@@ -136,9 +136,6 @@ impl Spec {
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::invalid("process.args", format!("{args:?}"), "the command must not be empty"));
         }
-        if process.terminal() == Some(true) {
-            return Err(Error::invalid("process.terminal", "true", "terminals (--console-socket) are not supported yet"));
-        }
         if !process.cwd().is_absolute() {
             return Err(Error::invalid("process.cwd", process.cwd().display(), "must be an absolute path"));
         }
@@ -488,6 +485,15 @@ impl SpecBuilder {
         let prefix = format!("{key}=");
         env.retain(|e| !e.starts_with(&prefix));
         env.push(format!("{key}={value}"));
+        self
+    }
+
+    /// Gives the container a terminal of its own (a new pty; `process.terminal`), of `size`
+    /// (rows, columns) when given.
+    pub fn terminal(mut self, on: bool, size: Option<(u16, u16)>) -> Self {
+        self.process().set_terminal(Some(on));
+        let size = size.and_then(|(rows, cols)| oci::BoxBuilder::default().height(rows as u64).width(cols as u64).build().ok());
+        self.process().set_console_size(size);
         self
     }
 

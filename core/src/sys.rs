@@ -311,3 +311,37 @@ pub(crate) fn write_no_sigpipe(fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
     }
     r
 }
+
+/// Receives one fd sent with SCM_RIGHTS on a unix socket (the payload is ignored); the fd is
+/// close-on-exec.
+pub(crate) fn recv_fd(sock: RawFd) -> Result<OwnedFd, Errno> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = loop {
+        match recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(Errno::EINTR) => continue,
+            r => break r?,
+        }
+    };
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: a fresh fd the kernel installed for us.
+                return not_stdio(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(Errno::EBADMSG)
+}
+
+/// TIOCSWINSZ on a terminal fd.
+pub(crate) fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> Result<(), Errno> {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: ioctl with a pointer to a live winsize.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

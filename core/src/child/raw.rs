@@ -281,6 +281,51 @@ pub(super) fn socket(domain: i32, ty: i32, proto: i32) -> Result<i32, i32> {
     call!(libc::SYS_socket, domain, ty, proto).map(|fd| fd as i32)
 }
 
+/// ioctl(2) with an integer argument.
+pub(super) fn ioctl_int(fd: i32, req: c_ulong, arg: c_ulong) -> Res {
+    call!(libc::SYS_ioctl, fd, req, arg)
+}
+
+/// ioctl(2) with a pointer argument (as an address: the caller keeps what it points to alive and
+/// of the size the request expects).
+pub(super) fn ioctl_ptr(fd: i32, req: c_ulong, arg: usize) -> Res {
+    call!(libc::SYS_ioctl, fd, req, arg)
+}
+
+pub(super) fn fchown(fd: i32, uid: libc::uid_t, gid: libc::gid_t) -> Res {
+    call!(libc::SYS_fchown, fd, uid, gid)
+}
+
+/// sendmsg(2) of `data` with one fd (SCM_RIGHTS), without SIGPIPE.
+pub(super) fn send_fd(sock: i32, data: &[u8], fd: i32) -> Result<(), i32> {
+    #[repr(C)]
+    struct Cmsg {
+        hdr: libc::cmsghdr,
+        fd: i32,
+        pad: i32,
+    }
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let mut cmsg = Cmsg {
+        hdr: libc::cmsghdr {
+            cmsg_len: std::mem::size_of::<libc::cmsghdr>() + std::mem::size_of::<i32>(),
+            cmsg_level: libc::SOL_SOCKET,
+            cmsg_type: libc::SCM_RIGHTS,
+        },
+        fd,
+        pad: 0,
+    };
+    let msg = libc::msghdr {
+        msg_name: std::ptr::null_mut(),
+        msg_namelen: 0,
+        msg_iov: &mut iov,
+        msg_iovlen: 1,
+        msg_control: &mut cmsg as *mut Cmsg as *mut libc::c_void,
+        msg_controllen: std::mem::size_of::<Cmsg>(),
+        msg_flags: 0,
+    };
+    call!(libc::SYS_sendmsg, sock, &msg as *const libc::msghdr, libc::MSG_NOSIGNAL).map(|_| ())
+}
+
 /// ioctl(SIOCSIFFLAGS) with a prepared `ifreq`.
 pub(super) fn set_if_flags(fd: i32, ifreq: &libc::ifreq) -> Res {
     call!(libc::SYS_ioctl, fd, libc::SIOCSIFFLAGS, ifreq as *const libc::ifreq)

@@ -45,7 +45,7 @@ fn propagation_flag(field: &str, value: &str) -> Result<libc::c_ulong> {
     })
 }
 
-pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, steps: &mut Vec<Step>) -> Result<()> {
+pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, console: Option<Op>, steps: &mut Vec<Step>) -> Result<()> {
     let config = spec.config();
     let linux = config.linux().as_ref();
     let rootfs = std::fs::canonicalize(spec.rootfs()?).map_err(Error::io("resolve root.path", spec.rootfs()?))?;
@@ -83,6 +83,12 @@ pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, steps: &mu
         });
     }
     devices::plan_dev(spec, user_ns, steps)?;
+    if let Some(op) = console {
+        // The terminal: once /dev and its devpts exist, before the masks (which may hide /dev
+        // entries) and the read-only root.
+        steps.push(Step { op, what: "set up the terminal (a new pty from the container's /dev/ptmx, sent to the console socket)".into() });
+        steps.push(Step { op: Op::ConsoleStdio, what: "make the terminal the stdio and controlling terminal".into() });
+    }
 
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         let mut keys: Vec<_> = sysctl.keys().collect();
