@@ -52,6 +52,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Run(args) => run(cli, args),
+        Command::Exec(args) => crate::exec::exec(cli, args),
         Command::Ps { format, id } => {
             let pids = Container::load(&cli.root, id)?.processes()?;
             if format == "json" {

@@ -3,6 +3,7 @@
 
 mod adhoc;
 mod commands;
+mod exec;
 mod relay;
 mod signals;
 
@@ -85,6 +86,8 @@ pub enum Command {
     /// Create, start and wait for a container, then delete it; exits with the container's status.
     /// With a command after `--`, runs ad hoc (no bundle): rcontainer run [flags] -- CMD [ARGS...]
     Run(Box<RunArgs>),
+    /// Run a new process in a created or running container (runc's flags)
+    Exec(Box<exec::ExecArgs>),
     /// Write a default config.json (runc spec's) into the bundle directory
     Spec {
         #[arg(short, long)]

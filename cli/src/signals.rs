@@ -1,7 +1,7 @@
 //! Signal names and numbers (runc accepts `TERM`, `SIGTERM`, `term` and `15`), and forwarding of
 //! the signals `run` receives to the container.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::str::FromStr;
 
 use nix::sys::signal::{SigSet, Signal};
@@ -9,7 +9,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::relay::Relay;
 use crate::Failure;
-use rcontainer_core::{Container, ExitStatus};
+use rcontainer_core::{Container, ExitStatus, Process};
 
 pub fn parse(text: &str) -> Result<i32, Failure> {
     if let Ok(n) = text.parse::<i32>() {
@@ -39,11 +39,42 @@ pub fn block() -> Result<SignalFd, Failure> {
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| Failure::new(format!("signalfd: {e}"), 1))
 }
 
-/// Waits for the container, forwarding received signals to it, and copying between the
-/// caller's terminal and the container's pipes when there is a relay.
-pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd, mut relay: Option<&mut Relay>) -> Result<ExitStatus, Failure> {
+/// What `run` and `exec` wait for in the foreground: a container's init, or an exec'd process.
+pub trait Waited {
+    fn pidfd_raw(&self) -> RawFd;
+    fn signal(&mut self, sig: i32);
+    fn wait_now(&mut self) -> Result<ExitStatus, Failure>;
+}
+
+impl Waited for Container {
+    fn pidfd_raw(&self) -> RawFd {
+        self.pidfd().map(|f| f.as_raw_fd()).unwrap_or(-1)
+    }
+    fn signal(&mut self, sig: i32) {
+        let _ = self.kill(sig);
+    }
+    fn wait_now(&mut self) -> Result<ExitStatus, Failure> {
+        Ok(self.wait(None)?)
+    }
+}
+
+impl Waited for Process {
+    fn pidfd_raw(&self) -> RawFd {
+        self.pidfd().map(|f| f.as_raw_fd()).unwrap_or(-1)
+    }
+    fn signal(&mut self, sig: i32) {
+        let _ = self.kill(sig);
+    }
+    fn wait_now(&mut self) -> Result<ExitStatus, Failure> {
+        Ok(self.wait(None)?)
+    }
+}
+
+/// Waits for the container's init or an exec'd process, forwarding received signals to it, and
+/// copying between the caller's terminal and the container's pipes or pty when there is a relay.
+pub fn wait_forwarding(container: &mut impl Waited, sfd: &mut SignalFd, mut relay: Option<&mut Relay>) -> Result<ExitStatus, Failure> {
     loop {
-        let pidfd = container.pidfd().map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let pidfd = container.pidfd_raw();
         let mut fds = vec![
             libc::pollfd { fd: sfd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
@@ -62,9 +93,7 @@ pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd, mut relay:
                     // A window resize of ours becomes one of the container's terminal (whose
                     // foreground process the kernel then tells with SIGWINCH itself).
                     Some(r) if r.has_pty() && info.ssi_signo as i32 == libc::SIGWINCH => r.resize(),
-                    _ => {
-                        let _ = container.kill(info.ssi_signo as i32);
-                    }
+                    _ => container.signal(info.ssi_signo as i32),
                 }
             }
         }
@@ -74,7 +103,7 @@ pub fn wait_forwarding(container: &mut Container, sfd: &mut SignalFd, mut relay:
             }
         }
         if fds[1].revents != 0 || pidfd < 0 {
-            let status = container.wait(None)?;
+            let status = container.wait_now()?;
             if let Some(r) = relay.as_deref_mut() {
                 r.drain();
             }

@@ -704,7 +704,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
 /// The pty of [`Op::Console`] from its `master` (opened from the container's /dev/ptmx): unlock,
 /// the slave through TIOCGPTPEER (no path), size, owner, /dev/console, then the master over the
 /// console socket.
-fn console_setup(ctx: &mut Ctx, master: i32, console: &InRoot, socket: i32, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t)) -> StepResult {
+fn console_setup(ctx: &mut Ctx, master: i32, console: &Option<InRoot>, socket: i32, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t)) -> StepResult {
     // Only a pty multiplexer answers TIOCGPTN: not a file an image put at /dev/ptmx.
     let mut n: libc::c_uint = 0;
     raw::ioctl_ptr(master, libc::TIOCGPTN as libc::c_ulong, &mut n as *mut libc::c_uint as usize).map_err(|_| libc::ENOTTY)?;
@@ -717,10 +717,12 @@ fn console_setup(ctx: &mut Ctx, master: i32, console: &InRoot, socket: i32, size
         raw::ioctl_ptr(slave, libc::TIOCSWINSZ, &ws as *const libc::winsize as usize)?;
     }
     raw::fchown(slave, owner.0, owner.1)?;
-    let target = resolve(ctx, console, Create::File)?;
-    let r = mount_on(Some(fd_path(slave, &mut [0u8; 32])), target, None, libc::MS_BIND, None);
-    raw::close(target);
-    r?;
+    if let Some(console) = console {
+        let target = resolve(ctx, console, Create::File)?;
+        let r = mount_on(Some(fd_path(slave, &mut [0u8; 32])), target, None, libc::MS_BIND, None);
+        raw::close(target);
+        r?;
+    }
     raw::send_fd(socket, b"/dev/ptmx", master)
 }
 

@@ -120,7 +120,7 @@ fn ensure_fifo(dir: &Path) -> Result<()> {
 
 /// Removes a state dir: only the files rcontainer puts there, never following anything.
 fn remove_state_dir(dir: &Path) -> Result<()> {
-    for name in [state::EXEC_FIFO, state::STATE_FILE, ".state.json.tmp"] {
+    for name in [state::EXEC_FIFO, state::STATE_FILE, ".state.json.tmp", state::CONFIG_FILE, ".config.json.tmp"] {
         let p = dir.join(name);
         match std::fs::remove_file(&p) {
             Ok(()) => {}
@@ -195,6 +195,7 @@ impl Container {
             console_socket,
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
+            exec: false,
         };
         let plan = Plan::build(spec, &inputs)?;
         // Everything that can fail goes before the clone: after it, a failure must kill the init.
@@ -254,7 +255,7 @@ impl Container {
             cgroup: None,
             pty,
         };
-        let saved = state::save(dir, &container.state).and_then(|()| match &opts.pid_file {
+        let saved = state::save_config(dir, spec).and_then(|()| state::save(dir, &container.state)).and_then(|()| match &opts.pid_file {
             Some(f) => write_pid_file(f, spawned.pid),
             None => Ok(()),
         });
@@ -315,6 +316,16 @@ impl Container {
     pub fn resize_pty(&self, rows: u16, cols: u16) -> Result<()> {
         let pty = self.pty.as_ref().ok_or_else(|| Error::Unsupported(format!("resize: container {:?} has no terminal of its own here", self.state.id)))?;
         sys::set_winsize(pty.as_raw_fd(), rows, cols).map_err(Error::sys(format!("resize the terminal of container {:?}", self.state.id)))
+    }
+
+    /// The container's OCI config as it was created (saved in its state directory).
+    pub fn config(&self) -> Result<Spec> {
+        state::load_config(&self.root, &self.state)
+    }
+
+    /// The state root this container is under.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
     }
 
     fn dir(&self) -> PathBuf {
@@ -587,7 +598,7 @@ impl Container {
 
 
 /// A socket pair for a terminal's master: (ours, the container's).
-fn console_pair() -> Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn console_pair() -> Result<(OwnedFd, OwnedFd)> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
     let (a, b) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).map_err(Error::sys("socketpair (console)"))?;
     Ok((sys::not_stdio(a).map_err(Error::sys("socketpair (console)"))?, sys::not_stdio(b).map_err(Error::sys("socketpair (console)"))?))

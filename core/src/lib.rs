@@ -8,6 +8,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod plan;
 pub mod rootfs;
 pub mod security;
@@ -21,6 +22,7 @@ mod sys;
 /// The OCI model (runtime spec types) this crate's API uses.
 pub use oci_spec;
 pub use container::{list, Container, CreateOptions, ExitStatus, Stdio};
+pub use exec::{ExecOptions, Process};
 pub use error::{Error, ErrorKind, Result};
 pub use spec::{Limits, Spec, SpecBuilder};
 pub use state::{State, Status};

@@ -163,7 +163,8 @@ pub(crate) enum Op {
     /// owned by the process's user; the master sent over `socket` (runc's console socket: the
     /// name "/dev/ptmx" and the fd, SCM_RIGHTS), then closed here. The slave stays for
     /// [`Op::ConsoleStdio`].
-    Console { ptmx: InRoot, console: InRoot, socket: RawFd, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t) },
+    /// For an exec'd process (`console` None) the slave is not bound onto /dev/console.
+    Console { ptmx: InRoot, console: Option<InRoot>, socket: RawFd, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t) },
     /// The pty slave becomes stdin, stdout, stderr and the controlling terminal.
     ConsoleStdio,
     /// Pick the first executable candidate (PATH search done on prepared paths).
@@ -202,6 +203,9 @@ pub(crate) struct PlanInputs {
     pub cgroup_tasks: Vec<(PathBuf, RawFd)>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    /// A process exec'd into a running container: it joins the container's namespaces (the spec
+    /// names them all by path) and sets up no root filesystem, hostname or network.
+    pub exec: bool,
 }
 
 /// Everything the child needs, computed before clone. Owns every CString and fd it points to.
@@ -424,7 +428,7 @@ impl Plan {
                 let size = process.console_size().as_ref().map(|b| (b.height().min(u16::MAX as u64) as u16, b.width().min(u16::MAX as u64) as u16));
                 Some(Op::Console {
                     ptmx: InRoot::new("/dev/ptmx", Path::new("/dev/ptmx"))?,
-                    console: InRoot::new("/dev/console", Path::new("/dev/console"))?,
+                    console: if inputs.exec { None } else { Some(InRoot::new("/dev/console", Path::new("/dev/console"))?) },
                     socket,
                     size,
                     owner: (process.user().uid(), process.user().gid()),
@@ -432,12 +436,22 @@ impl Plan {
             }
             (true, None) => return Err(Error::invalid("process.terminal", "true", "a terminal needs a console socket to send its pty master to")),
         };
-        rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, console, &mut steps)?;
+        if inputs.exec {
+            // Already in the container's mount namespace (setns put us at its root): only a
+            // terminal to make, from the container's own /dev/ptmx.
+            if let Some(op) = console {
+                push(&mut steps, Op::OpenRoot { path: cstr("/", "/")? }, "open the container's root".into());
+                push(&mut steps, op, "set up the terminal (a new pty from the container's /dev/ptmx, sent to the console socket)".into());
+                push(&mut steps, Op::ConsoleStdio, "make the terminal the stdio and controlling terminal".into());
+            }
+        } else {
+            rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, console, &mut steps)?;
+        }
 
-        if let Some(name) = config.hostname().as_deref().filter(|h| !h.is_empty()) {
+        if let Some(name) = config.hostname().as_deref().filter(|h| !h.is_empty() && !inputs.exec) {
             push(&mut steps, Op::SetHostname { name: cstr("hostname", name)? }, format!("sethostname {name:?}"));
         }
-        if let Some(name) = config.domainname().as_deref().filter(|h| !h.is_empty()) {
+        if let Some(name) = config.domainname().as_deref().filter(|h| !h.is_empty() && !inputs.exec) {
             push(&mut steps, Op::SetDomainname { name: cstr("domainname", name)? }, format!("setdomainname {name:?}"));
         }
         if spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none()) {

@@ -82,6 +82,12 @@ impl Spec {
         Ok(Spec { config: parse_config(text, "(json text)")?, bundle })
     }
 
+    /// [`Spec::from_json`], naming `source` in errors.
+    pub(crate) fn from_json_named(text: &str, bundle: impl AsRef<Path>, source: &str) -> Result<Spec> {
+        let bundle = std::path::absolute(bundle.as_ref()).map_err(Error::io("resolve", bundle.as_ref()))?;
+        Ok(Spec { config: parse_config(text, source)?, bundle })
+    }
+
     /// The spec `runc spec` writes (with `terminal: false`), for the bundle directory `bundle`.
     pub fn runc_default(bundle: impl AsRef<Path>) -> Spec {
         // The template is a constant checked by a unit test, so parsing it cannot fail at run time.
@@ -132,28 +138,7 @@ impl Spec {
             Err(e) => return Err(Error::invalid("root.path", rootfs.display(), e.to_string())),
         }
         let process = c.process().as_ref().ok_or_else(|| Error::invalid("process", "null", "a process is required"))?;
-        let args = process.args().as_deref().unwrap_or(&[]);
-        if args.is_empty() || args[0].is_empty() {
-            return Err(Error::invalid("process.args", format!("{args:?}"), "the command must not be empty"));
-        }
-        if !process.cwd().is_absolute() {
-            return Err(Error::invalid("process.cwd", process.cwd().display(), "must be an absolute path"));
-        }
-        for e in process.env().as_deref().unwrap_or(&[]) {
-            if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
-                return Err(Error::invalid("process.env", format!("{e:?}"), "entries must look like KEY=VALUE"));
-            }
-        }
-        let mut seen = HashSet::new();
-        for r in process.rlimits().as_deref().unwrap_or(&[]) {
-            if r.soft() > r.hard() {
-                return Err(Error::invalid(format!("process.rlimits[{}]", r.typ()), format!("soft {} > hard {}", r.soft(), r.hard()), "soft limit above hard limit"));
-            }
-            if !seen.insert(r.typ().to_string()) {
-                return Err(Error::invalid("process.rlimits", r.typ(), "listed twice"));
-            }
-        }
-
+        validate_process(process)?;
         let mut types = HashSet::new();
         for ns in self.namespaces() {
             if !types.insert(ns.typ()) {
@@ -226,6 +211,33 @@ impl Spec {
         }
         Ok(())
     }
+}
+
+/// Checks a process (the container's, or one to exec): a command, an absolute cwd, KEY=VALUE
+/// environment, sane rlimits.
+pub(crate) fn validate_process(process: &oci::Process) -> Result<()> {
+    let args = process.args().as_deref().unwrap_or(&[]);
+    if args.is_empty() || args[0].is_empty() {
+        return Err(Error::invalid("process.args", format!("{args:?}"), "the command must not be empty"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::invalid("process.cwd", process.cwd().display(), "must be an absolute path"));
+    }
+    for e in process.env().as_deref().unwrap_or(&[]) {
+        if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
+            return Err(Error::invalid("process.env", format!("{e:?}"), "entries must look like KEY=VALUE"));
+        }
+    }
+    let mut seen = HashSet::new();
+    for r in process.rlimits().as_deref().unwrap_or(&[]) {
+        if r.soft() > r.hard() {
+            return Err(Error::invalid(format!("process.rlimits[{}]", r.typ()), format!("soft {} > hard {}", r.soft(), r.hard()), "soft limit above hard limit"));
+        }
+        if !seen.insert(r.typ().to_string()) {
+            return Err(Error::invalid("process.rlimits", r.typ(), "listed twice"));
+        }
+    }
+    Ok(())
 }
 
 fn host_id(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {

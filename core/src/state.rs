@@ -15,6 +15,12 @@ use crate::error::{Error, Result};
 
 pub(crate) const STATE_FILE: &str = "state.json";
 pub(crate) const EXEC_FIFO: &str = "exec.fifo";
+/// The container's OCI config as it was created (what `exec` starts from: its namespaces,
+/// seccomp profile and process defaults), whatever happens to the bundle afterwards.
+pub(crate) const CONFIG_FILE: &str = "config.json";
+/// The most a state or config file may hold (they are read back, and a corrupt or hostile one
+/// must not exhaust memory).
+pub(crate) const MAX_STATE_FILE: u64 = 16 << 20;
 
 /// Lifecycle status, as the OCI state reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +147,29 @@ pub(crate) fn save(dir: &Path, state: &State) -> Result<()> {
     drop(f);
     let target = dir.join(STATE_FILE);
     fs::rename(&tmp, &target).map_err(Error::io("rename state file to", target))
+}
+
+/// Writes the container's config (atomically, 0600).
+pub(crate) fn save_config(dir: &Path, spec: &crate::spec::Spec) -> Result<()> {
+    let tmp = dir.join(".config.json.tmp");
+    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(Error::io("write", &tmp))?;
+    f.write_all(spec.to_json().as_bytes()).map_err(Error::io("write", &tmp))?;
+    drop(f);
+    let target = dir.join(CONFIG_FILE);
+    fs::rename(&tmp, &target).map_err(Error::io("rename config file to", target))
+}
+
+/// The container's config as it was created (its bundle as the base for relative paths).
+pub(crate) fn load_config(root: &Path, state: &State) -> Result<crate::spec::Spec> {
+    use std::io::Read;
+    let path = state_dir(root, &state.id).join(CONFIG_FILE);
+    let f = fs::File::open(&path).map_err(Error::io("read", &path))?;
+    let mut text = String::new();
+    f.take(MAX_STATE_FILE + 1).read_to_string(&mut text).map_err(Error::io("read", &path))?;
+    if text.len() as u64 > MAX_STATE_FILE {
+        return Err(Error::ConfigParse { source_name: path.display().to_string(), reason: format!("larger than {MAX_STATE_FILE} bytes") });
+    }
+    crate::spec::Spec::from_json_named(&text, &state.bundle, &path.display().to_string())
 }
 
 /// Reads a container's state and refreshes its status from the live process.

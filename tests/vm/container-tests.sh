@@ -34,6 +34,11 @@ check "cpu.max is 50000 100000" [ "$(cat "$dir/cpu.max")" = "50000 100000" ]
 rc update --memory 128M --pids-limit 40 v2c
 check "update: memory.max 128M" [ "$(cat "$dir/memory.max")" = 134217728 ]
 check "update: pids.max 40" [ "$(cat "$dir/pids.max")" = 40 ]
+ex=$(rc exec v2c sh -c 'cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.current' 2>&1)
+case "$ex" in *"0::/"*) ok "exec: the process is in the container's cgroup namespace";; *) bad "exec: cgroup namespace" "$ex";; esac
+case "$ex" in *"
+2"*|*"
+3"*) ok "exec: counted in the container's pids cgroup";; *) bad "exec: pids cgroup" "$ex";; esac
 rc pause v2c
 check "pause: cgroup.freeze is 1" [ "$(cat "$dir/cgroup.freeze")" = 1 ]
 case "$(rc state v2c)" in *'"paused"'*) ok "state says paused";; *) bad "state says paused";; esac
