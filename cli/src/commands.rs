@@ -25,7 +25,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Start { id } => {
-            Container::load(&cli.root, id)?.start()?;
+            let mut c = Container::load(&cli.root, id)?;
+            let r = c.start();
+            warnings(cli, &mut c);
+            r?;
             Ok(0)
         }
         Command::State { id } => {
@@ -44,7 +47,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
         }
         Command::Delete { force, id } => {
             match Container::load(&cli.root, id) {
-                Ok(mut c) => c.delete(*force)?,
+                Ok(mut c) => {
+                    let r = c.delete(*force);
+                    warnings(cli, &mut c);
+                    r?
+                }
                 // runc: deleting a missing container with --force is not an error.
                 Err(e) if e.kind() == ErrorKind::NotFound && *force => {}
                 Err(e) => return Err(e.into()),
@@ -53,6 +60,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
         }
         Command::Run(args) => run(cli, args),
         Command::Exec(args) => crate::exec::exec(cli, args),
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&features()).unwrap_or_default());
+            Ok(0)
+        }
         Command::Ps { format, id } => {
             let pids = Container::load(&cli.root, id)?.processes()?;
             if format == "json" {
@@ -128,6 +139,55 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
     }
 }
 
+/// What `features` prints: the OCI runtime features document, from what this build and this
+/// kernel can do.
+fn features() -> serde_json::Value {
+    use rcontainer_core::security::{caps, lsm};
+    let last = caps::last_cap() as usize;
+    let caps: Vec<&str> = caps::NAMES.iter().take(last + 1).copied().collect();
+    let mut namespaces = vec!["cgroup", "ipc", "mount", "network", "pid", "user", "uts"];
+    if std::path::Path::new("/proc/self/ns/time").exists() {
+        namespaces.push("time");
+    }
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.1.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": [
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime", "nodev", "nodiratime",
+            "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount", "ro",
+            "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable",
+            "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnoatime", "ratime", "rstrictatime",
+            "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnosymfollow", "rsymfollow", "tmpcopyup"
+        ],
+        "linux": {
+            "namespaces": namespaces,
+            "capabilities": caps,
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
+            },
+            "apparmor": { "enabled": lsm::apparmor_enabled() },
+            "selinux": { "enabled": lsm::selinux_enabled() },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } }
+        },
+        "annotations": { "io.github.rcontainer.version": rcontainer_core::VERSION }
+    })
+}
+
+/// The warnings a call left on the container (failed poststart or poststop hooks).
+fn warnings(cli: &Cli, c: &mut Container) {
+    for w in c.take_warnings() {
+        crate::warn(cli, &w);
+    }
+}
+
 /// runc update's flags (or -r FILE) as OCI resources.
 fn update_resources(a: &crate::UpdateArgs) -> Result<rcontainer_core::oci_spec::runtime::LinuxResources, Failure> {
     let size = |flag: &str, v: &Option<String>| v.as_deref().map(|t| rcontainer_core::spec::parse_limit(flag, t)).transpose().map_err(Failure::from);
@@ -151,7 +211,8 @@ fn update_resources(a: &crate::UpdateArgs) -> Result<rcontainer_core::oci_spec::
         cpu_period: a.cpu_period,
         cpuset_cpus: a.cpuset_cpus.clone(),
         cpuset_mems: a.cpuset_mems.clone(),
-        pids: a.pids_limit,
+        // runc: 0 leaves the limit as it is, any negative value lifts it.
+        pids: a.pids_limit.filter(|n| *n != 0).map(|n| n.max(-1)),
         ..Default::default()
     };
     limits.apply_to(&mut r);
@@ -247,7 +308,9 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
             }
         }
     }
-    if let Err(e) = c.start() {
+    let started = c.start();
+    warnings(cli, &mut c);
+    if let Err(e) = started {
         let _ = c.delete(true);
         return Err(map_err(e));
     }
@@ -266,7 +329,9 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         }
     };
     if !args.keep {
-        c.delete(false).map_err(map_err)?;
+        let deleted = c.delete(false);
+        warnings(cli, &mut c);
+        deleted.map_err(map_err)?;
     }
     if status.oom_killed {
         eprintln!("rcontainer: container {id}: OOM: a process was killed by the kernel's out-of-memory killer");

@@ -118,6 +118,8 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Print what this runtime supports, as JSON (runc's `features`)
+    Features,
     /// List containers
     List {
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -200,24 +202,76 @@ impl Failure {
     }
 }
 
-fn log_error(cli: &Cli, message: &str) {
-    let Some(path) = &cli.log else { return };
-    let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
-    let line = if cli.log_format == "json" {
-        serde_json::json!({ "level": "error", "msg": message }).to_string()
-    } else {
-        format!("level=error msg={message:?}")
-    };
-    let _ = writeln!(f, "{line}");
+/// Where and how to log: `--log FILE` and `--log-format`, as runc writes them (what containerd
+/// and podman read back to show the error).
+pub struct Log {
+    path: Option<PathBuf>,
+    json: bool,
+}
+
+impl Log {
+    fn of(cli: &Cli) -> Log {
+        Log { path: cli.log.clone(), json: cli.log_format == "json" }
+    }
+
+    /// From the raw arguments, for errors found before they could be parsed.
+    fn from_args(args: &[std::ffi::OsString]) -> Log {
+        let mut log = Log { path: None, json: false };
+        let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
+        while let Some(a) = it.next() {
+            if a == "--" {
+                break;
+            }
+            match a.split_once('=') {
+                Some(("--log", v)) => log.path = Some(PathBuf::from(v)),
+                Some(("--log-format", v)) => log.json = v == "json",
+                _ if a == "--log" => log.path = it.next().map(PathBuf::from),
+                _ if a == "--log-format" => log.json = it.next().as_deref() == Some("json"),
+                _ => {}
+            }
+        }
+        log
+    }
+
+    /// One line at `level` (error, warning), with runc's fields.
+    pub fn write(&self, level: &str, message: &str) {
+        let Some(path) = &self.path else { return };
+        let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
+        let time = rcontainer_core::state::now_rfc3339();
+        let line = if self.json {
+            serde_json::json!({ "level": level, "msg": message, "time": time }).to_string()
+        } else {
+            format!("time={time:?} level={level} msg={message:?}")
+        };
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// A warning: on stderr and in the log.
+pub fn warn(cli: &Cli, message: &str) {
+    eprintln!("rcontainer: warning: {message}");
+    Log::of(cli).write("warning", message);
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors go to the log too (the calling tool shows only what is there).
+            if !matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+                Log::from_args(&args).write("error", first);
+            }
+            e.exit();
+        }
+    };
     let status = match commands::dispatch(&cli) {
         Ok(status) => status,
         Err(f) => {
             eprintln!("rcontainer: {}", f.message);
-            log_error(&cli, &f.message);
+            Log::of(&cli).write("error", &f.message);
             f.status
         }
     };

@@ -13,7 +13,8 @@ use rcontainer_core::{Container, ExitStatus, Process};
 
 pub fn parse(text: &str) -> Result<i32, Failure> {
     if let Ok(n) = text.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        // 0: no signal, only whether the container's init is there (runc accepts it as a probe).
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         return Err(Failure::new(format!("invalid signal number {n}"), 1));

@@ -27,6 +27,9 @@ pub(crate) const HELLO: u32 = u32::MAX - 1;
 pub(crate) const CHILD_LEFT: u32 = u32::MAX - 2;
 /// `step` value the helper thread sends when it could not clone (errno: why).
 pub(crate) const CLONE_FAILED: u32 = u32::MAX - 3;
+/// `step` value the child sends at the hooks' sync point (before pivot_root): the runtime runs
+/// the prestart, createRuntime and createContainer hooks, then says go again.
+pub(crate) const HOOKS: u32 = u32::MAX - 8;
 /// Exit code of a child that failed during setup (after reporting).
 const SETUP_FAILED: i32 = 127;
 
@@ -325,15 +328,33 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
     // Every pointer handed to the kernel comes from a CString or array owned by `plan`, or from
     // this stack.
     match op {
-        Op::WaitParent { fd } => {
+        Op::WaitParent { fd, keep } => {
             let mut b = [0u8; 1];
             loop {
                 match raw::read(*fd, &mut b) {
                     Ok(1) => {
-                        raw::close(*fd);
+                        if !keep {
+                            raw::close(*fd);
+                        }
                         return Ok(());
                     }
                     // The parent went away: nothing to report to.
+                    Ok(_) => raw::exit(SETUP_FAILED),
+                    Err(libc::EINTR) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Op::HooksSync { report_fd, go_fd } => {
+            write_report(*report_fd, HOOKS, 0);
+            let mut b = [0u8; 1];
+            loop {
+                match raw::read(*go_fd, &mut b) {
+                    Ok(1) => {
+                        raw::close(*go_fd);
+                        return Ok(());
+                    }
+                    // The runtime went away (a hook failed and it killed us, or it died).
                     Ok(_) => raw::exit(SETUP_FAILED),
                     Err(libc::EINTR) => continue,
                     Err(e) => return Err(e),

@@ -14,6 +14,7 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::cgroups::{Cgroup, Stats};
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::plan::{Plan, PlanInputs};
 use crate::spawn;
 use crate::spec::Spec;
@@ -109,6 +110,8 @@ pub struct Container {
     cgroup: Option<Cgroup>,
     /// The pty master of a container with a terminal, when no console socket was given.
     pty: Option<OwnedFd>,
+    /// What went wrong without failing the call (poststart and poststop hooks).
+    warnings: Vec<String>,
 }
 
 /// The exec fifo: writing to it starts the container, so only its owner may (0600). The init
@@ -196,6 +199,7 @@ impl Container {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             exec: false,
+            exec_path: None,
         };
         let plan = Plan::build(spec, &inputs)?;
         // Everything that can fail goes before the clone: after it, a failure must kill the init.
@@ -204,14 +208,28 @@ impl Container {
         // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: it moves itself in first thing. Either
         // way before its cgroup namespace is made and long before exec.
         let cgroup_fd = cgroup.v2_dir_fd();
-        let spawned = spawn::spawn(id, plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid, placed| {
-            // v1: the init joins itself (JoinCgroup steps); v2 without CLONE_INTO_CGROUP (the
-            // clone(2) fallback): move it here.
-            if !placed && tasks.is_empty() {
-                cgroup.add_pid(pid)?;
-            }
-            Ok(())
-        })?;
+        let hooks = spec.config().hooks().as_ref();
+        let spawned = spawn::spawn(
+            id,
+            plan,
+            pipes,
+            cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
+            |pid, placed| {
+                // v1: the init joins itself (JoinCgroup steps); v2 without CLONE_INTO_CGROUP (the
+                // clone(2) fallback): move it here.
+                if !placed && tasks.is_empty() {
+                    cgroup.add_pid(pid)?;
+                }
+                Ok(())
+            },
+            |pid| {
+                // The container's namespaces and mounts exist; it waits before pivot_root.
+                let state = hook_state(spec, id, "creating", pid);
+                hooks::run(hooks::Point::Prestart, hooks, &state, None)?;
+                hooks::run(hooks::Point::CreateRuntime, hooks, &state, None)?;
+                hooks::run(hooks::Point::CreateContainer, hooks, &state, Some(pid))
+            },
+        )?;
         drop(tasks);
         // Only the init may hold the fifo for reading: `start` learns from ENXIO that it is gone.
         drop(start_fd);
@@ -254,6 +272,7 @@ impl Container {
             deleted: false,
             cgroup: None,
             pty,
+            warnings: Vec::new(),
         };
         let saved = state::save_config(dir, spec).and_then(|()| state::save(dir, &container.state)).and_then(|()| match &opts.pid_file {
             Some(f) => write_pid_file(f, spawned.pid),
@@ -282,7 +301,7 @@ impl Container {
             None
         };
         let cgroup = state.cgroup.as_ref().map(Cgroup::from_record);
-        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, exec_what: String::new(), is_parent: false, exit: None, deleted: false, cgroup, pty: None })
+        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, exec_what: String::new(), is_parent: false, exit: None, deleted: false, cgroup, pty: None, warnings: Vec::new() })
     }
 
     pub fn id(&self) -> &str {
@@ -366,6 +385,18 @@ impl Container {
     /// the job or says the container already runs.
     pub fn start(&mut self) -> Result<()> {
         self.require("start", &[Status::Created])?;
+        // Hooks come from the config saved at create (none for a container created without one).
+        let config = self.config().ok();
+        let hooks = config.as_ref().and_then(|s| s.config().hooks().clone());
+        if let (Some(spec), Some(h)) = (&config, &hooks) {
+            for (i, hook) in hooks::Point::StartContainer.of(h).iter().enumerate() {
+                if let Err(e) = self.run_start_container_hook(spec, i, hook) {
+                    // The spec: a failing startContainer hook stops the container.
+                    self.kill_and_reap();
+                    return Err(e);
+                }
+            }
+        }
         let fifo = self.dir().join(state::EXEC_FIFO);
         // Non-blocking write-only: ENXIO when nobody holds the fifo for reading (the init is
         // gone, or has exec'd already).
@@ -393,7 +424,60 @@ impl Container {
             }
         }
         self.state.status = Status::Running;
+        if let Some(spec) = &config {
+            let state = hook_state(spec, self.id(), "running", self.state.pid);
+            self.warnings.extend(hooks::run_warning(hooks::Point::Poststart, hooks.as_ref(), &state));
+        }
         Ok(())
+    }
+
+    /// A startContainer hook: inside the container (its namespaces, cgroup, user and security),
+    /// its path resolved there, as an exec'd process with the state on its stdin.
+    fn run_start_container_hook(&mut self, spec: &Spec, i: usize, hook: &oci_spec::runtime::Hook) -> Result<()> {
+        let what = format!("startContainer hook [{i}] {}", hook.path().display());
+        let mut p = spec.config().process().clone().unwrap_or_default();
+        let args = match hook.args().as_deref() {
+            Some(a) if !a.is_empty() => a.to_vec(),
+            _ => vec![hook.path().display().to_string()],
+        };
+        p.set_args(Some(args));
+        p.set_env(hook.env().clone());
+        p.set_cwd(PathBuf::from("/"));
+        p.set_terminal(Some(false));
+        let (in_r, in_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
+        let (out_r, out_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
+        let state = hook_state(spec, self.id(), "created", self.state.pid);
+        let opts = crate::exec::ExecOptions { stdio: Stdio { stdin: Some(in_r.as_raw_fd()), stdout: Some(out_w.as_raw_fd()), stderr: Some(out_w.as_raw_fd()) }, ..Default::default() };
+        let mut proc = self.exec_path(&p, &opts, Some(hook.path())).map_err(|e| Error::Hook { what: what.clone(), status: "not started".into(), output: e.to_string() })?;
+        drop((in_r, out_w));
+        let _ = sys::write_no_sigpipe(in_w.as_raw_fd(), state.as_bytes());
+        drop(in_w);
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::fs::File::from(out_r), &mut out);
+            out
+        });
+        let timeout = hook.timeout().filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64));
+        let status = match proc.wait(timeout) {
+            Ok(s) => s,
+            Err(Error::Timeout(_)) => {
+                let _ = proc.kill(libc::SIGKILL);
+                let _ = proc.wait(None);
+                return Err(Error::Hook { what, status: "killed at its timeout".into(), output: String::new() });
+            }
+            Err(e) => return Err(e),
+        };
+        let out = reader.join().unwrap_or_default();
+        if status.success() {
+            return Ok(());
+        }
+        Err(Error::Hook { what, status: status.to_string(), output: String::from_utf8_lossy(&out).trim().escape_debug().to_string() })
+    }
+
+    /// Warnings of the last call that did not fail it (a poststart or poststop hook that
+    /// failed), taken out.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// The error for a `start` that found nobody waiting on the exec fifo: the init has died, or
@@ -482,7 +566,18 @@ impl Container {
         let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.state.id.clone(), op: "kill", status: Status::Stopped })?;
         sys::pidfd_send_signal(fd.as_fd(), self.state.pid, signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })?;
         self.thaw_for_sigkill(signal);
+        self.await_sigkill(signal);
         Ok(())
+    }
+
+    /// After SIGKILL, waits (a moment at most) until the init is gone, so that what follows
+    /// (`delete` right after `kill KILL`, as tools do) sees it stopped.
+    fn await_sigkill(&self, signal: i32) {
+        if signal == libc::SIGKILL {
+            if let Some(fd) = &self.pidfd {
+                let _ = sys::poll_one(fd.as_raw_fd(), libc::POLLIN, 1000);
+            }
+        }
     }
 
     /// A process frozen by the v1 freezer cannot act on SIGKILL until thawed (runc thaws too).
@@ -567,6 +662,7 @@ impl Container {
         self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
         self.cgroup("kill --all")?.kill_all(signal)?;
         self.thaw_for_sigkill(signal);
+        self.await_sigkill(signal);
         Ok(())
     }
 
@@ -589,13 +685,31 @@ impl Container {
             // Also kills what is left in it (processes that outlived the init without a pid namespace).
             cg.destroy()?;
         }
+        let config = self.config().ok();
         remove_state_dir(&self.dir())?;
         self.pidfd = None;
         self.deleted = true;
+        if let Some(spec) = &config {
+            let state = hook_state(spec, self.id(), "stopped", self.state.pid);
+            self.warnings.extend(hooks::run_warning(hooks::Point::Poststop, spec.config().hooks().as_ref(), &state));
+        }
         Ok(())
     }
 }
 
+
+/// The OCI state a hook reads on its stdin.
+pub(crate) fn hook_state(spec: &Spec, id: &str, status: &str, pid: i32) -> String {
+    serde_json::json!({
+        "ociVersion": spec.config().version(),
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": spec.bundle(),
+        "annotations": spec.config().annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
+}
 
 /// A socket pair for a terminal's master: (ours, the container's).
 pub(crate) fn console_pair() -> Result<(OwnedFd, OwnedFd)> {

@@ -78,6 +78,10 @@ pub enum Error {
     #[error("container {id:?}: init process died during setup ({how})")]
     SetupDied { id: String, how: String },
 
+    /// An OCI hook failed (exited non-zero, or was killed at its timeout).
+    #[error("{what} failed ({status}): {output}")]
+    Hook { what: String, status: String, output: String },
+
     /// A file or directory the runtime would act on could have been written by another user.
     #[error("refusing {}: {reason}; another user could have written it", path.display())]
     Untrusted { path: PathBuf, reason: String },
@@ -100,7 +104,7 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::WrongState { .. } => ErrorKind::WrongState,
-            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } | Error::Untrusted { .. } => ErrorKind::Os,
+            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } | Error::Untrusted { .. } | Error::Hook { .. } => ErrorKind::Os,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Unsupported(_) => ErrorKind::Unsupported,
         }

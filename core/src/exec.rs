@@ -67,6 +67,12 @@ impl Container {
     /// create does). The container's saved config gives the namespaces to join and its seccomp
     /// profile; `process` gives everything else (runc exec's --process).
     pub fn exec(&mut self, process: &OciProcess, opts: &ExecOptions) -> Result<Process> {
+        self.exec_path(process, opts, None)
+    }
+
+    /// [`Container::exec`] of the file `path` (resolved in the container), with `process.args`
+    /// as its argv (argv[0] included): how a startContainer hook runs.
+    pub(crate) fn exec_path(&mut self, process: &OciProcess, opts: &ExecOptions, path: Option<&std::path::Path>) -> Result<Process> {
         let status = self.status()?;
         if !matches!(status, Status::Created | Status::Running) {
             return Err(Error::WrongState { id: self.id().to_string(), op: "exec in", status });
@@ -137,6 +143,7 @@ impl Container {
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
             exec: true,
+            exec_path: path.map(std::path::Path::to_path_buf),
         };
         let plan = Plan::build(&spec, &inputs)?;
         let exec_what = plan.exec_what.clone();
@@ -146,14 +153,21 @@ impl Container {
         }
         let cgroup_fd = cgroup.as_ref().and_then(Cgroup::v2_dir_fd);
         let id = self.id().to_string();
-        let spawned = spawn::spawn(&id, plan, pipes, cgroup_fd.as_ref().map(|f| f.as_raw_fd()), |pid, placed| {
-            if !placed && tasks.is_empty() {
-                if let Some(c) = &cgroup {
-                    c.add_pid(pid)?;
+        let spawned = spawn::spawn(
+            &id,
+            plan,
+            pipes,
+            cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
+            |pid, placed| {
+                if !placed && tasks.is_empty() {
+                    if let Some(c) = &cgroup {
+                        c.add_pid(pid)?;
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+            |_| Ok(()),
+        )?;
         drop(tasks);
         drop(start_r);
         let mut proc = Process { container: id, pid: spawned.pid, pidfd: Some(spawned.pidfd), pty: None, exit: None, cgroup };

@@ -9,6 +9,7 @@ pub mod cgroups;
 pub mod container;
 pub mod error;
 pub mod exec;
+pub mod hooks;
 pub mod plan;
 pub mod rootfs;
 pub mod security;

@@ -78,8 +78,11 @@ impl InRoot {
 /// One setup operation executed in the child, with raw syscalls only.
 #[derive(Debug)]
 pub(crate) enum Op {
-    /// Block until the parent has written id maps / placed the child in its cgroup.
-    WaitParent { fd: RawFd },
+    /// Block until the parent has written id maps / placed the child in its cgroup; the fd stays
+    /// open when the hooks' sync point needs it again (`keep`).
+    WaitParent { fd: RawFd, keep: bool },
+    /// The hooks' sync point: tell the parent (HOOKS on the report pipe), wait for its go.
+    HooksSync { report_fd: RawFd, go_fd: RawFd },
     /// Move ourselves into a v1 cgroup: write "0" to its `tasks` file (opened by the parent).
     JoinCgroup { fd: RawFd },
     /// setns(2) into a namespace opened by the parent.
@@ -206,6 +209,9 @@ pub(crate) struct PlanInputs {
     /// A process exec'd into a running container: it joins the container's namespaces (the spec
     /// names them all by path) and sets up no root filesystem, hostname or network.
     pub exec: bool,
+    /// The file to execute when it is not `process.args[0]` (a hook: its `path`, with `args[0]`
+    /// as argv[0]).
+    pub exec_path: Option<PathBuf>,
 }
 
 /// Everything the child needs, computed before clone. Owns every CString and fd it points to.
@@ -339,7 +345,8 @@ impl Plan {
         let early_close = steps.len();
         // (its keep list is filled in below, once every fd the plan uses is known)
         push(&mut steps, Op::CloseFrom { first: first_free, keep: Vec::new() }, "close file descriptors the runtime did not give".into());
-        push(&mut steps, Op::WaitParent { fd: inputs.go_fd }, "wait for the runtime".into());
+        let hooks_sync = !inputs.exec && crate::hooks::any_at_create(config.hooks().as_ref());
+        push(&mut steps, Op::WaitParent { fd: inputs.go_fd, keep: hooks_sync }, "wait for the runtime".into());
         for (path, fd) in &inputs.cgroup_tasks {
             push(&mut steps, Op::JoinCgroup { fd: *fd }, format!("join cgroup {}", path.parent().unwrap_or(path).display()));
         }
@@ -414,7 +421,10 @@ impl Plan {
         steps[early_close].op = Op::CloseFrom { first: first_free, keep: keep(&used) };
         push(
             &mut steps,
-            Op::CloseFrom { first: first_free, keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw, inputs.console_socket.unwrap_or(-1)]) },
+            Op::CloseFrom {
+                first: first_free,
+                keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw, inputs.console_socket.unwrap_or(-1), if hooks_sync { inputs.go_fd } else { -1 }]),
+            },
             "close inherited file descriptors".into(),
         );
         // Modes of created dirs and devices are exact; the process's umask is set at the end.
@@ -445,7 +455,8 @@ impl Plan {
                 push(&mut steps, Op::ConsoleStdio, "make the terminal the stdio and controlling terminal".into());
             }
         } else {
-            rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, console, &mut steps)?;
+            let sync = hooks_sync.then_some(Op::HooksSync { report_fd: inputs.report_fd, go_fd: inputs.go_fd });
+            rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, console, sync, &mut steps)?;
         }
 
         if let Some(name) = config.hostname().as_deref().filter(|h| !h.is_empty() && !inputs.exec) {
@@ -517,7 +528,9 @@ impl Plan {
         let env = process.env().as_deref().unwrap_or(&[]);
         let envp: Vec<CString> = env.iter().map(|e| cstr("process.env", e)).collect::<Result<_>>()?;
         let arg0 = &args[0];
-        let exec_candidates: Vec<CString> = if arg0.contains('/') {
+        let exec_candidates: Vec<CString> = if let Some(path) = &inputs.exec_path {
+            vec![cpath("hook path", path)?]
+        } else if arg0.contains('/') {
             vec![cstr("process.args[0]", arg0)?]
         } else {
             let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);

@@ -238,7 +238,7 @@ pub(crate) fn ids(root: &Path) -> Result<Vec<String>> {
 }
 
 /// Now as RFC 3339 UTC with nanoseconds, e.g. `2026-11-28T23:31:43.123456789Z`.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));

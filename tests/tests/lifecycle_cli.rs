@@ -210,7 +210,8 @@ fn signal_names_and_numbers() {
     let id = unique_id("sig-bad");
     let _g = CliGuard { cli: &cli, id: id.clone() };
     cli.run(&["create", "--bundle", &bundle_arg(&b), &id]).ok();
-    for bad in ["NOPE", "0", "99"] {
+    // (0 is accepted: runc's liveness probe, see runc_behaviours_tools_rely_on)
+    for bad in ["NOPE", "-1", "99"] {
         let out = cli.run(&["kill", &id, bad]);
         assert!(!out.success(), "kill {bad} succeeded");
         assert!(out.stderr.contains(bad), "error does not name {bad}: {out:?}");
@@ -317,4 +318,66 @@ fn status_comes_from_the_host_after_the_creator_exited() {
     let v: Value = serde_json::from_str(&cli.run(&["list", "--format", "json"]).ok().stdout).expect("json");
     assert_eq!(v[0]["status"], "stopped", "{v}");
     cli.run(&["delete", &id]).ok();
+}
+
+/// Errors go to `--log` as runc writes them (one JSON object a line, level, msg, time), usage
+/// errors too: containerd and podman show only what they find there.
+#[test]
+fn every_error_is_written_to_the_log() {
+    require_root!();
+    let root = StateRoot::new();
+    let cli = Cli::new(root.path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("log.json");
+    let log_s = log.to_string_lossy().into_owned();
+    let usage = cli.run(&["--log", &log_s, "--log-format", "json", "frobnicate", "x"]);
+    assert_ne!(usage.code, Some(0));
+    let missing = cli.run(&["--log", &log_s, "--log-format=json", "start", "no-such-container"]);
+    assert_ne!(missing.code, Some(0));
+    let text = std::fs::read_to_string(&log).expect("the log was written");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for l in &lines {
+        assert_eq!(l["level"], "error", "{l}");
+        assert!(l["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{l}");
+    }
+    assert!(lines[0]["msg"].as_str().unwrap_or("").contains("frobnicate"), "{}", lines[0]);
+    assert!(lines[1]["msg"].as_str().unwrap_or("").contains("no-such-container"), "{}", lines[1]);
+}
+
+/// runc's behaviours that tools rely on: `kill ID 0` as a liveness probe, `delete` right after
+/// `kill ID KILL`, `update --pids-limit 0` (unchanged) and -1 (unlimited), `features`.
+#[test]
+fn runc_behaviours_tools_rely_on() {
+    require_root!();
+    let root = StateRoot::new();
+    let cli = Cli::new(root.path());
+    let b = Bundle::busybox(&["sleep", "100"]);
+    for i in 0..20 {
+        let id = unique_id("killdel");
+        cli.run(&["run", "-d", "--bundle", &bundle_arg(&b), &id]).ok();
+        cli.run(&["kill", &id, "0"]).ok();
+        cli.run(&["kill", &id, "KILL"]).ok();
+        let d = cli.run(&["delete", &id]);
+        assert!(d.success(), "round {i}: delete right after kill KILL: {d:?}");
+        let probe = cli.run(&["kill", &id, "0"]);
+        assert_ne!(probe.code, Some(0), "kill 0 of a deleted container");
+    }
+    let mut b = Bundle::busybox(&["sleep", "100"]);
+    b.edit(|c| c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 50}}));
+    let id = unique_id("pids");
+    cli.run(&["run", "-d", "--bundle", &bundle_arg(&b), &id]).ok();
+    let limit = |cli: &Cli| -> Value {
+        let s: Value = serde_json::from_str(&cli.run(&["events", "--stats", &id]).ok().stdout).expect("stats JSON");
+        s["data"]["pids"]["limit"].clone()
+    };
+    assert_eq!(limit(&cli), 50);
+    cli.run(&["update", "--pids-limit", "0", &id]).ok();
+    assert_eq!(limit(&cli), 50, "--pids-limit 0 must leave the limit as it is (runc)");
+    cli.run(&["update", "--pids-limit", "-1", &id]).ok();
+    assert_ne!(limit(&cli), 50, "--pids-limit -1 must lift the limit");
+    cli.run(&["delete", "--force", &id]).ok();
+    let f: Value = serde_json::from_str(&cli.run(&["features"]).ok().stdout).expect("features JSON");
+    assert!(f["hooks"].as_array().is_some_and(|h| h.len() == 6), "{f}");
+    assert!(f["linux"]["namespaces"].as_array().is_some_and(|n| n.iter().any(|x| x == "pid")), "{f}");
 }

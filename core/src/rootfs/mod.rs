@@ -45,7 +45,7 @@ fn propagation_flag(field: &str, value: &str) -> Result<libc::c_ulong> {
     })
 }
 
-pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, console: Option<Op>, steps: &mut Vec<Step>) -> Result<()> {
+pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, console: Option<Op>, hooks_sync: Option<Op>, steps: &mut Vec<Step>) -> Result<()> {
     let config = spec.config();
     let linux = config.linux().as_ref();
     let rootfs = std::fs::canonicalize(spec.rootfs()?).map_err(Error::io("resolve root.path", spec.rootfs()?))?;
@@ -120,6 +120,10 @@ pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, console: O
         steps.push(Step { op: Op::BindRemount { dest: InRoot::new("root", Path::new("/"))?, flags: libc::MS_RDONLY }, what: "remount / read-only".into() });
     }
 
+    if let Some(op) = hooks_sync {
+        // The OCI spec's moment for prestart, createRuntime and createContainer hooks.
+        steps.push(Step { op, what: "run the prestart, createRuntime and createContainer hooks".into() });
+    }
     if no_pivot {
         steps.push(Step { op: Op::MoveRoot, what: format!("move {} to / and chroot (--no-pivot)", rootfs.display()) });
     } else {

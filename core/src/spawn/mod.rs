@@ -90,6 +90,15 @@ pub(crate) fn read_report(fd: RawFd) -> Result<Option<Report>> {
     }
 }
 
+/// One "go" byte to the child, without SIGPIPE.
+fn go(go_w: &OwnedFd) -> Result<()> {
+    // SAFETY: one byte to a valid socket, without SIGPIPE.
+    if unsafe { libc::send(go_w.as_raw_fd(), b"g".as_ptr() as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
+        return Err(Error::Sys { op: "signal container init".into(), errno: Errno::last() });
+    }
+    Ok(())
+}
+
 /// Describes how a reaped child ended.
 pub(crate) fn describe_exit(e: Option<sys::Exit>) -> String {
     match e {
@@ -191,7 +200,16 @@ fn clone_fork(plan: &Plan, flags: u64, cgroup: u64, pid_ns: Option<&OwnedFd>, re
 /// placement goes there). With `cgroup_fd` (v2), the child is born inside that cgroup
 /// (CLONE_INTO_CGROUP); `hook`'s second argument says whether that happened (when clone3 is
 /// unavailable it did not, and the hook must move the child itself).
-pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<RawFd>, hook: impl FnOnce(libc::pid_t, bool) -> Result<()>) -> Result<Spawned> {
+/// `at_hooks` runs when the child reaches the hooks' sync point (before pivot_root; only when the
+/// plan has one): the OCI hooks of create; an error kills the child and fails the spawn.
+pub(crate) fn spawn(
+    id: &str,
+    mut plan: Plan,
+    pipes: Pipes,
+    cgroup_fd: Option<RawFd>,
+    hook: impl FnOnce(libc::pid_t, bool) -> Result<()>,
+    mut at_hooks: impl FnMut(libc::pid_t) -> Result<()>,
+) -> Result<Spawned> {
     let Pipes { report_r, report_w, go_r, go_w } = pipes;
     // Namespace fds, the stub's memfd: used around clone3 and inherited by the child (the Plan's
     // steps carry their numbers). Closed when this function returns.
@@ -258,11 +276,7 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
             write_proc(pid, "oom_score_adj", &adj.to_string())?;
         }
         hook(pid, placed_by_clone)?;
-        // SAFETY: one byte to a valid socket, without SIGPIPE.
-        if unsafe { libc::send(go_w.as_raw_fd(), b"g".as_ptr() as *const libc::c_void, 1, libc::MSG_NOSIGNAL) } != 1 {
-            return Err(Error::Sys { op: "signal container init".into(), errno: Errno::last() });
-        }
-        Ok(())
+        go(&go_w)
     };
     if let Err(e) = parent_setup() {
         // A child that died on its own explains the failure better than our side of it.
@@ -276,25 +290,33 @@ pub(crate) fn spawn(id: &str, mut plan: Plan, pipes: Pipes, cgroup_fd: Option<Ra
         home.child_gone();
         return Err(err);
     }
-    drop(go_w);
 
-    let outcome = read_report(report_r.as_raw_fd());
-    let result = match outcome {
-        Ok(Some(r)) if r.step == READY => Ok(()),
-        Ok(Some(r)) => {
-            let what = home.plan().what(r.step);
-            let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
-            Err(Error::Setup { what, errno: Errno::from_raw(r.errno) })
-        }
-        Ok(None) => {
-            let exit = sys::waitid_pidfd(pidfd.as_fd(), false).ok().flatten();
-            Err(Error::SetupDied { id: id.to_string(), how: describe_exit(exit) })
-        }
-        Err(e) => {
-            kill_and_wait(&pidfd, pid);
-            Err(e)
+    let result = loop {
+        match read_report(report_r.as_raw_fd()) {
+            Ok(Some(r)) if r.step == READY => break Ok(()),
+            // The hooks' sync point: run them, then let the child go on.
+            Ok(Some(r)) if r.step == child::HOOKS => {
+                if let Err(e) = at_hooks(pid).and_then(|()| go(&go_w)) {
+                    kill_and_wait(&pidfd, pid);
+                    break Err(e);
+                }
+            }
+            Ok(Some(r)) => {
+                let what = home.plan().what(r.step);
+                let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+                break Err(Error::Setup { what, errno: Errno::from_raw(r.errno) });
+            }
+            Ok(None) => {
+                let exit = sys::waitid_pidfd(pidfd.as_fd(), false).ok().flatten();
+                break Err(Error::SetupDied { id: id.to_string(), how: describe_exit(exit) });
+            }
+            Err(e) => {
+                kill_and_wait(&pidfd, pid);
+                break Err(e);
+            }
         }
     };
+    drop(go_w);
     // READY comes from the stub: the child has exec'd it and left our memory; on every other
     // path it has exited or been killed.
     home.child_gone();
