@@ -74,11 +74,8 @@ const OUTPUT_TAIL: usize = 2048;
 pub(crate) fn run_one(point: Point, i: usize, hook: &Hook, state: &str, ns_pid: Option<i32>) -> Result<()> {
     let what = format!("{} hook [{i}] {}", point.name(), hook.path().display());
     let mut cmd = Command::new(hook.path());
-    match hook.args().as_deref() {
-        Some([arg0, rest @ ..]) => {
-            cmd.arg0(arg0).args(rest);
-        }
-        _ => {}
+    if let Some([arg0, rest @ ..]) = hook.args().as_deref() {
+        cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear().envs(hook.env().as_deref().unwrap_or(&[]).iter().filter_map(|kv| kv.split_once('=')));
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
