@@ -2,7 +2,8 @@
 # Runs every test of the project, as root, on a fresh Debian 12 machine or this one:
 # installs what is missing (busybox-static for test root filesystems, libseccomp-dev to build,
 # valgrind and pkg-config for the C ABI tests), builds the workspace,
-# runs the Rust unit and end-to-end tests (real containers), the cgroup v2 tests in a
+# runs the Rust unit and end-to-end tests (real containers), Docker, containerd's ctr and podman
+# with rcontainer as their runtime (tests/clients/run.sh installs them), the cgroup v2 tests in a
 # throw-away QEMU guest, and the Python and Node packages' suites (each installs what it needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,11 @@ echo "== the command as shipped, a static PIE (cli/build-static.sh): its command
 static_bin=$(cli/build-static.sh)
 RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
   --test lifecycle_cli --test cgroups --test namespaces --test process \
-  --test escape_fd_leak --test escape_runtime_binary --test escape_mount_targets --test escape_terminal --test security
+  --test escape_fd_leak --test escape_runtime_binary --test escape_mount_targets --test escape_terminal --test security \
+  --test terminal --test exec --test hooks
+
+echo "== real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)"
+tests/clients/run.sh "$static_bin"
 
 echo "== cgroup v2 tests in a v2-only guest (QEMU)"
 tests/vm/run-cgroup-tests.sh
