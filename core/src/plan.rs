@@ -456,7 +456,21 @@ impl Plan {
             }
         } else {
             let sync = hooks_sync.then_some(Op::HooksSync { report_fd: inputs.report_fd, go_fd: inputs.go_fd });
-            rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, console, sync, &mut steps)?;
+            // Without a cgroup namespace, a cgroup mount shows the container's own directories
+            // (v1: <root>/<hierarchy>/<path>/tasks are the files the init joins).
+            let own_cgroups: Option<Vec<(String, PathBuf)>> = (!spec.has_namespace(LinuxNamespaceType::Cgroup)).then(|| {
+                let root = Path::new(crate::cgroups::CGROUP_ROOT);
+                inputs
+                    .cgroup_tasks
+                    .iter()
+                    .filter_map(|(tasks, _)| {
+                        let dir = tasks.parent()?;
+                        let hierarchy = dir.strip_prefix(root).ok()?.components().next()?.as_os_str().to_str()?.to_string();
+                        Some((hierarchy, dir.to_path_buf()))
+                    })
+                    .collect()
+            });
+            rootfs::plan_rootfs(spec, user_ns, inputs.no_pivot, own_cgroups.as_deref(), console, sync, &mut steps)?;
         }
 
         if let Some(name) = config.hostname().as_deref().filter(|h| !h.is_empty() && !inputs.exec) {

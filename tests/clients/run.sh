@@ -9,7 +9,8 @@
 # containerd and dockerd by hand (no systemd), with their own sockets, state and data under a
 # temp dir, in a network namespace of their own (Docker's bridges live there, not on the host);
 # imports a busybox image made from busybox-static; registers the binary as a runtime; checks
-#   docker: run (exit status), run -it in a pty (PID 1, tty, a window resize), exec and exec -it,
+#   docker: run (exit status), run -it in a pty (PID 1, tty, a window resize), --memory seen in the
+#           container's /sys/fs/cgroup, exec and exec -it,
 #           a healthcheck going healthy, a user-defined bridge network (eth0 and its address,
 #           set up by Docker's prestart hook), stop, kill, rm;
 #   ctr:    run, run -t, task exec;
@@ -173,6 +174,8 @@ for rt in runc rcontainer; do
 	check "[$rt] docker run -it: a window resize reaches the container" 4 "41 133" \
 		$PTY 30 100 --resize-after READY 41 133 -- $d -it busybox:rcontainer-clients \
 		sh -c 'trap "stty size; exit 4" WINCH; echo READY; while :; do sleep 0.05; done'
+	check "[$rt] docker run --memory: the container reads its own limit in /sys/fs/cgroup (host cgroupns)" 0 67108864 \
+		$d --memory 64m busybox:rcontainer-clients cat /sys/fs/cgroup/memory/memory.limit_in_bytes
 	name=rct-clients-$rt
 	$DOCKER run -d --name "$name" --runtime "$rt" --health-cmd true --health-interval 1s busybox:rcontainer-clients sleep 300 >/dev/null
 	check "[$rt] docker exec" 0 exec-ok $DOCKER exec "$name" sh -c 'echo exec-ok; ps -o pid,comm | grep -q "^ *1 sleep"'

@@ -218,3 +218,36 @@ fn container_sees_its_own_cgroup_as_root() {
         assert!(line.ends_with(":/"), "inside, every hierarchy should show / : {text:?}");
     }
 }
+
+/// Docker and podman on a v1 or hybrid host leave the container in the host's cgroup namespace;
+/// its /sys/fs/cgroup must then show its own cgroup (as runc does), not the host's root: a JVM
+/// or a CPU-quota probe sizes itself from these files.
+#[test]
+fn without_a_cgroup_namespace_sys_fs_cgroup_shows_the_containers_own_cgroup() {
+    require_root!();
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        eprintln!("no v1 memory hierarchy here (cgroup v2 only): a cgroup2 mount without a cgroup namespace shows the whole tree, as with runc");
+        return;
+    }
+    let root = StateRoot::new();
+    let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
+                  echo subdirs=$(find /sys/fs/cgroup/memory -mindepth 1 -type d | wc -l); \
+                  echo procs=$(wc -l < /sys/fs/cgroup/pids/cgroup.procs); \
+                  echo 1 > /sys/fs/cgroup/pids/pids.max && echo WRITABLE";
+    let spec = SpecBuilder::new(["sh", "-c", script])
+        .default_root(root.path())
+        .expect("default root")
+        .memory(48 << 20)
+        .pids(42)
+        .namespace(rcontainer_core::oci_spec::runtime::LinuxNamespaceType::Cgroup, false, None)
+        .build();
+    let out = rcontainer_tests::run_captured(&unique_id("nocgns"), &spec, root.path()).expect("run");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first().copied(), Some((48u64 << 20).to_string().as_str()), "memory.limit_in_bytes is the container's: {out:?}");
+    assert_eq!(lines.get(1).copied(), Some("42"), "pids.max is the container's: {out:?}");
+    assert!(lines.contains(&"subdirs=0"), "no other cgroup is visible below the container's: {out:?}");
+    // The shell, cat/wc and the subshell: only the container's own processes.
+    let procs: usize = lines.iter().find_map(|l| l.strip_prefix("procs=")).and_then(|n| n.trim().parse().ok()).expect("procs line");
+    assert!((1..=4).contains(&procs), "cgroup.procs lists the container's processes only: {out:?}");
+    assert!(!out.stdout.contains("WRITABLE"), "the cgroup mount is read-only as asked: {out:?}");
+}

@@ -14,6 +14,7 @@ mod tests_real;
 
 pub use devices::with_default_device_rules;
 pub use driver::{Cgroup, CgroupRecord};
+pub(crate) use driver::CGROUP_ROOT;
 pub use resources::{blkio_weight_to_io_weight, shares_to_weight, validate_resources, MIN_MEMORY_LIMIT};
 pub use stats::Stats;
 

@@ -45,7 +45,16 @@ fn propagation_flag(field: &str, value: &str) -> Result<libc::c_ulong> {
     })
 }
 
-pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, console: Option<Op>, hooks_sync: Option<Op>, steps: &mut Vec<Step>) -> Result<()> {
+/// `own_cgroups`: see [`mounts::plan_mount`].
+pub(crate) fn plan_rootfs(
+    spec: &Spec,
+    user_ns: bool,
+    no_pivot: bool,
+    own_cgroups: Option<&[(String, std::path::PathBuf)]>,
+    console: Option<Op>,
+    hooks_sync: Option<Op>,
+    steps: &mut Vec<Step>,
+) -> Result<()> {
     let config = spec.config();
     let linux = config.linux().as_ref();
     let rootfs = std::fs::canonicalize(spec.rootfs()?).map_err(Error::io("resolve root.path", spec.rootfs()?))?;
@@ -66,7 +75,7 @@ pub(crate) fn plan_rootfs(spec: &Spec, user_ns: bool, no_pivot: bool, console: O
 
     let spec_mounts = config.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in spec_mounts.iter().enumerate() {
-        mounts::plan_mount(spec, i, m, steps)?;
+        mounts::plan_mount(spec, i, m, own_cgroups, steps)?;
     }
     if !spec_mounts.iter().any(|m| m.destination() == Path::new("/dev")) {
         // A private /dev even when the spec does not ask for one.

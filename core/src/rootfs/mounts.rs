@@ -142,7 +142,11 @@ fn resolve_source(spec: &Spec, source: &Path) -> PathBuf {
     }
 }
 
-pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, steps: &mut Vec<Step>) -> Result<()> {
+/// `own_cgroups`: without a cgroup namespace of its own, the container's cgroup directory in each
+/// v1 hierarchy (its directory name under /sys/fs/cgroup, the path): a `cgroup` mount then shows
+/// those, as runc does. None when the container has a cgroup namespace (a fresh mount shows its
+/// own cgroup as the root).
+pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&[(String, PathBuf)]>, steps: &mut Vec<Step>) -> Result<()> {
     let field = format!("mounts[{i}]");
     let opts = parse_options(&format!("{field}.options"), m.options().as_deref().unwrap_or(&[]))?;
     let typ = m.typ().as_deref().unwrap_or("");
@@ -153,7 +157,7 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, steps: &mut Vec<Step>
     let at = || InRoot::new(&dest_field, dest);
 
     if typ == "cgroup" && !is_bind {
-        plan_cgroup_mount(&dest_field, dest, &opts, steps)?;
+        plan_cgroup_mount(&dest_field, dest, &opts, own_cgroups, steps)?;
     } else if is_bind {
         let source = m.source().as_ref().ok_or_else(|| Error::invalid(format!("{field}.source"), "null", "a bind mount needs a source"))?;
         let source = resolve_source(spec, source);
@@ -210,8 +214,16 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, steps: &mut Vec<Step>
 }
 
 /// A `cgroup` mount: on v2 the unified hierarchy; on v1 and hybrid hosts a tmpfs with each v1
-/// hierarchy (and `unified`) mounted below it, read-only when asked.
-fn plan_cgroup_mount(field: &str, dest: &Path, opts: &Options, steps: &mut Vec<Step>) -> Result<()> {
+/// hierarchy (and, with a cgroup namespace, `unified`) below it, read-only when asked.
+///
+/// On v1 and hybrid hosts without a cgroup namespace (Docker's and podman's default there), a
+/// fresh mount of a hierarchy would show the host's root cgroup: every host cgroup, and the
+/// root's values, unlimited (a JVM sizing itself from `memory.limit_in_bytes` would read
+/// 9223372036854771712). So, as runc does, each hierarchy's directory is a bind mount of the
+/// container's own cgroup directory there (`own_cgroups`), and a hierarchy mounted with several
+/// controllers (`cpu,cpuacct`) gets a symlink per controller. The cgroup2 tree of a hybrid host
+/// is left out then (runc too): the container has no directory of its own in it.
+fn plan_cgroup_mount(field: &str, dest: &Path, opts: &Options, own_cgroups: Option<&[(String, PathBuf)]>, steps: &mut Vec<Step>) -> Result<()> {
     use crate::cgroups::{host, Layout};
     let shown = dest.display();
     let flags = opts.flags & !libc::MS_REMOUNT;
@@ -239,11 +251,42 @@ fn plan_cgroup_mount(field: &str, dest: &Path, opts: &Options, steps: &mut Vec<S
         what: format!("mount tmpfs on {shown}"),
     });
     let sub_flags = flags & !libc::MS_BIND;
-    for h in &host.v1 {
-        steps.push(Step { op: mount("cgroup", Some(&h.dir), "cgroup", sub_flags, Some(&h.options))?, what: format!("mount cgroup ({}) on {shown}/{}", h.options, h.dir) });
-    }
-    if host.layout == Layout::Hybrid {
-        steps.push(Step { op: mount("cgroup2", Some("unified"), "cgroup2", sub_flags, None)?, what: format!("mount cgroup2 on {shown}/unified") });
+    match own_cgroups {
+        None => {
+            for h in &host.v1 {
+                steps.push(Step { op: mount("cgroup", Some(&h.dir), "cgroup", sub_flags, Some(&h.options))?, what: format!("mount cgroup ({}) on {shown}/{}", h.options, h.dir) });
+            }
+            if host.layout == Layout::Hybrid {
+                steps.push(Step { op: mount("cgroup2", Some("unified"), "cgroup2", sub_flags, None)?, what: format!("mount cgroup2 on {shown}/unified") });
+            }
+        }
+        Some(own) => {
+            let (set, clear) = mount_attrs(sub_flags | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, 0);
+            for h in &host.v1 {
+                let Some((_, dir)) = own.iter().find(|(name, _)| *name == h.dir) else { continue };
+                steps.push(Step {
+                    op: Op::Bind {
+                        source: cpath(field, dir)?,
+                        dest: InRoot::new(field, &dest.join(&h.dir))?,
+                        create: Create::Dir,
+                        recursive: true,
+                        set,
+                        clear,
+                        rec_set: 0,
+                        rec_clear: 0,
+                    },
+                    what: format!("bind mount the container's cgroup {} on {shown}/{}", dir.display(), h.dir),
+                });
+                if h.dir.contains(',') {
+                    for controller in h.dir.split(',').filter(|c| !c.is_empty()) {
+                        steps.push(Step {
+                            op: Op::Symlink { dir: InRoot::new(field, dest)?, name: cstr(field, controller)?, target: cstr(field, &h.dir)? },
+                            what: format!("symlink {shown}/{controller} -> {}", h.dir),
+                        });
+                    }
+                }
+            }
+        }
     }
     if flags & libc::MS_RDONLY != 0 {
         steps.push(Step {
