@@ -146,12 +146,12 @@ impl Container {
         spec.validate()?;
         let linux = spec.config().linux().as_ref();
         let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-        let resources = linux.and_then(|l| l.resources().as_ref()).map(|r| crate::cgroups::with_default_device_rules(r, devices));
-        if let Some(r) = &resources {
-            crate::cgroups::validate_resources(r)?;
-        }
+        // Always some device rules: a spec without any still gets "deny all but the standard
+        // devices" (runc's behaviour), never the parent cgroup's (the host's: every disk).
+        let resources = crate::cgroups::with_default_device_rules(&linux.and_then(|l| l.resources().clone()).unwrap_or_default(), devices);
+        crate::cgroups::validate_resources(&resources)?;
         let dir = state::create_dir(&opts.root, id)?;
-        let cgroup = match Cgroup::create(id, linux.and_then(|l| l.cgroups_path().as_deref()), resources.as_ref()) {
+        let cgroup = match Cgroup::create(id, linux.and_then(|l| l.cgroups_path().as_deref()), Some(&resources)) {
             Ok(c) => c,
             Err(e) => {
                 let _ = remove_state_dir(&dir);

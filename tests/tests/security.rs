@@ -346,3 +346,32 @@ fn another_user_cannot_start_a_created_container() {
     cli.run(&["start", &id]).ok();
     cli.wait_status(&id, "stopped");
 }
+
+/// A config without any device rules (no `linux.resources`) still gets "deny all but the
+/// standard devices", as with runc: a container with CAP_MKNOD must not open a host device it
+/// makes (here the kernel log: reading it leaks the host's messages, writing forges them).
+#[test]
+fn a_config_without_device_rules_gets_no_host_device() {
+    require_root!();
+    let root = StateRoot::new();
+    let mut b = rcontainer_tests::Bundle::busybox(&[
+        "sh",
+        "-c",
+        "mknod /dev/k c 1 11 && echo mknod-ok; \
+         dd if=/dev/k bs=8192 count=1 2>/dev/null | grep -q . && echo KMSG-READ; \
+         echo rcontainer-device-test > /dev/k && echo KMSG-WRITTEN; \
+         cat /dev/null && echo null-ok",
+    ]);
+    b.add_caps(&["CAP_MKNOD"]);
+    b.edit(|c| {
+        c["process"]["terminal"] = false.into();
+        c["linux"].as_object_mut().expect("linux").remove("resources");
+    });
+    let out = Cli::new(root.path()).run(&["run", "--bundle", &b.path().display().to_string(), &unique_id("nodevrules")]);
+    assert!(out.stdout.contains("mknod-ok"), "mknod is allowed (as runc's c *:* m): {out:?}");
+    assert!(out.stdout.contains("null-ok"), "the standard devices work: {out:?}");
+    for leak in ["KMSG-READ", "KMSG-WRITTEN"] {
+        assert!(!out.stdout.contains(leak), "{leak}: the device cgroup let the container open /dev/kmsg: {out:?}");
+    }
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+}

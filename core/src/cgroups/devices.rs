@@ -1,6 +1,8 @@
-//! The device cgroup rules a container gets: the spec's `linux.resources.devices`, then (as runc's
-//! AllowedDevices) access to the standard devices rcontainer creates in /dev, mknod of anything,
-//! and the spec's own `linux.devices`, so a deny-all spec still leaves /dev/null working.
+//! The device cgroup rules a container gets: "deny all", the spec's `linux.resources.devices`, then
+//! (as runc's AllowedDevices) access to the standard devices rcontainer creates in /dev, mknod of
+//! anything, and the spec's own `linux.devices`, so a deny-all spec still leaves /dev/null working
+//! and a spec without rules never leaves the host's devices open. v1 writes them to
+//! devices.deny/allow (`v1.rs`); v2 compiles them to an eBPF program (`device_bpf.rs`).
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
@@ -33,12 +35,15 @@ fn defaults() -> Vec<LinuxDeviceCgroup> {
     ]
 }
 
-/// `resources` with the device rules extended as described above; unchanged when the spec has
-/// no device rules (then the device cgroup is left as the parent's).
+/// `resources` with the device rules extended as described above (whether or not the spec has
+/// any).
 pub fn with_default_device_rules(resources: &LinuxResources, devices: &[LinuxDevice]) -> LinuxResources {
     let mut r = resources.clone();
-    let Some(rules) = resources.devices() else { return r };
-    let mut all = rules.clone();
+    let mut deny_all = LinuxDeviceCgroup::default();
+    deny_all.set_allow(false);
+    deny_all.set_access(Some("rwm".into()));
+    let mut all = vec![deny_all];
+    all.extend(resources.devices().iter().flatten().cloned());
     all.extend(defaults());
     for d in devices {
         let typ = match d.typ() {
@@ -66,8 +71,11 @@ mod tests {
         let rules: Vec<String> = out.devices().iter().flatten().map(|d| format!("{} {d}", d.allow())).collect();
         assert_eq!(rules[0], "false a *:* rwm");
         assert!(rules.contains(&"true c 1:3 rwm".to_string()), "{rules:?}");
+        // No rules in the spec: deny all the same, not the parent's (the host's) devices.
         let mut none = LinuxResources::default();
         none.set_devices(None);
-        assert!(with_default_device_rules(&none, &[]).devices().is_none());
+        let rules: Vec<String> = with_default_device_rules(&none, &[]).devices().iter().flatten().map(|d| format!("{} {d}", d.allow())).collect();
+        assert_eq!(rules[0], "false a *:* rwm");
+        assert!(!rules.iter().any(|r| r.starts_with("true b") && !r.ends_with(" m")), "{rules:?}");
     }
 }

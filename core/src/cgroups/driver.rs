@@ -127,10 +127,14 @@ impl Cgroup {
     }
 
     /// Changes limits live. Only the fields present in `r` are changed; `r` is validated
-    /// first.
+    /// first. Device rules are set once, at create, and kept (as `runc update` does): callers
+    /// such as containerd send the container's whole resources, devices included, and rules
+    /// given alone would replace "deny all but the standard devices".
     pub fn update(&self, r: &LinuxResources) -> Result<()> {
         validate_resources(r)?;
-        self.apply(r)
+        let mut r = r.clone();
+        r.set_devices(None);
+        self.apply(&r)
     }
 
     /// Memory, cpu, pids and OOM accounting now.

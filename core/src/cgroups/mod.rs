@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+mod device_bpf;
 mod devices;
 mod driver;
 mod resources;

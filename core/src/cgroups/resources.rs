@@ -50,6 +50,9 @@ fn read_online(path: &str) -> Option<BTreeSet<u32>> {
 
 /// The checks, with the machine's online cpus / nodes given (None: unknown, not checked).
 pub(crate) fn validate_with(r: &LinuxResources, cpus_online: Option<&BTreeSet<u32>>, mems_online: Option<&BTreeSet<u32>>) -> Result<()> {
+    if let Some(devices) = r.devices() {
+        super::device_bpf::validate(devices)?;
+    }
     if let Some(m) = r.memory() {
         let limit = m.limit();
         for (name, v) in [("limit", limit), ("reservation", m.reservation()), ("swap", m.swap())] {

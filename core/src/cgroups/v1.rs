@@ -222,8 +222,14 @@ impl V1 {
                 // One open file per control file: the kernel takes each write(2) as one rule.
                 let mut files = ControlFiles::new(dir);
                 files.write("devices.deny", "a")?;
-                for d in devs {
-                    let typ = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+                // Fifo rules are skipped, as runc does: the controller knows only a, b and c
+                // (the kernel never asks it about fifos); `u` (unbuffered char) is `c`.
+                use oci_spec::runtime::LinuxDeviceType as T;
+                for d in devs.iter().filter(|d| d.typ() != Some(T::P)) {
+                    let typ = match d.typ() {
+                        Some(T::U) => "c".to_string(),
+                        t => t.map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into()),
+                    };
                     let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
                     let access = d.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
                     let rule = format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()));

@@ -197,8 +197,9 @@ impl V2 {
         for (k, v) in r.unified().iter().flatten() {
             write_limit(dir, k, v, &format!("{F}.unified.{k}"))?;
         }
-        // linux.resources.devices on v2 needs an eBPF device program (BPF_CGROUP_DEVICE); not
-        // done by this driver.
+        if let Some(devs) = r.devices() {
+            super::device_bpf::apply(dir, devs)?;
+        }
         Ok(())
     }
 
