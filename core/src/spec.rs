@@ -169,7 +169,7 @@ impl Spec {
             }
         }
         if !types.contains(&LinuxNamespaceType::Mount) && !c.mounts().as_deref().unwrap_or(&[]).is_empty() {
-            return Err(Error::invalid("mounts", "(non-empty)", "mounts need a mount namespace"));
+            return Err(Error::invalid("mounts", "(non-empty)", "mounts need a mount namespace of the container's own: without one they would be made in the host's and outlive the container (runc leaves them there); add {\"type\": \"mount\"} to linux.namespaces"));
         }
         if !types.contains(&LinuxNamespaceType::Mount) {
             return Err(Error::invalid("linux.namespaces", "(no mount)", "rcontainer needs a mount namespace to enter the root filesystem"));
