@@ -5,15 +5,15 @@
 #
 # Usage (as root): tests/clients/run.sh RCONTAINER_BINARY
 #
-# What it does: installs docker.io, containerd, podman, conmon (apt-get, when missing); starts
-# containerd and dockerd by hand (no systemd), with their own sockets, state and data under a
-# temp dir, in a network namespace of their own (Docker's bridges live there, not on the host);
-# imports a busybox image made from busybox-static; registers the binary as a runtime; checks
+# What it does: sets the clients up (tests/clients/setup.sh: installs them when missing, starts
+# containerd and dockerd by hand in a network namespace of their own, imports a busybox image,
+# registers the binary as a runtime), then checks
 #   docker: run (exit status), run -it in a pty (PID 1, tty, a window resize), --memory seen in the
 #           container's /sys/fs/cgroup, exec and exec -it,
 #           a healthcheck going healthy, a user-defined bridge network (eth0 and its address,
 #           set up by Docker's prestart hook), stop, kill, rm;
-#   ctr:    run, run -t, task exec;
+#   ctr:    run, run -t, task exec, the runtime's own state of a container ctr made (the shim's
+#           BinaryName option, what containerd's CRI plugin passes for a RuntimeClass handler);
 #   podman: run, run -it, exec, exec -it, a failing OCI hook (--hooks-dir) failing the run;
 # then stops what it started (by pid) and removes what it made (cgroups under
 # rcontainer-clients*, mounts, the temp dir, the network namespace).
@@ -25,54 +25,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PTY="python3 $HERE/pty.py"
 [ "$(id -u)" = 0 ] || { echo "tests/clients/run.sh: run as root" >&2; exit 1; }
 
-missing=()
-for pair in dockerd:docker.io containerd:containerd ctr:containerd podman:podman conmon:conmon runc:runc ip:iproute2 python3:python3; do
-	command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-done
-dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "== installing ${missing[*]}"
-	# The packages' init scripts must not start a dockerd/containerd of their own on the host:
-	# a policy-rc.d saying no for the install, unless the machine already has one.
-	policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		policy=/usr/sbin/policy-rc.d
-		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
-	fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
-	[ -z "$policy" ] || rm -f "$policy"
-fi
-DOCKER=/usr/bin/docker # Debian's client, of the daemon's version
-BUSYBOX=$(dpkg-query -L busybox-static | grep -m1 '/bin/busybox$')
-
-W=$(mktemp -d /tmp/rcontainer-clients.XXXXXX)
-NETNS=rcontainer-clients-$$
-CGPARENT=/rcontainer-clients-$$
-PIDS=()
+. "$HERE/setup.sh"
 pass=0
 fail=0
 FAILED=()
-
-cleanup() {
-	set +e
-	if [ -S "$W/docker.sock" ]; then
-		ids=$(DOCKER_HOST=unix://$W/docker.sock $DOCKER ps -aq 2>/dev/null)
-		[ -z "$ids" ] || DOCKER_HOST=unix://$W/docker.sock $DOCKER rm -f $ids >/dev/null 2>&1
-	fi
-	[ -x "${PODMAN:-}" ] && "$PODMAN" rm -af >/dev/null 2>&1
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
-	done
-	ip netns del "$NETNS" 2>/dev/null
-	grep " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-	find /sys/fs/cgroup -depth -type d -path "*${CGPARENT}*" -exec rmdir {} \; 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() {
@@ -94,72 +50,6 @@ check() {
 	bad "$desc (status $status, wanted $want and \"$needle\")" "$out"
 }
 
-# ------------------------------------------------------------------ the daemons
-ip netns add "$NETNS"
-ip -n "$NETNS" link set lo up
-cat >"$W/containerd.toml" <<EOF
-version = 2
-root = "$W/containerd/root"
-state = "$W/containerd/state"
-[grpc]
-  address = "$W/containerd.sock"
-[plugins."io.containerd.grpc.v1.cri"]
-  disable_cgroup = true
-EOF
-cp "$RC_BIN" "$W/rcontainer"
-RC=$W/rcontainer
-# Both daemons in the network namespace (nsenter, not ip netns exec: that one remounts /sys, and
-# with it the cgroup hierarchies, away).
-cat >"$W/daemons.sh" <<EOF
-#!/bin/sh
-containerd --config "$W/containerd.toml" >"$W/containerd.log" 2>&1 &
-echo \$! >"$W/containerd.pid"
-for i in \$(seq 100); do [ -S "$W/containerd.sock" ] && break; sleep 0.1; done
-exec dockerd --iptables=false --bridge=none --containerd="$W/containerd.sock" -H "unix://$W/docker.sock" \\
-	--data-root "$W/docker" --exec-root "$W/docker-exec" --pidfile "$W/docker.pid" --cgroup-parent="$CGPARENT" \\
-	--storage-driver vfs --add-runtime rcontainer="$RC" >"$W/dockerd.log" 2>&1
-EOF
-chmod +x "$W/daemons.sh"
-nsenter --net="/run/netns/$NETNS" "$W/daemons.sh" &
-PIDS+=($!)
-for _ in $(seq 300); do [ -S "$W/docker.sock" ] && [ -s "$W/containerd.pid" ] && break; sleep 0.1; done
-PIDS+=("$(cat "$W/containerd.pid" 2>/dev/null)")
-export DOCKER_HOST=unix://$W/docker.sock
-if ! $DOCKER info >/dev/null 2>&1; then
-	echo "tests/clients/run.sh: dockerd did not come up" >&2
-	tail -n 20 "$W/dockerd.log" "$W/containerd.log" >&2
-	exit 1
-fi
-CTR="ctr --address $W/containerd.sock -n rcontainer-clients"
-# No default ulimits: podman's (nofile=1048576) need CAP_SYS_RESOURCE, which CI's root may lack.
-printf '[containers]\ndefault_ulimits = []\n' >"$W/containers.conf"
-# A wrapper file, not a shell function: timeout and pty.py exec it.
-PODMAN=$W/podman.sh
-cat >"$PODMAN" <<EOF
-#!/bin/sh
-CONTAINERS_CONF="$W/containers.conf" exec podman --root "$W/podman/storage" --runroot "$W/podman/run" --tmpdir "$W/podman/tmp" \\
-	--cgroup-manager cgroupfs --events-backend file --storage-driver vfs "\$@"
-EOF
-chmod +x "$PODMAN"
-
-# ------------------------------------------------------------------ the image
-mkdir -p "$W/bb"/{bin,etc,tmp,proc,sys,dev,root}
-cp "$BUSYBOX" "$W/bb/bin/busybox"
-for a in $("$BUSYBOX" --list); do [ -e "$W/bb/bin/$a" ] || ln -s busybox "$W/bb/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$W/bb/etc/passwd"
-echo 'root:x:0:' >"$W/bb/etc/group"
-tar -C "$W/bb" -cf "$W/bb.tar" .
-$DOCKER import -c 'CMD ["/bin/sh"]' "$W/bb.tar" busybox:rcontainer-clients >/dev/null
-$DOCKER save busybox:rcontainer-clients -o "$W/bb-image.tar"
-$CTR images import "$W/bb-image.tar" >/dev/null
-IMG=docker.io/library/busybox:rcontainer-clients
-"$PODMAN" load -i "$W/bb-image.tar" >/dev/null
-PIMG=localhost/busybox:rcontainer-clients # podman names an unqualified image so
-$DOCKER network create rcontainer-clients-net >/dev/null
-mkdir -p "$W/hooks"
-cat >"$W/hooks/fail.json" <<'EOF'
-{ "version": "1.0.0", "hook": { "path": "/bin/false" }, "when": { "always": true }, "stages": ["prestart"] }
-EOF
 
 # ------------------------------------------------------------------ the checks
 for rt in runc rcontainer; do
@@ -201,6 +91,10 @@ for rt in runc rcontainer; do
 	check "[$rt] ctr run -t" 0 "/dev/pts/0" $PTY 24 80 -- $c -t $IMG ctr-t-$rt sh -c tty
 	$CTR run -d --runc-binary "$bin" --cgroup "$CGPARENT/ctrd-$rt" $IMG ctrd-$rt sleep 300 >/dev/null
 	check "[$rt] ctr task exec" 0 ctr-exec-ok $CTR task exec --exec-id e1 ctrd-$rt sh -c 'echo ctr-exec-ok'
+	# --runc-binary is the runc v2 shim's BinaryName option: what containerd's CRI plugin passes
+	# for a Kubernetes RuntimeClass handler (see setup.sh's config). The state is the runtime's.
+	check "[$rt] ctr run --runc-binary (the shim option a RuntimeClass handler sets): $rt made the container" 0 '"status": "running"' \
+		"$bin" --root /run/containerd/runc/rcontainer-clients state ctrd-$rt
 	$CTR task kill -s SIGKILL ctrd-$rt >/dev/null 2>&1
 	for _ in $(seq 50); do $CTR task ls 2>/dev/null | grep -q "ctrd-$rt.*RUNNING" || break; sleep 0.1; done
 	$CTR task rm ctrd-$rt >/dev/null 2>&1
