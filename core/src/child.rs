@@ -189,6 +189,39 @@ fn resolve(ctx: &mut Ctx, dest: &InRoot, create: Create) -> Result<i32, i32> {
 }
 
 /// mount(2) onto what `fd` refers to.
+/// `mode=NNNN` (octal), then `,data` when there is data, NUL-terminated in `buf` (which holds
+/// 16 bytes more than any data the plan lets through).
+fn tmpfs_mode_data<'a>(buf: &'a mut [u8], mode: libc::mode_t, data: Option<&CStr>) -> &'a CStr {
+    let head = b"mode=";
+    let mut n = 0;
+    while n < head.len() {
+        buf[n] = head[n];
+        n += 1;
+    }
+    let mut shift = 9i32;
+    while shift >= 0 {
+        buf[n] = b'0' + ((mode >> shift) & 7) as u8;
+        n += 1;
+        shift -= 3;
+    }
+    if let Some(d) = data {
+        let bytes = d.to_bytes();
+        if n + 1 + bytes.len() < buf.len() {
+            buf[n] = b',';
+            n += 1;
+            let mut i = 0;
+            while i < bytes.len() {
+                buf[n] = bytes[i];
+                n += 1;
+                i += 1;
+            }
+        }
+    }
+    buf[n] = 0;
+    // SAFETY: buf[..=n] ends with the only NUL written: mode digits and data (a CStr) have none.
+    unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=n]) }
+}
+
 fn mount_on(source: Option<&CStr>, fd: i32, fstype: Option<&CStr>, flags: libc::c_ulong, data: Option<&CStr>) -> raw::Res {
     let mut buf = [0u8; 32];
     raw::mount(source, fd_path(fd, &mut buf), fstype, flags, data)
@@ -428,6 +461,29 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
         Op::Mount { source, dest, create, fstype, flags, data } => {
             let fd = resolve(ctx, dest, *create)?;
             let r = mount_on(source.as_deref(), fd, fstype.as_deref(), *flags, data.as_deref());
+            raw::close(fd);
+            ok(r)
+        }
+        Op::MountTmpfs { source, dest, flags, data } => {
+            // "mode=NNNN," + data + NUL, on the stack (the plan bounds data's length).
+            let mut buf = [0u8; 16 + crate::rootfs::TMPFS_DATA_MAX];
+            let (fd, with_mode) = match resolve(ctx, dest, Create::No) {
+                Ok(fd) => match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
+                    Ok(st) if st.mode & libc::S_IFMT == libc::S_IFDIR => (fd, Some(st.mode & 0o7777)),
+                    Ok(_) => (fd, None), // not a directory: mount(2) will say so
+                    Err(e) => {
+                        raw::close(fd);
+                        return Err(e);
+                    }
+                },
+                Err(libc::ENOENT) => (resolve(ctx, dest, Create::Dir)?, None),
+                Err(e) => return Err(e),
+            };
+            let opts: Option<&CStr> = match with_mode {
+                Some(mode) => Some(tmpfs_mode_data(&mut buf, mode, data.as_deref())),
+                None => data.as_deref(),
+            };
+            let r = mount_on(Some(source), fd, Some(c"tmpfs"), *flags, opts);
             raw::close(fd);
             ok(r)
         }

@@ -114,6 +114,11 @@ pub(crate) enum Op {
     /// mount(2) onto a path inside the root, resolved now (and created when missing, as asked).
     /// Without a source and type, a propagation change of the mount there.
     Mount { source: Option<CString>, dest: InRoot, create: Create, fstype: Option<CString>, flags: libc::c_ulong, data: Option<CString> },
+    /// A tmpfs onto `dest` (created when missing) whose options name no `mode=`: over an
+    /// existing directory it gets that directory's permission bits (`mode=` before `data`), as
+    /// runc does, so a tmpfs on an image's 0755 /tmp is not world-writable; on a new directory
+    /// the tmpfs default (1777).
+    MountTmpfs { source: CString, dest: InRoot, flags: libc::c_ulong, data: Option<CString> },
     /// A bind mount of the host path `source` onto `dest`, its attributes set before it is
     /// attached: open_tree(OPEN_TREE_CLONE) of the source, mount_setattr on that detached tree
     /// (`rec_*` on every mount of it, then `set`/`clear` (MOUNT_ATTR_*) on its top), then

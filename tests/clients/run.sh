@@ -9,7 +9,7 @@
 # containerd and dockerd by hand in a network namespace of their own, imports a busybox image,
 # registers the binary as a runtime), then checks
 #   docker: run (exit status), run -it in a pty (PID 1, tty, a window resize), --memory seen in the
-#           container's /sys/fs/cgroup, exec and exec -it,
+#           container's /sys/fs/cgroup, --tmpfs's mode, exec and exec -it,
 #           a healthcheck going healthy, a user-defined bridge network (eth0 and its address,
 #           set up by Docker's prestart hook), stop, kill, rm;
 #   ctr:    run, run -t, task exec, the runtime's own state of a container ctr made (the shim's
@@ -66,6 +66,8 @@ for rt in runc rcontainer; do
 		sh -c 'trap "stty size; exit 4" WINCH; echo READY; while :; do sleep 0.05; done'
 	check "[$rt] docker run --memory: the container reads its own limit in /sys/fs/cgroup (host cgroupns)" 0 67108864 \
 		$d --memory 64m busybox:rcontainer-clients cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+	check "[$rt] docker run --tmpfs /tmp: the tmpfs keeps the image's /tmp mode (755 here)" 0 755 \
+		$d --user 1000:1000 --tmpfs /tmp busybox:rcontainer-clients stat -c %a /tmp
 	name=rct-clients-$rt
 	$DOCKER run -d --name "$name" --runtime "$rt" --health-cmd true --health-interval 1s busybox:rcontainer-clients sleep 300 >/dev/null
 	check "[$rt] docker exec" 0 exec-ok $DOCKER exec "$name" sh -c 'echo exec-ok; ps -o pid,comm | grep -q "^ *1 sleep"'

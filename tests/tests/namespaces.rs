@@ -268,3 +268,37 @@ fn joining_another_containers_net_namespace_by_path() {
     first.kill(libc::SIGKILL).expect("kill a");
     wait_or_kill(&mut first, TIMEOUT);
 }
+
+/// A tmpfs whose options name no mode takes the mode of the directory it covers (runc's rule,
+/// which Docker's `--tmpfs /tmp` relies on): over an image's 0755 directory an unprivileged
+/// user cannot write; over 1777 it can; a new directory gets tmpfs's default, 1777.
+#[test]
+fn a_tmpfs_without_a_mode_keeps_the_mode_of_the_directory_it_covers() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let root = StateRoot::new();
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "stat -c '%n %a' /locked /open /new; touch /locked/f 2>/dev/null && echo LOCKED-WRITABLE; touch /open/f && echo open-ok",
+    ]);
+    for (dir, mode) in [("locked", 0o755), ("open", 0o1777)] {
+        let d = b.rootfs().join(dir);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    b.edit(|c| {
+        c["process"]["terminal"] = false.into();
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        for dest in ["/locked", "/open", "/new"] {
+            mounts.push(serde_json::json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]}));
+        }
+    });
+    let out = run_ok(&unique_id("tmpfsmode"), &b.spec(), root.path());
+    assert!(out.stdout.contains("/locked 755\n"), "{out:?}");
+    assert!(out.stdout.contains("/open 1777\n"), "{out:?}");
+    assert!(out.stdout.contains("/new 1777\n"), "{out:?}");
+    assert!(!out.stdout.contains("LOCKED-WRITABLE"), "{out:?}");
+    assert!(out.stdout.contains("open-ok"), "{out:?}");
+}

@@ -10,6 +10,7 @@
 pub mod default_root;
 mod devices;
 mod mounts;
+pub(crate) use mounts::TMPFS_DATA_MAX;
 
 /// mount_setattr(2)'s MOUNT_ATTR_* bits.
 pub(crate) mod mount_attr {

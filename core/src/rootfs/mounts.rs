@@ -186,6 +186,16 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
         // procfs and sysfs only on a real directory (runc's rule): a symlinked /proc in an image
         // would otherwise put the container's procfs wherever it points.
         let dest_in_root = if matches!(typ, "proc" | "sysfs") { at()?.no_symlinks() } else { at()? };
+        if typ == "tmpfs" && !opts.data.iter().any(|d| d.starts_with("mode=")) {
+            if data.as_ref().is_some_and(|d| d.as_bytes().len() > TMPFS_DATA_MAX) {
+                return Err(Error::invalid(format!("{field}.options"), m.options().as_deref().unwrap_or(&[]).join(","), format!("tmpfs options longer than {TMPFS_DATA_MAX} bytes")));
+            }
+            steps.push(Step {
+                op: Op::MountTmpfs { source: cstr(&format!("{field}.source"), &source)?, dest: dest_in_root, flags: opts.flags, data },
+                what: format!("mount {source} on {shown} (tmpfs: the mode of the directory it covers)"),
+            });
+            return plan_mount_attrs(m, &opts, is_bind, &dest_field, dest, steps);
+        }
         steps.push(Step {
             op: Op::Mount {
                 source: Some(cstr(&format!("{field}.source"), &source)?),
@@ -198,6 +208,17 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
             what: if matches!(typ, "proc" | "sysfs") { format!("mount {source} on {shown} (a directory, not a symlink)") } else { format!("mount {source} on {shown}") },
         });
     }
+    plan_mount_attrs(m, &opts, is_bind, &dest_field, dest, steps)
+}
+
+/// Longest tmpfs option text [`Op::MountTmpfs`] takes (the child copies it, after `mode=NNNN,`,
+/// into a buffer on its stack).
+pub(crate) const TMPFS_DATA_MAX: usize = 3072;
+
+/// What follows any mount: recursive attributes and propagation.
+fn plan_mount_attrs(m: &Mount, opts: &Options, is_bind: bool, dest_field: &str, dest: &Path, steps: &mut Vec<Step>) -> Result<()> {
+    let shown = dest.display();
+    let at = || InRoot::new(dest_field, dest);
     if !is_bind && (opts.rec_set != 0 || opts.rec_clear != 0) {
         steps.push(Step {
             op: Op::SetAttr { dest: at()?, set: opts.rec_set, clear: opts.rec_clear, recursive: true },
