@@ -30,6 +30,10 @@ pub(crate) const CLONE_FAILED: u32 = u32::MAX - 3;
 /// `step` value the child sends at the hooks' sync point (before pivot_root): the runtime runs
 /// the prestart, createRuntime and createContainer hooks, then says go again.
 pub(crate) const HOOKS: u32 = u32::MAX - 8;
+/// `step` value the child sends once it loaded a seccomp filter with a listener; `errno` is the
+/// listener fd's number in the child: the runtime takes it (pidfd_getfd), sends it to the
+/// profile's listenerPath, then says go again.
+pub(crate) const SECCOMP_LISTENER: u32 = u32::MAX - 9;
 /// Exit code of a child that failed during setup (after reporting).
 const SETUP_FAILED: i32 = 127;
 
@@ -57,6 +61,25 @@ pub(crate) fn write_report(fd: i32, step: u32, errno: i32) {
     // SAFETY: Report is plain data; viewing it as bytes for the write.
     let bytes = unsafe { std::slice::from_raw_parts(&r as *const Report as *const u8, std::mem::size_of::<Report>()) };
     let _ = raw::write(fd, bytes);
+}
+
+/// Waits for the runtime's go byte on `go_fd` (closed after unless `keep`: a later sync point
+/// needs it). The runtime gone (it killed us after a failure, or died): exit.
+fn await_go(go_fd: i32, keep: bool) -> StepResult {
+    let mut b = [0u8; 1];
+    loop {
+        match raw::read(go_fd, &mut b) {
+            Ok(1) => {
+                if !keep {
+                    raw::close(go_fd);
+                }
+                return Ok(());
+            }
+            Ok(_) => raw::exit(SETUP_FAILED),
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Resets every signal disposition to default (a host's handlers must not run in the child).
@@ -378,21 +401,9 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 }
             }
         }
-        Op::HooksSync { report_fd, go_fd } => {
+        Op::HooksSync { report_fd, go_fd, keep } => {
             write_report(*report_fd, HOOKS, 0);
-            let mut b = [0u8; 1];
-            loop {
-                match raw::read(*go_fd, &mut b) {
-                    Ok(1) => {
-                        raw::close(*go_fd);
-                        return Ok(());
-                    }
-                    // The runtime went away (a hook failed and it killed us, or it died).
-                    Ok(_) => raw::exit(SETUP_FAILED),
-                    Err(libc::EINTR) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
+            await_go(*go_fd, *keep)
         }
         Op::JoinCgroup { fd } => {
             let r = raw::write(*fd, b"0");
@@ -675,9 +686,20 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             Ok(())
         }
         Op::NoNewPrivs => ok(raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)),
-        Op::Seccomp { filter, flags } => {
+        Op::Seccomp { filter, flags, listener } => {
             let prog = libc::sock_fprog { len: filter.len() as libc::c_ushort, filter: filter.as_ptr() as *mut libc::sock_filter };
-            ok(raw::seccomp_filter(*flags, &prog))
+            match listener {
+                None => ok(raw::seccomp_filter(*flags, &prog)),
+                Some((report_fd, go_fd)) => {
+                    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
+                    let fd = raw::seccomp_filter(*flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog)? as i32;
+                    write_report(*report_fd, SECCOMP_LISTENER, fd);
+                    let r = await_go(*go_fd, false);
+                    // The listener has its own copy now; the container must not keep one.
+                    raw::close(fd);
+                    r
+                }
+            }
         }
         Op::Chdir { path } => ok(raw::chdir(path)),
         Op::CheckCwd => {

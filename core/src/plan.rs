@@ -82,7 +82,7 @@ pub(crate) enum Op {
     /// open when the hooks' sync point needs it again (`keep`).
     WaitParent { fd: RawFd, keep: bool },
     /// The hooks' sync point: tell the parent (HOOKS on the report pipe), wait for its go.
-    HooksSync { report_fd: RawFd, go_fd: RawFd },
+    HooksSync { report_fd: RawFd, go_fd: RawFd, keep: bool },
     /// Move ourselves into a v1 cgroup: write "0" to its `tasks` file (opened by the parent).
     JoinCgroup { fd: RawFd },
     /// setns(2) into a namespace opened by the parent.
@@ -161,7 +161,10 @@ pub(crate) enum Op {
     NoNewPrivs,
     /// Load a seccomp BPF filter (seccomp(2), SECCOMP_SET_MODE_FILTER). Only without
     /// no_new_privs; with it, the exec stub loads the filter right before execve.
-    Seccomp { filter: Vec<libc::sock_filter>, flags: libc::c_uint },
+    /// With `listener` (report fd, go fd): loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER, the
+    /// notify fd's number reported (SECCOMP_LISTENER) for the runtime to take (pidfd_getfd) and
+    /// send to the listener, then the runtime's go awaited and the child's copy closed.
+    Seccomp { filter: Vec<libc::sock_filter>, flags: libc::c_uint, listener: Option<(RawFd, RawFd)> },
     /// chdir to the process's cwd.
     Chdir { path: CString },
     /// Check with getcwd that the cwd is inside the root (runc >= 1.1.12 does the same).
@@ -242,6 +245,9 @@ pub struct Plan {
     /// The stub's argv, one per exec candidate: [candidate, report fd, start fd, LSM fd or "-",
     /// label, the command's argv..., NULL].
     pub(crate) stub_argvs: Vec<Vec<*const c_char>>,
+    /// Where the seccomp listener's fd goes, and the state sent with it (the runtime spec's
+    /// ContainerProcessState without the pid and id, which the spawn fills in).
+    pub(crate) seccomp_listener: Option<(crate::security::seccomp::Listener, oci_spec::runtime::ContainerProcessState)>,
     _strings: Vec<CString>,
     _argv: Vec<CString>,
     _envp: Vec<CString>,
@@ -336,7 +342,12 @@ impl Plan {
                 return Err(Error::invalid("linux.seccomp", format!("{} BPF instructions", c.filter.len()), "the kernel loads at most 4096"));
             }
         }
-        let (stub_seccomp, mut child_seccomp) = if nnp { (seccomp, None) } else { (None, seccomp) };
+        // A profile that notifies: the child loads it (the stub cannot hand a listener over).
+        let listener = match linux.and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => crate::security::seccomp::listener(profile)?,
+            None => None,
+        };
+        let (stub_seccomp, mut child_seccomp) = if nnp && listener.is_none() { (seccomp, None) } else { (None, seccomp) };
         let stub = crate::child::stub::memfd(stub_seccomp.as_ref().map(|c| (c.filter.as_slice(), c.flags)))?;
         let lsm = crate::security::lsm::exec_label(spec)?;
         let lsm_fd = match &lsm {
@@ -351,7 +362,7 @@ impl Plan {
         // (its keep list is filled in below, once every fd the plan uses is known)
         push(&mut steps, Op::CloseFrom { first: first_free, keep: Vec::new() }, "close file descriptors the runtime did not give".into());
         let hooks_sync = !inputs.exec && crate::hooks::any_at_create(config.hooks().as_ref());
-        push(&mut steps, Op::WaitParent { fd: inputs.go_fd, keep: hooks_sync }, "wait for the runtime".into());
+        push(&mut steps, Op::WaitParent { fd: inputs.go_fd, keep: hooks_sync || listener.is_some() }, "wait for the runtime".into());
         for (path, fd) in &inputs.cgroup_tasks {
             push(&mut steps, Op::JoinCgroup { fd: *fd }, format!("join cgroup {}", path.parent().unwrap_or(path).display()));
         }
@@ -428,7 +439,7 @@ impl Plan {
             &mut steps,
             Op::CloseFrom {
                 first: first_free,
-                keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw, inputs.console_socket.unwrap_or(-1), if hooks_sync { inputs.go_fd } else { -1 }]),
+                keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw, inputs.console_socket.unwrap_or(-1), if hooks_sync || listener.is_some() { inputs.go_fd } else { -1 }]),
             },
             "close inherited file descriptors".into(),
         );
@@ -460,7 +471,7 @@ impl Plan {
                 push(&mut steps, Op::ConsoleStdio, "make the terminal the stdio and controlling terminal".into());
             }
         } else {
-            let sync = hooks_sync.then_some(Op::HooksSync { report_fd: inputs.report_fd, go_fd: inputs.go_fd });
+            let sync = hooks_sync.then_some(Op::HooksSync { report_fd: inputs.report_fd, go_fd: inputs.go_fd, keep: listener.is_some() });
             // Without a cgroup namespace, a cgroup mount shows the container's own directories
             // (v1: <root>/<hierarchy>/<path>/tasks are the files the init joins).
             let own_cgroups: Option<Vec<(String, PathBuf)>> = (!spec.has_namespace(LinuxNamespaceType::Cgroup)).then(|| {
@@ -508,7 +519,12 @@ impl Plan {
         if let Some(c) = child_seccomp.take() {
             // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping
             // privileges (runc's order); the filter then also applies to the remaining setup.
-            push(&mut steps, Op::Seccomp { filter: c.filter, flags: c.flags }, "load the seccomp filter (linux.seccomp)".into());
+            let sync = listener.as_ref().map(|_| (inputs.report_fd, inputs.go_fd));
+            let what = match &listener {
+                Some(l) => format!("load the seccomp filter (linux.seccomp) with a listener for {}", l.path.display()),
+                None => "load the seccomp filter (linux.seccomp)".into(),
+            };
+            push(&mut steps, Op::Seccomp { filter: c.filter, flags: c.flags, listener: sync }, what);
         }
         let caps = crate::security::caps::CapSets::from_spec(process.capabilities().as_ref())?;
         let last_cap = crate::security::caps::last_cap();
@@ -606,6 +622,19 @@ impl Plan {
             dev_null: InRoot::new("/dev/null", Path::new("/dev/null"))?.no_symlinks(),
             exec_what,
             stub_argvs,
+            seccomp_listener: listener.map(|l| {
+                let mut state = oci_spec::runtime::State::default();
+                state.set_version(config.version().clone());
+                state.set_status(if inputs.exec { oci_spec::runtime::ContainerState::Running } else { oci_spec::runtime::ContainerState::Creating });
+                state.set_bundle(spec.bundle().to_path_buf());
+                state.set_annotations(config.annotations().clone());
+                let mut message = oci_spec::runtime::ContainerProcessState::default();
+                message.set_version(config.version().clone());
+                message.set_fds(vec![oci_spec::runtime::SECCOMP_FD_NAME.to_string()]);
+                message.set_metadata(l.metadata.clone());
+                message.set_state(state);
+                (l, message)
+            }),
             _strings: strings,
             _argv: argv,
             _envp: envp,

@@ -26,8 +26,8 @@ fn serde_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-fn action(field: &str, a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
-    Ok(match a {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
+    match a {
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32),
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ScmpAction::KillThread,
@@ -35,10 +35,8 @@ fn action(field: &str, a: LinuxSeccompAction, errno: Option<u32>) -> Result<Scmp
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16),
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::Unsupported(format!("{field}: SCMP_ACT_NOTIFY (a seccomp listener) is not supported yet")));
-        }
-    })
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
+    }
 }
 
 fn compare(op: LinuxSeccompOperator, value: u64, value_two: Option<u64>, index: usize) -> ScmpArgCompare {
@@ -160,10 +158,91 @@ fn decode(program: &[u8]) -> Option<Vec<libc::sock_filter>> {
     )
 }
 
+/// Where a profile that uses SCMP_ACT_NOTIFY sends its listener: the filter is loaded with
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER and the runtime sends the notify fd to the unix socket at
+/// `path`, with the container's state and `metadata` (runc's protocol: one message, the JSON of
+/// the runtime spec's ContainerProcessState, the fd as SCM_RIGHTS, named "seccompFd").
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub path: std::path::PathBuf,
+    pub metadata: Option<String>,
+}
+
+/// Syscalls the container's setup makes between loading a filter and handing its listener over
+/// (the report pipe's write, the wait for the runtime's go): a notification there would wait for
+/// a listener that has not got its fd yet.
+const NOT_NOTIFIABLE: &[&str] = &["write", "read"];
+
+/// The profile's listener: None when nothing in it notifies. Errors (as runc's) when something
+/// does and `listenerPath` is missing, when the default action notifies, or when a syscall the
+/// setup itself needs before the listener has its fd does.
+pub fn listener(profile: &LinuxSeccomp) -> Result<Option<Listener>> {
+    let notify = LinuxSeccompAction::ScmpActNotify;
+    if profile.default_action() == notify {
+        return Err(Error::invalid("linux.seccomp.defaultAction", "SCMP_ACT_NOTIFY", "the default action cannot notify (the runtime's own setup syscalls would wait for the listener); notify on chosen syscalls"));
+    }
+    let mut uses = false;
+    for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
+        if rule.action() != notify {
+            continue;
+        }
+        uses = true;
+        if let Some(name) = rule.names().iter().find(|n| NOT_NOTIFIABLE.contains(&n.as_str())) {
+            return Err(Error::invalid(
+                format!("linux.seccomp.syscalls[{i}].names"),
+                name,
+                "SCMP_ACT_NOTIFY cannot be used for read or write: the runtime makes them after loading the filter, before the listener has its fd",
+            ));
+        }
+    }
+    if !uses {
+        return Ok(None);
+    }
+    match profile.listener_path() {
+        Some(path) if path.is_absolute() => Ok(Some(Listener { path: path.clone(), metadata: profile.listener_metadata().clone().filter(|m| !m.is_empty()) })),
+        Some(path) => Err(Error::invalid("linux.seccomp.listenerPath", path.display(), "must be an absolute path")),
+        None => Err(Error::invalid("linux.seccomp.listenerPath", "null", "SCMP_ACT_NOTIFY needs a listenerPath (the unix socket the listener's fd is sent to)")),
+    }
+}
+
+/// Takes the listener fd `child_fd` out of the process behind `pidfd` (pidfd_getfd) and sends it
+/// to `listener.path` with `message` (id and pid filled in): what the runtime does when the
+/// child reports SECCOMP_LISTENER.
+pub(crate) fn hand_over(listener: &Listener, message: &oci_spec::runtime::ContainerProcessState, id: &str, pid: i32, pidfd: std::os::fd::BorrowedFd<'_>, child_fd: i32) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    const SYS_PIDFD_GETFD: libc::c_long = 438;
+    // SAFETY: plain syscall; on success a new fd (close-on-exec) that we own.
+    let r = unsafe { libc::syscall(SYS_PIDFD_GETFD, pidfd.as_raw_fd(), child_fd, 0) };
+    if r < 0 {
+        return Err(Error::Sys { op: "take the seccomp listener fd from the container (pidfd_getfd)".into(), errno: nix::errno::Errno::last() });
+    }
+    // SAFETY: fresh fd from pidfd_getfd.
+    let notify = unsafe { OwnedFd::from_raw_fd(r as i32) };
+    let mut message = message.clone();
+    message.set_pid(pid);
+    message.state_mut().set_id(id.to_string());
+    message.state_mut().set_pid(Some(pid));
+    let text = serde_json::to_vec(&message).map_err(|e| Error::invalid("linux.seccomp", "listener message", e.to_string()))?;
+    let path = &listener.path;
+    let sock = UnixStream::connect(path).map_err(Error::io("connect to the seccomp listener", path))?;
+    let iov = [std::io::IoSlice::new(&text)];
+    let fds = [notify.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    loop {
+        match nix::sys::socket::sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, nix::sys::socket::MsgFlags::MSG_NOSIGNAL, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Sys { op: format!("send the seccomp listener fd to {}", path.display()), errno: e }),
+            Ok(n) if n < text.len() => return Err(Error::Sys { op: format!("send the seccomp listener fd to {} (short write)", path.display()), errno: nix::errno::Errno::EMSGSIZE }),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
+
 /// Compiles an OCI seccomp profile. Unknown syscall names and architectures are errors; a name
 /// that exists only on another architecture (e.g. `chown32` on x86_64) is fine.
 pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled> {
-    let default = action("linux.seccomp.defaultAction", profile.default_action(), profile.default_errno_ret())?;
+    let default = action(profile.default_action(), profile.default_errno_ret());
     let mut ctx = ScmpFilterContext::new(default).map_err(seccomp_err("linux.seccomp.defaultAction", serde_name(&profile.default_action())))?;
     // The runtime sets no_new_privs itself when the spec asks for it.
     ctx.set_ctl_nnp(false).map_err(seccomp_err("linux.seccomp", "nnp"))?;
@@ -176,7 +255,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled> {
     }
     for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
-        let act = action(&format!("{field}.action"), rule.action(), rule.errno_ret())?;
+        let act = action(rule.action(), rule.errno_ret());
         if act == default {
             continue; // libseccomp refuses rules that repeat the default action; they change nothing.
         }

@@ -301,6 +301,17 @@ pub(crate) fn spawn(
                     break Err(e);
                 }
             }
+            // A seccomp filter with a listener is loaded: its fd goes to the listener.
+            Ok(Some(r)) if r.step == child::SECCOMP_LISTENER => {
+                let sent = match &home.plan().seccomp_listener {
+                    Some((listener, message)) => crate::security::seccomp::hand_over(listener, message, id, pid, pidfd.as_fd(), r.errno),
+                    None => Err(Error::Sys { op: "seccomp listener reported without one in the plan".into(), errno: Errno::EPROTO }),
+                };
+                if let Err(e) = sent.and_then(|()| go(&go_w)) {
+                    kill_and_wait(&pidfd, pid);
+                    break Err(e);
+                }
+            }
             Ok(Some(r)) => {
                 let what = home.plan().what(r.step);
                 let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
