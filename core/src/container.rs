@@ -188,13 +188,14 @@ impl Container {
             _ => None,
         };
         let console_socket = own_console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()).or(if terminal { opts.console_socket } else { None });
+        let (stdio, _null) = if terminal { crate::exec::terminal_stdio(opts.stdio)? } else { (opts.stdio, None) };
         let inputs = PlanInputs {
             seccomp_cache: Some(opts.root.join(".seccomp-cache")),
             cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),
             start_fd: start_fd.as_raw_fd(),
-            stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
+            stdio: [stdio.stdin, stdio.stdout, stdio.stderr],
             console_socket,
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,

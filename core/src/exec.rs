@@ -5,8 +5,16 @@
 //! says the rest. The same child as a container's init runs it (raw syscalls, the exec stub), so
 //! the rules of DESIGN.md hold for it too: it never runs the host's binary, holds no host fd
 //! when it resolves the container's paths, and gets the caller's terminal only through a pty.
+//!
+//! Reaping: an exec'd process is our child, but lives in the container's pid namespace. When
+//! the container's init exits, the kernel kills every process of the namespace and the init
+//! does not finish exiting until each of them has been reaped: an exec'd process left a zombie
+//! (its handle not waited for, or dropped) would keep `Container::wait` and `Container::delete`
+//! waiting on the init forever. So each exec'd process gets a reaper thread that blocks in
+//! waitid(2) on it and keeps its exit status for the handle.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -31,7 +39,28 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
 }
 
-/// A process exec'd into a container. Only the process that exec'd it can wait for it.
+/// The process an exec runs, as `runc exec CMD` and `docker exec` build it: the container's own
+/// process (its saved config: env, cwd, user, capabilities, no_new_privileges, rlimits, LSM
+/// labels) with `args` as the command, no terminal unless asked, and the changes given here.
+/// [`Container::exec_process`] turns it into the OCI process that [`Container::exec`] runs.
+#[derive(Debug, Clone, Default)]
+pub struct ExecCommand {
+    /// The command and its arguments (args[0] is looked up in the container's PATH).
+    pub args: Vec<String>,
+    /// Variables set in (or replaced in) the container's environment.
+    pub env: Vec<(String, String)>,
+    /// Working directory (absolute, inside the container); default: the container's.
+    pub cwd: Option<std::path::PathBuf>,
+    /// (uid, gid) to run as; default: the container's user.
+    pub user: Option<(u32, u32)>,
+    /// A terminal of its own (a new pty; its master stays with the [`Process`] unless
+    /// [`ExecOptions::console_socket`] is given), of this size (rows, columns) when given.
+    pub terminal: bool,
+    pub terminal_size: Option<(u16, u16)>,
+}
+
+/// A process exec'd into a container. Only the process that exec'd it can wait for it. It is
+/// reaped as soon as it ends (by a thread of its own), whether or not the handle is kept.
 #[derive(Debug)]
 pub struct Process {
     container: String,
@@ -40,6 +69,52 @@ pub struct Process {
     pty: Option<OwnedFd>,
     exit: Option<ExitStatus>,
     cgroup: Option<Cgroup>,
+    reaped: Arc<Reaped>,
+}
+
+/// What the reaper thread found (waitid's result), for the handle.
+#[derive(Debug, Default)]
+struct Reaped {
+    exit: Mutex<Option<Result<Option<sys::Exit>, Errno>>>,
+    done: Condvar,
+}
+
+impl Reaped {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Result<Option<sys::Exit>, Errno>>> {
+        self.exit.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The stdio of a process with a terminal (the pty replaces it): /dev/null where none is given.
+/// The child would otherwise close inherited close-on-exec fds 0-2 (Node's), open the pty slave
+/// on one of them, and then fail to dup it onto itself (dup3 refuses old == new: EINVAL in
+/// "make the terminal the stdio"); with 0-2 taken, the slave lands above them. The returned fd
+/// must stay open until the spawn returns.
+pub(crate) fn terminal_stdio(stdio: Stdio) -> Result<(Stdio, Option<OwnedFd>)> {
+    if stdio.stdin.is_some() && stdio.stdout.is_some() && stdio.stderr.is_some() {
+        return Ok((stdio, None));
+    }
+    let null: OwnedFd = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .and_then(sys::not_stdio)
+        .map_err(Error::sys("open /dev/null (stdio under the terminal)"))?;
+    let fd = null.as_raw_fd();
+    Ok((Stdio { stdin: stdio.stdin.or(Some(fd)), stdout: stdio.stdout.or(Some(fd)), stderr: stdio.stderr.or(Some(fd)) }, Some(null)))
+}
+
+/// Starts the thread that reaps the child behind `pidfd` as soon as it ends.
+fn start_reaper(pid: i32, pidfd: &OwnedFd) -> Result<Arc<Reaped>> {
+    let reaped = Arc::new(Reaped::default());
+    let fd = pidfd.try_clone().map_err(|e| Error::Io { op: "dup the pidfd of exec'd process", path: pid.to_string().into(), source: e })?;
+    let r = reaped.clone();
+    std::thread::Builder::new()
+        .name(format!("rcontainer-reap-{pid}"))
+        .spawn(move || {
+            let exit = sys::waitid_pidfd(fd.as_fd(), false);
+            *r.lock() = Some(exit);
+            r.done.notify_all();
+        })
+        .map_err(|e| Error::Io { op: "start the reaper thread of exec'd process", path: pid.to_string().into(), source: e })?;
+    Ok(reaped)
 }
 
 /// Namespace types in the order they are joined (the user namespace first: it grants the rights
@@ -68,6 +143,46 @@ impl Container {
     /// profile; `process` gives everything else (runc exec's --process).
     pub fn exec(&mut self, process: &OciProcess, opts: &ExecOptions) -> Result<Process> {
         self.exec_path(process, opts, None)
+    }
+
+    /// The OCI process for `cmd`: the container's own process (from the config saved at create)
+    /// with `cmd`'s command and changes applied (see [`ExecCommand`]). Fails with NotFound once
+    /// the container is deleted, InvalidSpec naming `env` for a variable name that cannot work.
+    pub fn exec_process(&mut self, cmd: &ExecCommand) -> Result<OciProcess> {
+        self.state()?; // NotFound once deleted
+        let mut p = self.config()?.config().process().clone().unwrap_or_default();
+        p.set_args(Some(cmd.args.clone()));
+        let mut env = p.env().clone().unwrap_or_default();
+        for (k, v) in &cmd.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(Error::invalid("env", format!("{k:?}"), "variable names must be non-empty and contain no '=' or NUL"));
+            }
+            let prefix = format!("{k}=");
+            env.retain(|e| !e.starts_with(&prefix));
+            env.push(format!("{k}={v}"));
+        }
+        p.set_env(Some(env));
+        if let Some(cwd) = &cmd.cwd {
+            p.set_cwd(cwd.clone());
+        }
+        if let Some((uid, gid)) = cmd.user {
+            let user = p.user_mut();
+            user.set_uid(uid);
+            user.set_gid(gid);
+        }
+        p.set_terminal(Some(cmd.terminal));
+        let size = match (cmd.terminal, cmd.terminal_size) {
+            (true, Some((rows, cols))) => Some(
+                oci_spec::runtime::BoxBuilder::default()
+                    .height(rows as u64)
+                    .width(cols as u64)
+                    .build()
+                    .map_err(|e| Error::invalid("process.consoleSize", format!("{rows}x{cols}"), e.to_string()))?,
+            ),
+            _ => None,
+        };
+        p.set_console_size(size);
+        Ok(p)
     }
 
     /// [`Container::exec`] of the file `path` (resolved in the container), with `process.args`
@@ -123,6 +238,7 @@ impl Container {
             _ => None,
         };
         let console_socket = own_console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()).or(if terminal { opts.console_socket } else { None });
+        let (stdio, _null) = if terminal { terminal_stdio(opts.stdio)? } else { (opts.stdio, None) };
 
         // The start "fifo" of an exec: a pipe, written as soon as the process is ready.
         let (start_r, start_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
@@ -138,7 +254,7 @@ impl Container {
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),
             start_fd: start_r.as_raw_fd(),
-            stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
+            stdio: [stdio.stdin, stdio.stdout, stdio.stderr],
             console_socket,
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
@@ -170,7 +286,15 @@ impl Container {
         )?;
         drop(tasks);
         drop(start_r);
-        let mut proc = Process { container: id, pid: spawned.pid, pidfd: Some(spawned.pidfd), pty: None, exit: None, cgroup };
+        let reaped = match start_reaper(spawned.pid, &spawned.pidfd) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = sys::pidfd_send_signal(spawned.pidfd.as_fd(), spawned.pid, libc::SIGKILL);
+                let _ = sys::waitid_pidfd(spawned.pidfd.as_fd(), false);
+                return Err(e);
+            }
+        };
+        let mut proc = Process { container: id, pid: spawned.pid, pidfd: Some(spawned.pidfd), pty: None, exit: None, cgroup, reaped };
         if let Some((ours, theirs)) = own_console {
             drop(theirs);
             match sys::recv_fd(ours.as_raw_fd()) {
@@ -202,7 +326,8 @@ impl Process {
         self.pid
     }
 
-    /// Its pidfd, readable once it has exited (None once reaped).
+    /// Its pidfd, readable once it has exited (None once [`Process::wait`] or
+    /// [`Process::try_wait`] returned its exit status).
     pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.as_ref().map(|f| f.as_fd())
     }
@@ -223,10 +348,19 @@ impl Process {
         sys::set_winsize(pty.as_raw_fd(), rows, cols).map_err(Error::sys("resize the terminal"))
     }
 
-    /// Sends `signal` to the process.
+    /// Sends `signal` to the process. WrongState once it has ended.
     pub fn kill(&self, signal: i32) -> Result<()> {
-        let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.container.clone(), op: "kill the exec'd process of", status: Status::Stopped })?;
-        sys::pidfd_send_signal(fd.as_fd(), self.pid, signal).map_err(|e| Error::Sys { op: format!("kill process {} of container {:?} with signal {signal}", self.pid, self.container), errno: e })
+        let stopped = || Error::WrongState { id: self.container.clone(), op: "kill the exec'd process of", status: Status::Stopped };
+        let fd = self.pidfd.as_ref().ok_or_else(stopped)?;
+        if self.reaped.lock().is_some() {
+            return Err(stopped());
+        }
+        match sys::pidfd_send_signal(fd.as_fd(), self.pid, signal) {
+            Ok(()) => Ok(()),
+            // Reaped between the check and the signal.
+            Err(Errno::ESRCH) => Err(stopped()),
+            Err(e) => Err(Error::Sys { op: format!("kill process {} of container {:?} with signal {signal}", self.pid, self.container), errno: e }),
+        }
     }
 
     /// Waits for the process to end (at most `timeout`) and returns how it ended.
@@ -234,24 +368,40 @@ impl Process {
         if let Some(e) = self.exit {
             return Ok(e);
         }
-        let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.container.clone(), op: "wait for the exec'd process of", status: Status::Stopped })?;
         let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let ms = match deadline {
-                None => -1,
-                Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
-            };
-            if sys::poll_one(fd.as_raw_fd(), libc::POLLIN, ms).map_err(Error::sys("poll pidfd"))? {
-                break;
+        let reaped = self.reaped.clone();
+        let mut g = reaped.lock();
+        let found = loop {
+            if let Some(r) = *g {
+                break r;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout(timeout.unwrap_or_default()));
+            match deadline {
+                None => g = reaped.done.wait(g).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now < d {
+                        g = reaped.done.wait_timeout(g, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                    } else if self.has_exited() {
+                        // Ended, and the reaper is about to record it: a caller that polled the
+                        // pidfd and then asks must get the status, not a timeout.
+                        g = reaped.done.wait(g).unwrap_or_else(|p| p.into_inner());
+                    } else {
+                        return Err(Error::Timeout(timeout.unwrap_or_default()));
+                    }
+                }
             }
+        };
+        drop(g);
+        match found {
+            Ok(Some(e)) => Ok(self.reaped(e)),
+            Ok(None) => Err(Error::Sys { op: format!("waitid process {} of container {:?}", self.pid, self.container), errno: Errno::ECHILD }),
+            Err(e) => Err(Error::Sys { op: format!("waitid process {} of container {:?}", self.pid, self.container), errno: e }),
         }
-        match sys::waitid_pidfd(fd.as_fd(), false).map_err(Error::sys("waitid"))? {
-            Some(e) => Ok(self.reaped(e)),
-            None => Err(Error::Sys { op: "waitid".into(), errno: Errno::ECHILD }),
-        }
+    }
+
+    /// Whether the pidfd says the process has ended (reaped or not).
+    fn has_exited(&self) -> bool {
+        self.pidfd.as_ref().is_some_and(|fd| sys::poll_one(fd.as_raw_fd(), libc::POLLIN, 0).unwrap_or(false))
     }
 
     /// The exit status if the process has ended, else None (does not block).
@@ -274,12 +424,9 @@ impl Process {
         status
     }
 
+    /// After a failed exec: the process has ended or is ending; collect its status.
     fn reap(&mut self) {
-        if let Some(fd) = &self.pidfd {
-            if let Ok(Some(e)) = sys::waitid_pidfd(fd.as_fd(), false) {
-                self.reaped(e);
-            }
-        }
+        let _ = self.wait(Some(Duration::from_secs(10)));
     }
 
     fn kill_and_reap(&mut self) {

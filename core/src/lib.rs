@@ -23,7 +23,7 @@ mod sys;
 /// The OCI model (runtime spec types) this crate's API uses.
 pub use oci_spec;
 pub use container::{list, Container, CreateOptions, ExitStatus, Stdio};
-pub use exec::{ExecOptions, Process};
+pub use exec::{ExecCommand, ExecOptions, Process};
 pub use error::{Error, ErrorKind, Result};
 pub use spec::{Limits, Spec, SpecBuilder};
 pub use state::{State, Status};
