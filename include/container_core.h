@@ -28,9 +28,11 @@
  *   RCONTAINER_ERROR_INVALID_ARGUMENT; a wrong lifecycle state RCONTAINER_ERROR_WRONG_STATE.
  *   Internal errors are caught and reported as RCONTAINER_ERROR_INTERNAL.
  * - Ownership of pointers:
- *   - Handles (rcontainer_spec_t, rcontainer_container_t, rcontainer_error_t) are owned by the
- *     caller who received them and freed with their _free function (NULL is accepted; freeing a
- *     freed handle is ignored). rcontainer_container_free() does not delete the container.
+ *   - Handles (rcontainer_spec_t, rcontainer_container_t, rcontainer_exec_options_t,
+ *     rcontainer_process_t, rcontainer_error_t) are owned by the caller who received them and
+ *     freed with their _free function (NULL is accepted; freeing a freed handle is ignored).
+ *     rcontainer_container_free() does not delete the container, rcontainer_process_free() does
+ *     not kill the process.
  *   - const char * results (rcontainer_error_message(), rcontainer_container_id()) are borrowed
  *     from their handle and valid until it is freed; rcontainer_version() and
  *     rcontainer_namespace_name() return static strings. Never free these.
@@ -44,7 +46,12 @@
  *   - stdio fds given to rcontainer_spec_set_stdio() stay the caller's; they are only used
  *     (duplicated into the container) during rcontainer_container_create().
  *   - The pidfd from rcontainer_container_pidfd() belongs to the container handle: never close
- *     it; it is valid until rcontainer_container_delete() or rcontainer_container_free().
+ *     it; it is valid until rcontainer_container_delete() or rcontainer_container_free(). The same
+ *     holds for rcontainer_process_pidfd() (until reaped or freed) and for the pty masters from
+ *     rcontainer_container_pty_fd() and rcontainer_process_pty_fd(); a master taken with
+ *     rcontainer_container_take_pty() or rcontainer_process_take_pty() is the caller's to close.
+ *   - stdio fds given to rcontainer_exec_options_set_stdio() stay the caller's; they are only
+ *     used during rcontainer_container_exec().
  *   - All fds rcontainer opens itself are close-on-exec.
  * - Threads: different handles may be used from different threads at once; one handle must not
  *   be used by two threads at the same time. The library never installs signal handlers.
@@ -224,6 +231,30 @@ typedef struct rcontainer_container_t rcontainer_container_t;
 typedef struct rcontainer_error_t rcontainer_error_t;
 
 /**
+ * How to exec a process into a container (rcontainer_container_exec()). Without changes it runs
+ * as `runc exec` and `docker exec` do: the container's own process (its environment, working
+ * directory, user, capabilities, no_new_privileges, rlimits) with the new command, no terminal,
+ * and the caller's stdin, stdout and stderr.
+ *
+ * Ownership: the caller owns it (rcontainer_exec_options_new()) and frees it with
+ * rcontainer_exec_options_free(). rcontainer_container_exec() only reads it: it can be used
+ * again, or freed, right after. It must not be used by two threads at once.
+ */
+typedef struct rcontainer_exec_options_t rcontainer_exec_options_t;
+
+/**
+ * A process exec'd into a container by rcontainer_container_exec(). It is this program's child:
+ * the library reaps it when it ends (do not waitpid() it yourself) and keeps its status for
+ * rcontainer_process_wait().
+ *
+ * Ownership: the caller owns the handle and frees it with rcontainer_process_free(). Only this
+ * process can wait for it. A handle must not be used by two threads at once (it may move
+ * between threads). The handle does not refer to its container's handle: either may be freed
+ * first.
+ */
+typedef struct rcontainer_process_t rcontainer_process_t;
+
+/**
  * A container configuration: an OCI runtime spec (config.json), the bundle directory its relative
  * paths resolve against, and the stdio fds the container gets.
  *
@@ -235,7 +266,8 @@ typedef struct rcontainer_error_t rcontainer_error_t;
 typedef struct rcontainer_spec_t rcontainer_spec_t;
 
 /**
- * How a container's process ended (filled by rcontainer_container_wait()).
+ * How a container's process (or an exec'd process) ended (filled by rcontainer_container_wait()
+ * and rcontainer_process_wait()).
  */
 typedef struct {
   /**
@@ -567,6 +599,47 @@ rcontainer_error_t *rcontainer_container_delete(rcontainer_container_t *containe
 rcontainer_error_t *rcontainer_container_pidfd(const rcontainer_container_t *container, int *fd);
 
 /**
+ * The pty master of a container created with a terminal (rcontainer_spec_set_terminal(), or
+ * `process.terminal` in its JSON): read it for the container's output (the terminal's echo
+ * included), write it for its input. Reading it gives EIO once every process of the container
+ * has closed the terminal (the usual end of a pty).
+ *
+ * Ownership: the fd belongs to the handle: do not close it. It stays valid until
+ * rcontainer_container_take_pty() or rcontainer_container_free() (rcontainer_container_delete()
+ * leaves it open); dup() it to keep it longer. RCONTAINER_ERROR_UNSUPPORTED when the handle has
+ * none (no terminal, a handle from rcontainer_container_load(), or taken already).
+ *
+ * # Safety
+ * `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_container_pty_fd(const rcontainer_container_t *container, int *fd);
+
+/**
+ * Takes the pty master out of the handle (see rcontainer_container_pty_fd()).
+ *
+ * Ownership: on success `*fd` is the caller's: close it when done. The handle has no pty master
+ * afterwards (rcontainer_container_pty_fd() and rcontainer_container_resize_pty() fail with
+ * RCONTAINER_ERROR_UNSUPPORTED; resize with ioctl(fd, TIOCSWINSZ) instead).
+ *
+ * # Safety
+ * `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_container_take_pty(rcontainer_container_t *container, int *fd);
+
+/**
+ * Sets the size of the container's terminal (`rows` lines of `cols` columns), as a terminal
+ * window's resize does: the container's foreground process group gets SIGWINCH.
+ * RCONTAINER_ERROR_UNSUPPORTED when the handle holds no pty master (see
+ * rcontainer_container_pty_fd()); RCONTAINER_ERROR_INVALID_ARGUMENT for a 0 size.
+ *
+ * # Safety
+ * `container` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_container_resize_pty(rcontainer_container_t *container,
+                                                    uint16_t rows,
+                                                    uint16_t cols);
+
+/**
  * The host pid of the container's init process (as seen from the caller's pid namespace).
  *
  * # Safety
@@ -644,6 +717,194 @@ rcontainer_error_t *rcontainer_container_resume(rcontainer_container_t *containe
  * `container` is NULL or a pointer returned by rcontainer.
  */
 rcontainer_error_t *rcontainer_container_kill_all(rcontainer_container_t *container, int sig);
+
+/**
+ * New exec options: no changes to the container's process, the caller's stdio.
+ *
+ * Ownership: returns a handle the caller owns; free it with rcontainer_exec_options_free().
+ * NULL only if memory ran out.
+ */
+rcontainer_exec_options_t *rcontainer_exec_options_new(void);
+
+/**
+ * Frees exec options. NULL and options freed already are ignored.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by rcontainer.
+ */
+void rcontainer_exec_options_free(rcontainer_exec_options_t *options);
+
+/**
+ * Sets (or replaces) the environment variable `key` to `value`, over the container's
+ * environment. The strings are copied.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by rcontainer; `key` and `value` NULL or NUL-terminated.
+ */
+rcontainer_error_t *rcontainer_exec_options_set_env(rcontainer_exec_options_t *options,
+                                                    const char *key,
+                                                    const char *value);
+
+/**
+ * Sets the working directory (an absolute path inside the container; default: the container's).
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
+ */
+rcontainer_error_t *rcontainer_exec_options_set_cwd(rcontainer_exec_options_t *options,
+                                                    const char *dir);
+
+/**
+ * Sets the user (uid and primary gid, as seen inside the container; default: the container's).
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_exec_options_set_user(rcontainer_exec_options_t *options,
+                                                     uint32_t uid,
+                                                     uint32_t gid);
+
+/**
+ * Gives the process a terminal of its own (as `docker exec -t`): a new pty from the container's
+ * devpts is its stdin, stdout, stderr and controlling terminal (the fds of
+ * rcontainer_exec_options_set_stdio() are then not used); `rows` and `cols` set its initial size
+ * (0 and 0: not set). The master stays with the process handle: rcontainer_process_pty_fd().
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_exec_options_set_terminal(rcontainer_exec_options_t *options,
+                                                         bool on,
+                                                         uint16_t rows,
+                                                         uint16_t cols);
+
+/**
+ * The process's stdin, stdout and stderr: open fds of the caller, or -1 for the caller's own
+ * (the default).
+ *
+ * Ownership: the fds stay the caller's. They are only used (duplicated into the process) during
+ * rcontainer_container_exec(), so they must stay open until that returns; close your copy of an
+ * output pipe's write end after it, to see EOF when the process ends.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_exec_options_set_stdio(rcontainer_exec_options_t *options,
+                                                      int stdin_fd,
+                                                      int stdout_fd,
+                                                      int stderr_fd);
+
+/**
+ * Runs `argv` (a NULL-terminated array, as execv's; argv[0] is looked up in the container's PATH)
+ * as a new process inside the created or running container: in all of its namespaces and its
+ * cgroup, under its seccomp profile, as the container's own process does unless `options` (NULL:
+ * none) changes it. Returns once the command has exec'd, or fails with why it could not (e.g.
+ * RCONTAINER_ERROR_OS with ENOENT for a missing command; RCONTAINER_ERROR_WRONG_STATE for a
+ * paused or stopped container; RCONTAINER_ERROR_NOT_FOUND once deleted).
+ *
+ * On success `*out` receives a new handle the caller owns (rcontainer_process_free()). `argv`
+ * and `options` are only read during the call.
+ *
+ * # Safety
+ * `container` and `options` NULL or pointers returned by rcontainer; `argv` NULL or a
+ * NULL-terminated array of NUL-terminated strings; `out` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_container_exec(rcontainer_container_t *container,
+                                              const char *const *argv,
+                                              const rcontainer_exec_options_t *options,
+                                              rcontainer_process_t **out);
+
+/**
+ * Frees the handle (closing its pidfd and pty master). It does not kill the process: one that
+ * was not waited for keeps running. Either way no zombie is left: the library reaps every exec'd
+ * process as soon as it ends (a thread of its own waits for it; a zombie in the container's pid
+ * namespace would keep the container's init from ending). NULL and a handle freed already are
+ * ignored.
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer.
+ */
+void rcontainer_process_free(rcontainer_process_t *process);
+
+/**
+ * The process's host pid (as seen from the caller's pid namespace).
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer; `pid` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_process_pid(const rcontainer_process_t *process, int32_t *pid);
+
+/**
+ * The process's pidfd: readable (POLLIN) once it has ended, for an event loop; then
+ * rcontainer_process_wait(p, 0, ...) reaps it.
+ *
+ * Ownership: the fd belongs to the handle: do not close it. It is valid until the process is
+ * reaped (rcontainer_process_wait() succeeded) or the handle is freed; dup() it to keep it.
+ * RCONTAINER_ERROR_WRONG_STATE once reaped.
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_process_pidfd(const rcontainer_process_t *process, int *fd);
+
+/**
+ * Waits for the process to end, at most `timeout_ms` milliseconds (negative: no limit; 0: just
+ * check), and reaps it. On success `*status` (when not NULL) says how it ended; waiting again
+ * returns the same status. RCONTAINER_ERROR_TIMEOUT when it still runs.
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_process_wait(rcontainer_process_t *process,
+                                            int64_t timeout_ms,
+                                            rcontainer_exit_status_t *status);
+
+/**
+ * Sends signal `sig` to the process (through its pidfd, so never to a recycled pid).
+ * RCONTAINER_ERROR_WRONG_STATE once it was reaped.
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_process_kill(rcontainer_process_t *process, int sig);
+
+/**
+ * The pty master of a process exec'd with a terminal (rcontainer_exec_options_set_terminal()):
+ * read it for the process's output, write it for its input; reads give EIO once the process
+ * (and whatever it started on the terminal) has closed it.
+ *
+ * Ownership: the fd belongs to the handle: do not close it. It stays valid until
+ * rcontainer_process_take_pty() or rcontainer_process_free(). RCONTAINER_ERROR_UNSUPPORTED when
+ * the handle has none (no terminal, or taken already).
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_process_pty_fd(const rcontainer_process_t *process, int *fd);
+
+/**
+ * Takes the pty master out of the handle (see rcontainer_process_pty_fd()).
+ *
+ * Ownership: on success `*fd` is the caller's: close it when done. The handle has no pty master
+ * afterwards (rcontainer_process_pty_fd() and rcontainer_process_resize_pty() fail with
+ * RCONTAINER_ERROR_UNSUPPORTED).
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_process_take_pty(rcontainer_process_t *process, int *fd);
+
+/**
+ * Sets the size of the process's terminal (`rows` lines of `cols` columns); its foreground
+ * process group gets SIGWINCH. RCONTAINER_ERROR_UNSUPPORTED when the handle holds no pty master;
+ * RCONTAINER_ERROR_INVALID_ARGUMENT for a 0 size.
+ *
+ * # Safety
+ * `process` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_process_resize_pty(rcontainer_process_t *process,
+                                                  uint16_t rows,
+                                                  uint16_t cols);
 
 /**
  * A new spec with `runc spec`'s defaults (terminal off): runs "sh" in new pid, network, ipc,
@@ -733,6 +994,23 @@ rcontainer_error_t *rcontainer_spec_set_cwd(rcontainer_spec_t *spec, const char 
  * `spec` is NULL or a pointer returned by rcontainer.
  */
 rcontainer_error_t *rcontainer_spec_set_user(rcontainer_spec_t *spec, uint32_t uid, uint32_t gid);
+
+/**
+ * Gives the container a terminal of its own (`process.terminal`), as `docker run -t` does: a new
+ * pty from the container's devpts is its stdin, stdout, stderr, controlling terminal and
+ * /dev/console (the stdio fds of rcontainer_spec_set_stdio() are then not used). `rows` and
+ * `cols` set its initial size (0 and 0: not set). `on` false removes the terminal again.
+ *
+ * The pty master stays with the container handle: rcontainer_container_pty_fd() borrows it,
+ * rcontainer_container_take_pty() takes it, rcontainer_container_resize_pty() resizes it.
+ *
+ * # Safety
+ * `spec` is NULL or a pointer returned by rcontainer.
+ */
+rcontainer_error_t *rcontainer_spec_set_terminal(rcontainer_spec_t *spec,
+                                                 bool on,
+                                                 uint16_t rows,
+                                                 uint16_t cols);
 
 /**
  * Sets the root filesystem directory: absolute, or relative to the bundle directory.

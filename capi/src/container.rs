@@ -53,9 +53,14 @@ impl rcontainer_container_t {
         let id = CString::new(inner.id()).unwrap_or_default();
         rcontainer_container_t { magic: MAGIC_CONTAINER, inner, id }.into_raw()
     }
+
+    pub(crate) fn container_mut(&mut self) -> &mut Container {
+        &mut self.inner
+    }
 }
 
-/// How a container's process ended (filled by rcontainer_container_wait()).
+/// How a container's process (or an exec'd process) ended (filled by rcontainer_container_wait()
+/// and rcontainer_process_wait()).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct rcontainer_exit_status_t {
@@ -67,6 +72,12 @@ pub struct rcontainer_exit_status_t {
     pub oom_killed: bool,
 }
 
+impl From<rcontainer_core::ExitStatus> for rcontainer_exit_status_t {
+    fn from(e: rcontainer_core::ExitStatus) -> Self {
+        rcontainer_exit_status_t { code: e.code.unwrap_or(-1), signal: e.signal.unwrap_or(0), oom_killed: e.oom_killed }
+    }
+}
+
 fn state_root(func: &str, p: *const c_char) -> Result<PathBuf, CErr> {
     // SAFETY: the extern callers pass their caller's pointer, NULL or NUL-terminated.
     Ok(unsafe { arg_opt_path(func, "state_root", p) }?.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT)))
@@ -76,7 +87,7 @@ fn state_root(func: &str, p: *const c_char) -> Result<PathBuf, CErr> {
 ///
 /// # Safety
 /// `c` is NULL or a pointer returned by rcontainer.
-unsafe fn with_container(func: &'static str, c: *const rcontainer_container_t, f: impl FnOnce(&mut rcontainer_container_t) -> Result<(), CErr>) -> *mut rcontainer_error_t {
+pub(crate) unsafe fn with_container(func: &'static str, c: *const rcontainer_container_t, f: impl FnOnce(&mut rcontainer_container_t) -> Result<(), CErr>) -> *mut rcontainer_error_t {
     guard(func, || {
         // SAFETY: from_ptr checks the registry before dereferencing.
         let h = unsafe { rcontainer_container_t::from_ptr(c, func, "container") }?;
@@ -207,7 +218,7 @@ pub unsafe extern "C" fn rcontainer_container_wait(container: *mut rcontainer_co
             let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
             let e = h.inner.wait(timeout)?;
             if !status.is_null() {
-                *status = rcontainer_exit_status_t { code: e.code.unwrap_or(-1), signal: e.signal.unwrap_or(0), oom_killed: e.oom_killed };
+                *status = e.into();
             }
             Ok(())
         })
@@ -270,6 +281,92 @@ pub unsafe extern "C" fn rcontainer_container_pidfd(container: *const rcontainer
             Ok(())
         })
     }
+}
+
+/// The error for a pty call on a handle that holds no pty master.
+pub(crate) fn no_pty(func: &str, what: String) -> CErr {
+    CErr {
+        kind: crate::RCONTAINER_ERROR_UNSUPPORTED,
+        errno: libc::ENOTTY,
+        message: format!("{func}: {what} has no pty master here (made without a terminal, given a console socket, loaded by another process, or its master was taken)"),
+    }
+}
+
+/// The pty master of a container created with a terminal (rcontainer_spec_set_terminal(), or
+/// `process.terminal` in its JSON): read it for the container's output (the terminal's echo
+/// included), write it for its input. Reading it gives EIO once every process of the container
+/// has closed the terminal (the usual end of a pty).
+///
+/// Ownership: the fd belongs to the handle: do not close it. It stays valid until
+/// rcontainer_container_take_pty() or rcontainer_container_free() (rcontainer_container_delete()
+/// leaves it open); dup() it to keep it longer. RCONTAINER_ERROR_UNSUPPORTED when the handle has
+/// none (no terminal, a handle from rcontainer_container_load(), or taken already).
+///
+/// # Safety
+/// `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rcontainer_container_pty_fd(container: *const rcontainer_container_t, fd: *mut c_int) -> *mut rcontainer_error_t {
+    const F: &str = "rcontainer_container_pty_fd";
+    // SAFETY: as the caller's.
+    unsafe {
+        with_container(F, container, |h| {
+            out_ptr(F, "fd", fd)?;
+            let pty = h.inner.pty().ok_or_else(|| no_pty(F, format!("container {:?}", h.inner.id())))?;
+            *fd = pty.as_raw_fd();
+            Ok(())
+        })
+    }
+}
+
+/// Takes the pty master out of the handle (see rcontainer_container_pty_fd()).
+///
+/// Ownership: on success `*fd` is the caller's: close it when done. The handle has no pty master
+/// afterwards (rcontainer_container_pty_fd() and rcontainer_container_resize_pty() fail with
+/// RCONTAINER_ERROR_UNSUPPORTED; resize with ioctl(fd, TIOCSWINSZ) instead).
+///
+/// # Safety
+/// `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rcontainer_container_take_pty(container: *mut rcontainer_container_t, fd: *mut c_int) -> *mut rcontainer_error_t {
+    const F: &str = "rcontainer_container_take_pty";
+    // SAFETY: as the caller's.
+    unsafe {
+        with_container(F, container, |h| {
+            out_ptr(F, "fd", fd)?;
+            let pty = h.inner.take_pty().ok_or_else(|| no_pty(F, format!("container {:?}", h.inner.id())))?;
+            *fd = std::os::fd::IntoRawFd::into_raw_fd(pty);
+            Ok(())
+        })
+    }
+}
+
+/// Sets the size of the container's terminal (`rows` lines of `cols` columns), as a terminal
+/// window's resize does: the container's foreground process group gets SIGWINCH.
+/// RCONTAINER_ERROR_UNSUPPORTED when the handle holds no pty master (see
+/// rcontainer_container_pty_fd()); RCONTAINER_ERROR_INVALID_ARGUMENT for a 0 size.
+///
+/// # Safety
+/// `container` is NULL or a pointer returned by rcontainer.
+#[no_mangle]
+pub unsafe extern "C" fn rcontainer_container_resize_pty(container: *mut rcontainer_container_t, rows: u16, cols: u16) -> *mut rcontainer_error_t {
+    const F: &str = "rcontainer_container_resize_pty";
+    // SAFETY: as the caller's.
+    unsafe {
+        with_container(F, container, |h| {
+            check_size(F, rows, cols)?;
+            if h.inner.pty().is_none() {
+                return Err(no_pty(F, format!("container {:?}", h.inner.id())));
+            }
+            Ok(h.inner.resize_pty(rows, cols)?)
+        })
+    }
+}
+
+pub(crate) fn check_size(func: &str, rows: u16, cols: u16) -> Result<(), CErr> {
+    if rows == 0 || cols == 0 {
+        return Err(CErr::arg(format!("{func}: rows = {rows}, cols = {cols}: a terminal needs at least one row and one column")));
+    }
+    Ok(())
 }
 
 /// The host pid of the container's init process (as seen from the caller's pid namespace).

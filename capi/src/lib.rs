@@ -11,7 +11,8 @@
 //!   reported as an error without being dereferenced.
 //!
 //! This file holds the guard, the handle registry, the error handle, the version and the feature
-//! query; `spec.rs` and `container.rs` the two other handles.
+//! query; `spec.rs`, `container.rs` and `process.rs` (exec options and exec'd processes) the
+//! other handles.
 
 #![allow(non_camel_case_types)]
 
@@ -24,9 +25,11 @@ use std::ptr;
 use std::sync::Mutex;
 
 pub mod container;
+pub mod process;
 pub mod spec;
 
 pub use container::*;
+pub use process::*;
 pub use spec::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -101,6 +104,8 @@ pub(crate) enum Kind {
     Error,
     Spec,
     Container,
+    ExecOptions,
+    Process,
 }
 
 impl Kind {
@@ -109,6 +114,8 @@ impl Kind {
             Kind::Error => "rcontainer_error_t",
             Kind::Spec => "rcontainer_spec_t",
             Kind::Container => "rcontainer_container_t",
+            Kind::ExecOptions => "rcontainer_exec_options_t",
+            Kind::Process => "rcontainer_process_t",
         }
     }
 }
@@ -125,8 +132,10 @@ fn handles() -> std::sync::MutexGuard<'static, BTreeMap<usize, Kind>> {
 pub(crate) const MAGIC_ERROR: u64 = 0x7263_6572_726f_7221; // "rcerror!"
 pub(crate) const MAGIC_SPEC: u64 = 0x7263_7370_6563_2121; // "rcspec!!"
 pub(crate) const MAGIC_CONTAINER: u64 = 0x7263_636f_6e74_2121; // "rccont!!"
+pub(crate) const MAGIC_EXEC_OPTIONS: u64 = 0x7263_6578_6f70_7421; // "rcexopt!"
+pub(crate) const MAGIC_PROCESS: u64 = 0x7263_7072_6f63_2121; // "rcproc!!"
 
-/// Trait of the three handle types.
+/// Trait of the handle types.
 pub(crate) trait Handle: Sized {
     const KIND: Kind;
     const MAGIC: u64;

@@ -225,6 +225,32 @@ pub unsafe extern "C" fn rcontainer_spec_set_user(spec: *mut rcontainer_spec_t, 
     unsafe { with_spec("rcontainer_spec_set_user", spec, |s| s.update(|b| Ok(b.user(uid, gid)))) }
 }
 
+/// Gives the container a terminal of its own (`process.terminal`), as `docker run -t` does: a new
+/// pty from the container's devpts is its stdin, stdout, stderr, controlling terminal and
+/// /dev/console (the stdio fds of rcontainer_spec_set_stdio() are then not used). `rows` and
+/// `cols` set its initial size (0 and 0: not set). `on` false removes the terminal again.
+///
+/// The pty master stays with the container handle: rcontainer_container_pty_fd() borrows it,
+/// rcontainer_container_take_pty() takes it, rcontainer_container_resize_pty() resizes it.
+///
+/// # Safety
+/// `spec` is NULL or a pointer returned by rcontainer.
+#[no_mangle]
+pub unsafe extern "C" fn rcontainer_spec_set_terminal(spec: *mut rcontainer_spec_t, on: bool, rows: u16, cols: u16) -> *mut crate::rcontainer_error_t {
+    const F: &str = "rcontainer_spec_set_terminal";
+    // SAFETY: as the caller's.
+    unsafe {
+        with_spec(F, spec, |s| {
+            let size = match (rows, cols) {
+                (0, 0) => None,
+                (0, _) | (_, 0) => return Err(CErr::arg(format!("{F}: rows = {rows}, cols = {cols}: give both (or 0 and 0 for no size)"))),
+                (r, c) => Some((r, c)),
+            };
+            s.update(|b| Ok(b.terminal(on, size.filter(|_| on))))
+        })
+    }
+}
+
 /// Sets the root filesystem directory: absolute, or relative to the bundle directory.
 ///
 /// # Safety
@@ -513,7 +539,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_docker_defaults(spec: *mut rcontain
     unsafe { with_spec("rcontainer_spec_set_docker_defaults", spec, |s| s.update(|b| Ok(b.docker_defaults()))) }
 }
 
-fn check_fd(func: &str, name: &str, fd: c_int) -> Result<Option<c_int>, CErr> {
+pub(crate) fn check_fd(func: &str, name: &str, fd: c_int) -> Result<Option<c_int>, CErr> {
     if fd == -1 {
         return Ok(None);
     }

@@ -1,7 +1,7 @@
-//! The C side of the C ABI: the examples in examples/c/ and tests/c/misuse.c are compiled with
-//! gcc against the shared and the static library and run (real containers: needs root), once
-//! under valgrind (no definite leak, no invalid access), and the install script is checked with
-//! pkg-config.
+//! The C side of the C ABI: the examples in examples/c/ and the programs in tests/c/ (misuse.c,
+//! exec.c, terminal.c) are compiled with gcc against the shared and the static library and run
+//! (real containers: needs root), once under valgrind (no definite leak, no invalid access), and
+//! the install script is checked with pkg-config.
 
 mod common;
 
@@ -15,7 +15,12 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn misuse_src() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c/misuse.c")
+    c_test("misuse")
+}
+
+/// A C program of tests/c/ (also readable as an example of the API it exercises).
+fn c_test(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"))
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -100,6 +105,56 @@ fn example_oom_limit_static() {
     }
 }
 
+fn check_exec(stdout: &str) {
+    assert!(stdout.contains("exec said: out:from-the-container:bar:/tmp:0:"), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+fn check_terminal(stdout: &str) {
+    assert!(stdout.contains("/dev/pts/0") && stdout.contains("got:hello") && stdout.contains("got:typed"), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+/// Runs a C test program of tests/c/ with the rootfs and a state root of its own; it must succeed
+/// and leave no container behind.
+fn run_c_test(name: &str, link: Link, check: fn(&str)) {
+    let state = StateRoot::new();
+    let (_dir, exe) = build(&c_test(name), link);
+    let out = run_program(&exe, &[rootfs().as_os_str(), state.path().as_os_str()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{name} ({link:?}) failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    check(&stdout);
+    assert!(state.ids().is_empty(), "{name} left containers behind: {:?}", state.ids());
+}
+
+#[test]
+fn exec_from_c_shared() {
+    if require_root("exec_from_c_shared") {
+        run_c_test("exec", Link::Shared, check_exec);
+    }
+}
+
+#[test]
+fn exec_from_c_static() {
+    if require_root("exec_from_c_static") {
+        run_c_test("exec", Link::Static, check_exec);
+    }
+}
+
+#[test]
+fn terminal_from_c_shared() {
+    if require_root("terminal_from_c_shared") {
+        run_c_test("terminal", Link::Shared, check_terminal);
+    }
+}
+
+#[test]
+fn terminal_from_c_static() {
+    if require_root("terminal_from_c_static") {
+        run_c_test("terminal", Link::Static, check_terminal);
+    }
+}
+
 fn run_misuse(link: Link) {
     let state = StateRoot::new();
     let (_dir, exe) = build(&misuse_src(), link);
@@ -126,7 +181,8 @@ fn bad_input_from_c_static() {
 
 /// Valgrind keeps emulating a forked child until it execs, so each container's init (between clone
 /// and exec) runs under valgrind too, with its own log (`%p` is 1 there: pid 1 of its pid
-/// namespace). Two things about that:
+/// namespace), and so does each exec'd process (a small pid of the namespace it joined). Two
+/// things about that:
 /// - The spec's RLIMIT_NOFILE (runc's default: 1024) is applied to the init by the parent with
 ///   prlimit(2), which valgrind cannot see. Valgrind keeps its own fds just below the hard limit it
 ///   started with; above 1024 they become unusable in the init, and valgrind aborts there
@@ -172,12 +228,14 @@ fn valgrind(name: &str, src: &Path, check: fn(&str)) {
         .env("RCONTAINER_UNDER_VALGRIND", "1")
         .output()
         .expect("run valgrind");
-    // One log per process: the program's own, and valgrind.1.log for the containers' inits.
+    // One log per process: the program's own, and those of the containers' inits (pid 1 of their
+    // namespace) and exec'd processes (which join one): born in a pid namespace whose parent is
+    // outside it, they have "Parent PID: 0".
     let mut own_logs = Vec::new();
     let mut init_logs = String::new();
     for e in std::fs::read_dir(&logs).expect("read vglogs").filter_map(|e| e.ok()) {
         let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        if e.file_name() == "valgrind.1.log" {
+        if e.file_name() == "valgrind.1.log" || text.lines().any(|l| l.ends_with("Parent PID: 0")) {
             init_logs.push_str(&text);
         } else {
             own_logs.push(text);
@@ -213,6 +271,8 @@ fn examples_under_valgrind() {
     valgrind("oom_limit", &example("oom_limit"), check_oom_limit);
     valgrind("poll_pidfds", &example("poll_pidfds"), check_poll_pidfds);
     valgrind("misuse", &misuse_src(), |stdout| assert!(stdout.contains(" 0 failed"), "{stdout}"));
+    valgrind("exec", &c_test("exec"), check_exec);
+    valgrind("terminal", &c_test("terminal"), check_terminal);
 }
 
 /// The static archive's link flags (capi/native-static-libs.txt) name every system library that

@@ -229,6 +229,42 @@ static void without_containers(void) {
     CHECK(rcontainer_container_id(NULL) == NULL);
     CHECK(st.code == 42 && st.signal == 42 && st.oom_killed && fd == 4242 && status == 4242 && c == SENTINEL);
     CHECK(stats.memory_usage == 4242);
+
+    /* Terminals, exec and exec'd processes on NULL and with bad values. */
+    rcontainer_exec_options_free(NULL);
+    rcontainer_process_free(NULL);
+    rcontainer_process_t *p = SENTINEL;
+    int pid = 4242;
+    EXPECT_ERR(rcontainer_spec_set_terminal(NULL, true, 0, 0), RCONTAINER_ERROR_INVALID_ARGUMENT, "spec is NULL");
+    EXPECT_ERR(rcontainer_container_pty_fd(NULL, &fd), RCONTAINER_ERROR_INVALID_ARGUMENT, "container is NULL");
+    EXPECT_ERR(rcontainer_container_take_pty(NULL, &fd), RCONTAINER_ERROR_INVALID_ARGUMENT, "container is NULL");
+    EXPECT_ERR(rcontainer_container_resize_pty(NULL, 24, 80), RCONTAINER_ERROR_INVALID_ARGUMENT, "container is NULL");
+    EXPECT_ERR(rcontainer_container_exec(NULL, argv, NULL, &p), RCONTAINER_ERROR_INVALID_ARGUMENT, "container is NULL");
+    EXPECT_ERR(rcontainer_exec_options_set_env(NULL, "K", "v"), RCONTAINER_ERROR_INVALID_ARGUMENT, "options is NULL");
+    EXPECT_ERR(rcontainer_exec_options_set_user(NULL, 1, 1), RCONTAINER_ERROR_INVALID_ARGUMENT, "options is NULL");
+    EXPECT_ERR(rcontainer_process_pid(NULL, &pid), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    EXPECT_ERR(rcontainer_process_pidfd(NULL, &fd), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    EXPECT_ERR(rcontainer_process_wait(NULL, 0, &st), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    EXPECT_ERR(rcontainer_process_kill(NULL, SIGKILL), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    EXPECT_ERR(rcontainer_process_pty_fd(NULL, &fd), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    EXPECT_ERR(rcontainer_process_take_pty(NULL, &fd), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    EXPECT_ERR(rcontainer_process_resize_pty(NULL, 24, 80), RCONTAINER_ERROR_INVALID_ARGUMENT, "process is NULL");
+    rcontainer_exec_options_t *eo = rcontainer_exec_options_new();
+    CHECK(eo != NULL);
+    EXPECT_ERR(rcontainer_exec_options_set_env(eo, "A=B", "x"), RCONTAINER_ERROR_INVALID_ARGUMENT, "key");
+    EXPECT_ERR(rcontainer_exec_options_set_env(eo, "K", NULL), RCONTAINER_ERROR_INVALID_ARGUMENT, "value is NULL");
+    EXPECT_ERR(rcontainer_exec_options_set_cwd(eo, "relative"), RCONTAINER_ERROR_INVALID_ARGUMENT, "absolute");
+    EXPECT_ERR(rcontainer_exec_options_set_terminal(eo, true, 24, 0), RCONTAINER_ERROR_INVALID_ARGUMENT, "cols = 0");
+    EXPECT_ERR(rcontainer_exec_options_set_stdio(eo, 987654, -1, -1), RCONTAINER_ERROR_INVALID_ARGUMENT, "987654");
+    /* A handle of another type in its place is detected. */
+    EXPECT_ERR(rcontainer_process_kill((rcontainer_process_t *)eo, SIGKILL), RCONTAINER_ERROR_INVALID_ARGUMENT,
+               "is a rcontainer_exec_options_t, not a rcontainer_process_t");
+    rcontainer_process_free((rcontainer_process_t *)eo); /* wrong type: ignored */
+    EXPECT_OK(rcontainer_exec_options_set_env(eo, "K", "v"));
+    rcontainer_exec_options_free(eo);
+    EXPECT_ERR(rcontainer_exec_options_set_env(eo, "K", "v"), RCONTAINER_ERROR_INVALID_ARGUMENT, "freed already");
+    rcontainer_exec_options_free(eo); /* double free: ignored */
+    CHECK(p == SENTINEL && pid == 4242 && fd == 4242);
 }
 
 /* Wrong lifecycle states with a real container. */
@@ -309,6 +345,27 @@ static void with_containers(const char *rootfs, const char *state_root) {
     CHECK(pid > 1);
     EXPECT_ERR(rcontainer_container_kill(c, 0), RCONTAINER_ERROR_INVALID_ARGUMENT, "sig");
 
+    /* exec: bad arguments, then a real one whose handle is freed twice. */
+    rcontainer_process_t *p = SENTINEL;
+    const char *no_args[] = {NULL};
+    const char *true_argv[] = {"true", NULL};
+    EXPECT_ERR(rcontainer_container_exec(c, NULL, NULL, &p), RCONTAINER_ERROR_INVALID_ARGUMENT, "argv is NULL");
+    EXPECT_ERR(rcontainer_container_exec(c, no_args, NULL, &p), RCONTAINER_ERROR_INVALID_ARGUMENT, "argv");
+    EXPECT_ERR(rcontainer_container_exec(c, true_argv, NULL, NULL), RCONTAINER_ERROR_INVALID_ARGUMENT, "out");
+    EXPECT_ERR(rcontainer_container_exec(c, true_argv, (rcontainer_exec_options_t *)c, &p), RCONTAINER_ERROR_INVALID_ARGUMENT,
+               "is a rcontainer_container_t, not a rcontainer_exec_options_t");
+    EXPECT_ERR(rcontainer_container_pty_fd(c, &pid), RCONTAINER_ERROR_UNSUPPORTED, "no pty master");
+    CHECK(p == SENTINEL);
+    EXPECT_OK(rcontainer_container_exec(c, true_argv, NULL, &p));
+    if (p != SENTINEL) {
+        EXPECT_OK(rcontainer_process_wait(p, 10000, &st));
+        CHECK(st.code == 0 && st.signal == 0);
+        EXPECT_ERR(rcontainer_process_resize_pty(p, 24, 80), RCONTAINER_ERROR_UNSUPPORTED, "no pty master");
+        rcontainer_process_free(p);
+        EXPECT_ERR(rcontainer_process_wait(p, 0, &st), RCONTAINER_ERROR_INVALID_ARGUMENT, "freed already");
+        rcontainer_process_free(p); /* double free: ignored */
+    }
+
     /* Pause and resume a running container. */
     EXPECT_ERR(rcontainer_container_resume(c), RCONTAINER_ERROR_WRONG_STATE, "running");
     EXPECT_OK(rcontainer_container_pause(c));
@@ -316,6 +373,7 @@ static void with_containers(const char *rootfs, const char *state_root) {
     CHECK(status == RCONTAINER_STATUS_PAUSED);
     EXPECT_ERR(rcontainer_container_pause(c), RCONTAINER_ERROR_WRONG_STATE, "paused");
     EXPECT_ERR(rcontainer_container_start(c), RCONTAINER_ERROR_WRONG_STATE, "paused");
+    EXPECT_ERR(rcontainer_container_exec(c, true_argv, NULL, &p), RCONTAINER_ERROR_WRONG_STATE, "paused");
     EXPECT_OK(rcontainer_container_stats(c, &stats));
     CHECK(stats.pids_current >= 1);
     EXPECT_OK(rcontainer_container_resume(c));
