@@ -3,8 +3,8 @@
 //! This layer is thin on purpose. It builds a [`Spec`] from keyword arguments with the same core
 //! functions and defaults as the command line's ad-hoc mode (`SpecBuilder`, the embedded default
 //! root, Docker's capability set, no_new_privileges), converts core errors into the exception
-//! classes of `rcontainer._errors`, and wraps a core [`Container`] in a `Mutex` so a handle can be
-//! shared by threads. Every call that can block releases the GIL. The Pythonic surface (stdio
+//! classes of `rcontainer._errors`, and wraps a core [`Container`] (and an exec'd [`Process`]) in
+//! a `Mutex` so a handle can be shared by threads. Every call that can block releases the GIL. The Pythonic surface (stdio
 //! pipes, `run`, asyncio, context managers) lives in `python/rcontainer/__init__.py`.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -19,7 +19,7 @@ use pyo3::types::PyDict;
 
 use rcontainer_core::oci_spec::runtime::{LinuxNamespaceType, Mount};
 use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, Limits};
-use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExitStatus, Spec, SpecBuilder, Stdio};
+use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExecCommand, ExecOptions, ExitStatus, Process, Spec, SpecBuilder, Stdio};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -104,6 +104,8 @@ struct Config {
     cpus: Option<f64>,
     pids: Option<i64>,
     spec: Option<String>,
+    /// A terminal of its own (process.terminal), of this size (rows, columns) when given.
+    tty: Option<Option<(u16, u16)>>,
 }
 
 /// A size argument in bytes: a positive int or a string such as "32M"; with `unlimited_ok`, -1
@@ -236,6 +238,9 @@ fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
     if limits != Limits::default() {
         b = b.limits(&limits);
     }
+    if let Some(size) = c.tty {
+        b = b.terminal(true, size);
+    }
     if c.spec.is_none() {
         // Docker's security defaults, as `rcontainer run`: capabilities, no_new_privs, seccomp.
         b = b.docker_defaults();
@@ -275,6 +280,69 @@ fn poll_in(fd: RawFd, timeout_ms: i32) -> std::io::Result<bool> {
     }
 }
 
+/// A private, close-on-exec duplicate of `fd` that stays valid whatever happens to the handle.
+fn dup_fd(fd: RawFd, what: &str) -> rcontainer_core::Result<OwnedFd> {
+    // SAFETY: fcntl on a valid fd; the result is a new fd we own.
+    let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if d < 0 {
+        return Err(Error::Io { op: "dup", path: PathBuf::from(what), source: std::io::Error::last_os_error() });
+    }
+    // SAFETY: d is a fresh fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(d) })
+}
+
+/// The wait of a container or an exec'd process: polls a private duplicate of its pidfd with the
+/// GIL released and the handle's lock not held (so kill() from another thread goes through),
+/// Python signals checked on EINTR, until it ends (`try_wait` reaps it) or `timeout` seconds pass.
+fn wait_on(
+    py: Python<'_>,
+    what: &str,
+    timeout: Option<f64>,
+    try_wait: &(dyn Fn() -> rcontainer_core::Result<Option<ExitStatus>> + Sync),
+    dup_pidfd: &(dyn Fn() -> rcontainer_core::Result<OwnedFd> + Sync),
+) -> PyResult<StatusTuple> {
+    let deadline = match timeout {
+        None => None,
+        Some(t) if t.is_nan() => return Err(PyValueError::new_err("timeout must be a number of seconds")),
+        Some(t) => Some(Instant::now() + Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::from_secs(u32::MAX as u64))),
+    };
+    if let Some(s) = py.detach(try_wait).py(py)? {
+        return Ok(status_tuple(s));
+    }
+    let fd = py.detach(dup_pidfd).py(py)?;
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+        };
+        match py.detach(|| poll_in(fd.as_raw_fd(), ms)) {
+            Ok(true) => {
+                if let Some(s) = py.detach(try_wait).py(py)? {
+                    return Ok(status_tuple(s));
+                }
+            }
+            Ok(false) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => py.check_signals()?,
+            Err(e) => return Err(py_err(py, "os", e.raw_os_error(), format!("poll pidfd of {what}: {e}"))),
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let t = timeout.unwrap_or_default();
+            return Err(py_err(py, "timeout", Some(libc::ETIMEDOUT), format!("{what} still running after {t} s")));
+        }
+    }
+}
+
+/// A terminal size from Python (`name` = (rows, columns)), each 1..65535.
+fn tty_size(py: Python<'_>, name: &str, size: Option<(i64, i64)>) -> PyResult<Option<(u16, u16)>> {
+    match size {
+        None => Ok(None),
+        Some((r, c)) => match (u16::try_from(r), u16::try_from(c)) {
+            (Ok(r @ 1..), Ok(c @ 1..)) => Ok(Some((r, c))),
+            _ => Err(config_err(py, format!("invalid configuration: {name} = ({r}, {c}): rows and columns must be 1..65535"))),
+        },
+    }
+}
+
 impl NativeContainer {
     fn lock(&self) -> MutexGuard<'_, Container> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -284,13 +352,7 @@ impl NativeContainer {
     fn dup_pidfd_inner(&self) -> rcontainer_core::Result<OwnedFd> {
         let c = self.lock();
         let fd = c.pidfd().ok_or_else(|| Error::WrongState { id: self.id.clone(), op: "wait", status: rcontainer_core::Status::Stopped })?;
-        // SAFETY: fcntl on a valid fd; the result is a new fd we own.
-        let d = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-        if d < 0 {
-            return Err(Error::Io { op: "dup pidfd of container", path: PathBuf::from(&self.id), source: std::io::Error::last_os_error() });
-        }
-        // SAFETY: d is a fresh fd owned by nobody else.
-        Ok(unsafe { OwnedFd::from_raw_fd(d) })
+        dup_fd(fd.as_raw_fd(), &format!("pidfd of container {}", self.id))
     }
 }
 
@@ -316,35 +378,7 @@ impl NativeContainer {
     /// Waits (GIL released, the handle's lock not held) until the process ends or `timeout` seconds pass.
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<StatusTuple> {
-        let deadline = match timeout {
-            None => None,
-            Some(t) if t.is_nan() => return Err(PyValueError::new_err("timeout must be a number of seconds")),
-            Some(t) => Some(Instant::now() + Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::from_secs(u32::MAX as u64))),
-        };
-        if let Some(s) = py.detach(|| self.lock().try_wait()).py(py)? {
-            return Ok(status_tuple(s));
-        }
-        let fd = py.detach(|| self.dup_pidfd_inner()).py(py)?;
-        loop {
-            let ms = match deadline {
-                None => -1,
-                Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
-            };
-            match py.detach(|| poll_in(fd.as_raw_fd(), ms)) {
-                Ok(true) => {
-                    if let Some(s) = py.detach(|| self.lock().try_wait()).py(py)? {
-                        return Ok(status_tuple(s));
-                    }
-                }
-                Ok(false) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => py.check_signals()?,
-                Err(e) => return Err(py_err(py, "os", e.raw_os_error(), format!("poll pidfd of container {:?}: {e}", self.id))),
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                let t = timeout.unwrap_or_default();
-                return Err(py_err(py, "timeout", Some(libc::ETIMEDOUT), format!("container {:?} still running after {t} s", self.id)));
-            }
-        }
+        wait_on(py, &format!("container {:?}", self.id), timeout, &|| self.lock().try_wait(), &|| self.dup_pidfd_inner())
     }
 
     /// The exit status if the process has ended, else None (never blocks).
@@ -416,6 +450,52 @@ impl NativeContainer {
         Ok(std::os::fd::IntoRawFd::into_raw_fd(fd))
     }
 
+    /// A new, close-on-exec duplicate of the pty master (a container created with a terminal), or
+    /// None; the caller owns it. The handle keeps its own (for resize()).
+    fn dup_pty(&self, py: Python<'_>) -> PyResult<Option<RawFd>> {
+        let d = py.detach(|| self.lock().pty().map(|fd| dup_fd(fd.as_raw_fd(), &format!("pty master of container {}", self.id))).transpose()).py(py)?;
+        Ok(d.map(std::os::fd::IntoRawFd::into_raw_fd))
+    }
+
+    /// Sets the size of the container's terminal (rows, columns).
+    fn resize(&self, py: Python<'_>, rows: i64, cols: i64) -> PyResult<()> {
+        let (rows, cols) = tty_size(py, "resize (rows, cols)", Some((rows, cols)))?.unwrap_or((1, 1));
+        py.detach(|| self.lock().resize_pty(rows, cols)).py(py)
+    }
+
+    /// Runs `args` in the container (exec), the container's own process with the changes given;
+    /// the GIL is released meanwhile. The stdio fds are borrowed during the call.
+    #[pyo3(signature = (args, env, cwd, user, tty, tty_size, stdin, stdout, stderr))]
+    #[allow(clippy::too_many_arguments)]
+    fn exec(
+        &self,
+        py: Python<'_>,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        cwd: Option<PathBuf>,
+        user: Option<(u32, u32)>,
+        tty: bool,
+        tty_size: Option<(i64, i64)>,
+        stdin: Option<RawFd>,
+        stdout: Option<RawFd>,
+        stderr: Option<RawFd>,
+    ) -> PyResult<NativeProcess> {
+        if args.first().map(String::as_str).unwrap_or_default().is_empty() {
+            return Err(config_err(py, format!("invalid configuration: args = {args:?}: the command must not be empty")));
+        }
+        let terminal_size = self::tty_size(py, "tty_size", tty_size)?;
+        let cmd = ExecCommand { args, env, cwd, user, terminal: tty, terminal_size };
+        let opts = ExecOptions { stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
+        let p = py
+            .detach(|| {
+                let mut c = self.lock();
+                let process = c.exec_process(&cmd)?;
+                c.exec(&process, &opts)
+            })
+            .py(py)?;
+        Ok(NativeProcess { pid: p.pid(), inner: Mutex::new(p), container: self.id.clone(), owner_pid: std::process::id() })
+    }
+
     /// The OCI state as a dict (id, status, pid, bundle, rootfs, created, annotations).
     fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.lock().state()).py(py)?;
@@ -441,9 +521,99 @@ impl Drop for NativeContainer {
     }
 }
 
+/// A native handle on a process exec'd into a container (use `rcontainer.Process`, which wraps it).
+#[pyclass(module = "rcontainer._native", frozen)]
+struct NativeProcess {
+    inner: Mutex<Process>,
+    pid: i32,
+    container: String,
+    /// The process that exec'd it: only it may kill and reap it on garbage collection.
+    owner_pid: u32,
+}
+
+impl NativeProcess {
+    fn lock(&self) -> MutexGuard<'_, Process> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn what(&self) -> String {
+        format!("process {} of container {:?}", self.pid, self.container)
+    }
+
+    fn dup_pidfd_inner(&self) -> rcontainer_core::Result<OwnedFd> {
+        let p = self.lock();
+        let fd = p.pidfd().ok_or_else(|| Error::WrongState { id: self.container.clone(), op: "wait for the exec'd process of", status: rcontainer_core::Status::Stopped })?;
+        dup_fd(fd.as_raw_fd(), &self.what())
+    }
+}
+
+#[pymethods]
+impl NativeProcess {
+    /// Host pid of the process.
+    #[getter]
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits (GIL released, the handle's lock not held) until the process ends or `timeout` seconds pass.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<StatusTuple> {
+        wait_on(py, &self.what(), timeout, &|| self.lock().try_wait(), &|| self.dup_pidfd_inner())
+    }
+
+    /// The exit status if the process has ended, else None (never blocks).
+    fn try_wait(&self, py: Python<'_>) -> PyResult<Option<StatusTuple>> {
+        Ok(py.detach(|| self.lock().try_wait()).py(py)?.map(status_tuple))
+    }
+
+    /// Sends signal `sig` to the process.
+    fn kill(&self, py: Python<'_>, sig: i32) -> PyResult<()> {
+        py.detach(|| self.lock().kill(sig)).py(py)
+    }
+
+    /// The pidfd (readable once the process has ended); valid until it is reaped.
+    fn fileno(&self, py: Python<'_>) -> PyResult<RawFd> {
+        match py.detach(|| self.lock().pidfd().map(|fd| fd.as_raw_fd())) {
+            Some(fd) => Ok(fd),
+            None => Err(py_err(py, "wrong_state", None, format!("{} has no pidfd: it was reaped", self.what()))),
+        }
+    }
+
+    /// A new, close-on-exec duplicate of the pidfd that the caller owns and must close.
+    fn dup_pidfd(&self, py: Python<'_>) -> PyResult<RawFd> {
+        let fd = py.detach(|| self.dup_pidfd_inner()).py(py)?;
+        Ok(std::os::fd::IntoRawFd::into_raw_fd(fd))
+    }
+
+    /// A new, close-on-exec duplicate of the pty master (exec'd with a terminal), or None.
+    fn dup_pty(&self, py: Python<'_>) -> PyResult<Option<RawFd>> {
+        let d = py.detach(|| self.lock().pty().map(|fd| dup_fd(fd.as_raw_fd(), &format!("pty master of {}", self.what()))).transpose()).py(py)?;
+        Ok(d.map(std::os::fd::IntoRawFd::into_raw_fd))
+    }
+
+    /// Sets the size of the process's terminal (rows, columns).
+    fn resize(&self, py: Python<'_>, rows: i64, cols: i64) -> PyResult<()> {
+        let (rows, cols) = tty_size(py, "resize (rows, cols)", Some((rows, cols)))?.unwrap_or((1, 1));
+        py.detach(|| self.lock().resize_pty(rows, cols)).py(py)
+    }
+}
+
+impl Drop for NativeProcess {
+    fn drop(&mut self) {
+        if std::process::id() == self.owner_pid {
+            // Killed and reaped when the last reference goes away (no zombie left behind).
+            let p = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+            if let Ok(None) = p.try_wait() {
+                let _ = p.kill(libc::SIGKILL);
+                let _ = p.wait(Some(Duration::from_secs(10)));
+            }
+        }
+    }
+}
+
 /// Creates a container (see `rcontainer.Container.create`); the GIL is released while it is set up.
 #[pyfunction]
-#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec))]
+#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None))]
 #[allow(clippy::too_many_arguments)]
 fn create(
     py: Python<'_>,
@@ -467,12 +637,16 @@ fn create(
     stdout: Option<RawFd>,
     stderr: Option<RawFd>,
     spec: Option<String>,
+    tty: bool,
+    tty_size: Option<(i64, i64)>,
 ) -> PyResult<NativeContainer> {
     let root = root.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
     if !root.is_absolute() {
         return Err(config_err(py, format!("invalid configuration: root = {}: must be an absolute path", root.display())));
     }
-    let config = Config { id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, spec };
+    let size = self::tty_size(py, "tty_size", tty_size)?;
+    let tty = tty.then_some(size);
+    let config = Config { id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, spec, tty };
     let opts = CreateOptions { root: config.root.clone(), stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
     let c = py.detach(|| build_spec(&config).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
     Ok(NativeContainer { id: c.id().to_string(), pid: c.pid(), inner: Mutex::new(c), owner_pid: std::process::id() })
@@ -484,6 +658,7 @@ fn rcontainer_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", rcontainer_core::VERSION)?;
     m.add("DEFAULT_ROOT", rcontainer_core::DEFAULT_STATE_ROOT)?;
     m.add_class::<NativeContainer>()?;
+    m.add_class::<NativeProcess>()?;
     m.add_function(wrap_pyfunction!(create, m)?)?;
     Ok(())
 }

@@ -12,8 +12,11 @@ namespaces, as ``rcontainer run -- CMD`` does. Creating containers needs root.
 
 Blocking calls release the GIL; a Container may be used from several threads at once. A live
 container's limits can be changed (Container.limit), its usage read (Container.stats) and its
-processes frozen (pause/resume). A container whose Container object is garbage-collected (or
-still alive at interpreter exit) is killed and deleted.
+processes frozen (pause/resume). Container.exec() runs another command inside a running container
+and returns a Process (like subprocess.Popen); ``tty=True`` gives a container or a process a
+terminal of its own, whose master is ``.pty`` (a file object) and whose size ``.resize()`` sets.
+A container whose Container object is garbage-collected (or still alive at interpreter exit) is
+killed and deleted; so is (killed and reaped) a Process.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import errno as _errno
+import io
 import json
 import os
 import selectors
@@ -55,7 +59,7 @@ DEVNULL: int = subprocess.DEVNULL
 STDOUT: int = subprocess.STDOUT
 
 __all__ = [
-    "Container", "ExitStatus", "State", "Stats", "CompletedContainer", "run",
+    "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run",
     "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
     "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
     "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
@@ -276,6 +280,62 @@ def _spec(spec: Any) -> Optional[str]:
     raise TypeError(f"spec must be an OCI config as a dict or JSON text, not {type(spec).__name__}")
 
 
+def _tty_size(tty: Any, size: Any) -> Optional[Tuple[int, int]]:
+    if size is None:
+        return None
+    if not tty:
+        raise ConfigError(f"invalid configuration: tty_size = {size!r}: only with tty=True")
+    try:
+        rows, cols = size
+        return (_int(rows, "tty_size rows"), _int(cols, "tty_size columns"))
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid configuration: tty_size = {size!r}: expected (rows, columns)") from None
+
+
+def _no_stdio_with_tty(tty: Any, stdin: Any, stdout: Any, stderr: Any) -> None:
+    if tty and (stdin is not None or stdout is not None or stderr is not None):
+        raise ConfigError("invalid configuration: with tty=True the terminal is stdin, stdout and stderr: leave them None")
+
+
+class _Pty(io.FileIO):
+    """The master side of a terminal given to a container or an exec'd process: read() gives
+    what it writes to the terminal (its echo of the input included), write() types. Once every
+    process holding the terminal has closed it, read() returns b"" (end of file) where the
+    kernel reports EIO."""
+
+    def read(self, size: Optional[int] = -1) -> Optional[bytes]:  # type: ignore[override]
+        if size is None or size < 0:
+            return self.readall()
+        try:
+            return super().read(size)  # None: non-blocking and nothing there yet
+        except OSError as e:
+            if e.errno == _errno.EIO:
+                return b""
+            raise
+
+    def readall(self) -> bytes:
+        chunks = []
+        while True:
+            b = self.read(1 << 16)
+            if b is None:
+                return b"".join(chunks) if chunks else None  # type: ignore[return-value]
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+
+    def readinto(self, buffer: Any) -> Optional[int]:  # type: ignore[override]
+        try:
+            return super().readinto(buffer)
+        except OSError as e:
+            if e.errno == _errno.EIO:
+                return 0
+            raise
+
+
+def _pty(fd: Optional[int]) -> Optional[IO[bytes]]:
+    return None if fd is None else _Pty(fd, "r+b", closefd=True)  # type: ignore[return-value]
+
+
 class _Stdio:
     """Resolves subprocess-style stdio arguments into fds for create()."""
 
@@ -340,21 +400,110 @@ def _status(t: Tuple[Optional[int], Optional[int], bool]) -> ExitStatus:
     return ExitStatus(t[0], t[1], t[2])
 
 
-class Container:
+class _Waitable:
+    """What a Container and a Process share: waiting (blocking, polling, asyncio), stdio pipes,
+    communicate() and close(). ``_native`` has wait(timeout), try_wait() and dup_pidfd()."""
+
+    __slots__ = ()
+
+    _native: Any
+    stdin: Optional[IO[bytes]]
+    stdout: Optional[IO[bytes]]
+    stderr: Optional[IO[bytes]]
+    pty: Optional[IO[bytes]]
+
+    def _what(self) -> str:
+        raise NotImplementedError
+
+    def wait(self, timeout: Optional[float] = None) -> ExitStatus:
+        """Waits until the process ends (at most ``timeout`` seconds, else ContainerTimeoutError, a
+        TimeoutError) and returns its ExitStatus. Does not block other calls on this object
+        (e.g. kill() from another thread)."""
+        return _status(self._native.wait(timeout))
+
+    def poll(self) -> Optional[ExitStatus]:
+        """The ExitStatus if the process has ended, else None; never blocks."""
+        t = self._native.try_wait()
+        return None if t is None else _status(t)
+
+    async def wait_async(self) -> ExitStatus:
+        """Awaitable wait for asyncio: the event loop watches the pidfd (loop.add_reader), so no
+        thread is used per process. Needs a selector event loop (the default on Linux)."""
+        t = self._native.try_wait()
+        if t is not None:
+            return _status(t)
+        loop = asyncio.get_running_loop()
+        fut: "asyncio.Future[ExitStatus]" = loop.create_future()
+        fd = self._native.dup_pidfd()  # our own fd: several waiters, or a concurrent delete(), are fine
+
+        def ready() -> None:
+            if fut.done():
+                return
+            try:
+                t = self._native.try_wait()
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+                fut.set_exception(e)
+                return
+            if t is not None:
+                fut.set_result(_status(t))
+
+        try:
+            loop.add_reader(fd, ready)
+            return await fut
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+    def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+        """As Popen.communicate: writes ``input`` to stdin (then closes it), reads stdout and
+        stderr (those created with PIPE) to their end, concurrently, then waits for the process.
+        Returns (stdout, stderr). On timeout raises ContainerTimeoutError (the process keeps
+        running) with the output read so far in its ``stdout`` and ``stderr``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out, err = _communicate(self, input, deadline, timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            self.wait(remaining)
+        except ContainerTimeoutError as e:
+            e.stdout, e.stderr = out, err
+            raise
+        return out, err
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Sets the size of the terminal (``rows`` lines of ``cols`` columns), as a terminal
+        window's resize does: its foreground processes get SIGWINCH. Raises UnsupportedError
+        without tty=True, ConfigError for a size outside 1..65535."""
+        self._native.resize(_int(rows, "rows"), _int(cols, "cols"))
+
+    def close(self) -> None:
+        """Closes this object's ends of the PIPE streams and its copy of the pty master (the
+        container or process stays)."""
+        for f in (self.stdin, self.stdout, self.stderr, self.pty):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+class Container(_Waitable):
     """A container of this process. Make one with Container.create(); then start(), wait()
     (or ``await wait_async()``) and delete(). As a context manager it is deleted (force) on exit.
     A Container may be shared by threads; each method releases the GIL while it blocks.
+    exec() runs more commands inside it.
 
-    ``stdin``, ``stdout`` and ``stderr`` are file objects for the streams created with PIPE, else None.
+    ``stdin``, ``stdout`` and ``stderr`` are file objects for the streams created with PIPE, else
+    None; ``pty`` is the master of its terminal (created with tty=True), else None.
     """
 
-    __slots__ = ("_native", "args", "stdin", "stdout", "stderr", "__weakref__")
+    __slots__ = ("_native", "args", "stdin", "stdout", "stderr", "pty", "__weakref__")
 
     _native: Any
     args: List[str]
     stdin: Optional[IO[bytes]]
     stdout: Optional[IO[bytes]]
     stderr: Optional[IO[bytes]]
+    pty: Optional[IO[bytes]]
 
     def __init__(self) -> None:
         raise TypeError("use rcontainer.Container.create(...) to make a container")
@@ -383,6 +532,8 @@ class Container:
         spec: Union[Mapping[str, Any], str, None] = None,
         root: Optional[PathLike] = None,
         name: Optional[str] = None,
+        tty: bool = False,
+        tty_size: Optional[Tuple[int, int]] = None,
     ) -> "Container":
         """Creates a container, set up up to the exec of ``args``, which start() releases.
 
@@ -404,11 +555,17 @@ class Container:
           arguments given override it. Without a root in it, the embedded default root applies.
         - ``root``: the state root (default /run/rcontainer); ``name``: the container id
           (default: generated, "rc-" and 12 hex digits).
+        - ``tty=True``: a terminal of its own (a new pty of the container's devpts), as
+          ``docker run -t``: it is the container's stdin, stdout, stderr and /dev/console (leave
+          ``stdin``/``stdout``/``stderr`` None); its master is ``pty`` (a file object) and
+          resize() sets its size; ``tty_size=(rows, columns)`` the initial one.
 
         Raises ConfigError (a ValueError) for bad configuration, ContainerExistsError when the id is
         taken, ContainerOSError (an OSError with errno) when a system call fails.
         """
         cid = _new_id() if name is None else str(name)
+        _no_stdio_with_tty(tty, stdin, stdout, stderr)
+        size = _tty_size(tty, tty_size)
         stdio = _Stdio()
         try:
             fd_in = stdio.resolve(0, stdin)
@@ -418,7 +575,7 @@ class Container:
                 cid, _path(root), _args(args), _path(rootfs), hostname, _env(env), _path(cwd), _user(user),
                 _namespaces(namespaces), _id_maps(uid_map), _id_maps(gid_map), _mounts(mounts), network,
                 memory, None if cpus is None else float(cpus), None if pids is None else int(pids),
-                fd_in, fd_out, fd_err, _spec(spec),
+                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size,
             )
         except BaseException:
             stdio.close_all()
@@ -428,8 +585,17 @@ class Container:
         self._native = native
         self.args = _args(args) or []
         self.stdin, self.stdout, self.stderr = stdio.parent
+        self.pty = None
         _live.add(self)
+        try:
+            self.pty = _pty(native.dup_pty())
+        except BaseException:
+            self.delete(force=True)
+            raise
         return self
+
+    def _what(self) -> str:
+        return f"container {self.id!r}"
 
     @property
     def id(self) -> str:
@@ -457,45 +623,6 @@ class Container:
         command raises a ContainerOSError that is also a FileNotFoundError; a second start()
         raises StateError."""
         self._native.start()
-
-    def wait(self, timeout: Optional[float] = None) -> ExitStatus:
-        """Waits until the process ends (at most ``timeout`` seconds, else ContainerTimeoutError, a
-        TimeoutError) and returns its ExitStatus. Does not block other calls on this Container
-        (e.g. kill() from another thread)."""
-        return _status(self._native.wait(timeout))
-
-    def poll(self) -> Optional[ExitStatus]:
-        """The ExitStatus if the process has ended, else None; never blocks."""
-        t = self._native.try_wait()
-        return None if t is None else _status(t)
-
-    async def wait_async(self) -> ExitStatus:
-        """Awaitable wait for asyncio: the event loop watches the pidfd (loop.add_reader), so no
-        thread is used per container. Needs a selector event loop (the default on Linux)."""
-        t = self._native.try_wait()
-        if t is not None:
-            return _status(t)
-        loop = asyncio.get_running_loop()
-        fut: "asyncio.Future[ExitStatus]" = loop.create_future()
-        fd = self._native.dup_pidfd()  # our own fd: several waiters, or a concurrent delete(), are fine
-
-        def ready() -> None:
-            if fut.done():
-                return
-            try:
-                t = self._native.try_wait()
-            except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
-                fut.set_exception(e)
-                return
-            if t is not None:
-                fut.set_result(_status(t))
-
-        try:
-            loop.add_reader(fd, ready)
-            return await fut
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
 
     def kill(self, sig: int = _signal.SIGTERM, *, all: bool = False) -> None:
         """Sends signal ``sig`` (default SIGTERM) to the container's init. As with any pid
@@ -547,35 +674,65 @@ class Container:
         """Thaws a paused container; ``state.status`` is "running" again. StateError unless paused."""
         self._native.resume()
 
+    def exec(
+        self,
+        args: Sequence[PathLike],
+        *,
+        env: Union[Mapping[str, str], Iterable[str], None] = None,
+        cwd: Optional[PathLike] = None,
+        user: Union[int, str, Tuple[int, int], None] = None,
+        tty: bool = False,
+        tty_size: Optional[Tuple[int, int]] = None,
+        stdin: Any = None,
+        stdout: Any = None,
+        stderr: Any = None,
+    ) -> "Process":
+        """Runs ``args`` inside the created or running container, as ``docker exec`` does, and
+        returns its Process once the command has exec'd (a Popen-like handle: wait(),
+        communicate(), kill(), ...). It joins the container's namespaces and cgroup and gets its
+        seccomp profile; it runs as the container's own process does (its environment, working
+        directory, user, capabilities, no_new_privileges) except for what is given here:
+
+        - ``env``: variables set or replaced in the container's environment (dict or "K=V").
+        - ``cwd``: working directory; ``user``: uid, (uid, gid) or "UID:GID".
+        - ``stdin``/``stdout``/``stderr``: as create()'s (None inherits this process's).
+        - ``tty=True``: a terminal of its own (``docker exec -t``), its master ``Process.pty``;
+          ``tty_size=(rows, columns)`` its initial size.
+
+        Raises StateError when the container is paused or stopped (NotFoundError once deleted),
+        ContainerOSError for a command that cannot be executed (a FileNotFoundError when it does
+        not exist), ConfigError for bad arguments."""
+        argv = _args(args) or []
+        _no_stdio_with_tty(tty, stdin, stdout, stderr)
+        size = _tty_size(tty, tty_size)
+        stdio = _Stdio()
+        try:
+            fd_in = stdio.resolve(0, stdin)
+            fd_out = stdio.resolve(1, stdout)
+            fd_err = stdio.resolve(2, stderr, stdout_fd=fd_out)
+            native = self._native.exec(argv, _env(env), _path(cwd), _user(user), bool(tty), size, fd_in, fd_out, fd_err)
+        except BaseException:
+            stdio.close_all()
+            raise
+        stdio.close_child_ends()
+        p = object.__new__(Process)
+        p._native = native
+        p.args = argv
+        p.container_id = self.id
+        p.stdin, p.stdout, p.stderr = stdio.parent
+        p.pty = None
+        try:
+            p.pty = _pty(native.dup_pty())
+        except BaseException:
+            p.close()
+            raise
+        return p
+
     def delete(self, force: bool = False) -> None:
         """Removes the container and its state. A created or running container needs
         ``force=True`` (it is killed first), else StateError. Deleting twice is harmless."""
         self._native.delete(bool(force))
         _live.discard(self)
-
-    def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
-        """As Popen.communicate: writes ``input`` to stdin (then closes it), reads stdout and
-        stderr (those created with PIPE) to their end, concurrently, then waits for the process.
-        Returns (stdout, stderr). On timeout raises ContainerTimeoutError (the process keeps
-        running) with the output read so far in its ``stdout`` and ``stderr``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        out, err = _communicate(self, input, deadline, timeout)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            self.wait(remaining)
-        except ContainerTimeoutError as e:
-            e.stdout, e.stderr = out, err
-            raise
-        return out, err
-
-    def close(self) -> None:
-        """Closes this object's ends of the PIPE streams (the container stays)."""
-        for f in (self.stdin, self.stdout, self.stderr):
-            if f is not None:
-                try:
-                    f.close()
-                except OSError:
-                    pass
 
     def __enter__(self) -> "Container":
         return self
@@ -590,7 +747,73 @@ class Container:
         return f"<rcontainer.Container id={self.id!r} pid={self.pid}>"
 
 
-def _communicate(c: Container, input: Optional[bytes], deadline: Optional[float], timeout: Optional[float]) -> Tuple[Optional[bytes], Optional[bytes]]:
+class Process(_Waitable):
+    """A process exec'd into a container by Container.exec(), like subprocess.Popen: wait()
+    (or ``await wait_async()``), poll(), communicate(), kill(), ``returncode``. Only this Python
+    process can wait for it. As a context manager it is killed (if still running) and reaped on
+    exit; so it is when the object is garbage-collected.
+
+    ``stdin``, ``stdout`` and ``stderr`` are file objects for the streams created with PIPE, else
+    None; ``pty`` is the master of its terminal (exec'd with tty=True), else None.
+    """
+
+    __slots__ = ("_native", "args", "container_id", "stdin", "stdout", "stderr", "pty", "__weakref__")
+
+    _native: Any
+    args: List[str]
+    container_id: str
+    stdin: Optional[IO[bytes]]
+    stdout: Optional[IO[bytes]]
+    stderr: Optional[IO[bytes]]
+    pty: Optional[IO[bytes]]
+
+    def __init__(self) -> None:
+        raise TypeError("use Container.exec(...) to run a process in a container")
+
+    def _what(self) -> str:
+        return f"process {self.pid} of container {self.container_id!r}"
+
+    @property
+    def pid(self) -> int:
+        """Host pid of the process."""
+        return self._native.pid
+
+    @property
+    def returncode(self) -> Optional[int]:
+        """None while the process runs; then its exit code, or -N when signal N killed it
+        (subprocess's convention)."""
+        s = self.poll()
+        return None if s is None else s.returncode
+
+    def fileno(self) -> int:
+        """The process's pidfd: readable (pollable) once it has ended. Valid until it is
+        reaped (wait() or poll() saw it end); do not close it."""
+        return self._native.fileno()
+
+    def kill(self, sig: int = _signal.SIGTERM) -> None:
+        """Sends signal ``sig`` (default SIGTERM) to the process. Raises StateError once it
+        has been reaped."""
+        self._native.kill(int(sig))
+
+    def __enter__(self) -> "Process":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self.poll() is None:
+                try:
+                    self.kill(_signal.SIGKILL)
+                except StateError:
+                    pass
+                self.wait()
+        finally:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<rcontainer.Process pid={self.pid} container={self.container_id!r}>"
+
+
+def _communicate(c: _Waitable, input: Optional[bytes], deadline: Optional[float], timeout: Optional[float]) -> Tuple[Optional[bytes], Optional[bytes]]:
     def fd_of(f: Optional[IO[bytes]]) -> int:
         return f.fileno() if f is not None and not f.closed else -1
 
@@ -614,7 +837,7 @@ def _communicate(c: Container, input: Optional[bytes], deadline: Optional[float]
         while sel.get_map():
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                e = ContainerTimeoutError(_errno.ETIMEDOUT, f"container {c.id!r} still running after {timeout} s")
+                e = ContainerTimeoutError(_errno.ETIMEDOUT, f"{c._what()} still running after {timeout} s")
                 e.stdout, e.stderr = collected(out_fd), collected(err_fd)
                 raise e
             for key, _ in sel.select(remaining):
@@ -660,6 +883,8 @@ def run(
     (a TimeoutError; ``stdout``/``stderr`` hold what was read). With ``check=True`` a non-zero
     return code raises CalledProcessError. The container is deleted in every case.
     """
+    if create_kwargs.get("tty"):
+        raise ConfigError("invalid configuration: run() does not read a terminal: use Container.create(tty=True) and its pty")
     if capture_output:
         if create_kwargs.get("stdout") is not None or create_kwargs.get("stderr") is not None:
             raise ConfigError("invalid configuration: stdout and stderr arguments may not be used with capture_output")
