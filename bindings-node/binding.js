@@ -836,5 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Container = nativeBinding.Container
+module.exports.Process = nativeBinding.Process
 module.exports.run = nativeBinding.run
 module.exports.version = nativeBinding.version

@@ -69,6 +69,67 @@ export declare class Container {
   get stdout(): import('node:stream').Readable | null
   /** With stdio[2] 'pipe': a Readable of the container's stderr, else null. */
   get stderr(): import('node:stream').Readable | null
+  /**
+   * Created with `tty`: the terminal's master as a duplex stream (a tty.ReadStream that also
+   * writes): read the output (the echo of the input included), write to type; it ends when
+   * every process of the container closed the terminal. Else null.
+   */
+  get pty(): import('node:tty').ReadStream | null
+  /**
+   * Sets the size of the container's terminal (created with `tty`), as a terminal window's
+   * resize does: its foreground processes get SIGWINCH. Throws 'ENOTSUP' without a terminal,
+   * 'EINVAL' for a size outside 1..65535.
+   */
+  resize(rows: number, cols: number): void
+  /**
+   * Runs `args` inside the created or running container, as `docker exec` does, and returns
+   * the Process once the command has exec'd: in the container's namespaces and cgroup, under
+   * its seccomp profile, as its own process runs (environment, working directory, user,
+   * capabilities) except for the options given. Throws 'ESTATE' when the container is paused,
+   * stopped or deleted, the exec's errno (e.g. 'ENOENT' for a missing command), 'EINVAL' for
+   * bad options.
+   */
+  exec(args: string[], options?: ExecOptions): Process
+}
+
+/**
+ * A process exec'd into a container by `container.exec()`. `await wait()` for how it ended
+ * (and its output, with `capture`); `kill()` signals it. If the object is garbage-collected
+ * while the process runs (and no wait, capture or timeout is pending), the process is killed.
+ * It is reaped as soon as it ends, waited for or not.
+ */
+export declare class Process {
+  /** Host pid of the process. */
+  get pid(): number
+  /**
+   * Resolves with how the process ended ({ code, signal, oomKilled }) and, with `capture`,
+   * its stdout and stderr (else null); the pidfd is watched off the JavaScript thread. Every
+   * call resolves with the same result. With `timeout`, rejects with code 'ETIMEDOUT' once it
+   * was killed (`err.stdout`, `err.stderr`, `err.result`).
+   */
+  wait(): Promise<RunResult>
+  /**
+   * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to
+   * the process. Throws 'ESTATE' once it has ended and was reaped.
+   */
+  kill(signal?: string | number): void
+  /**
+   * Sets the size of the process's terminal (exec'd with `tty`); its foreground processes get
+   * SIGWINCH. Throws 'ENOTSUP' without a terminal, 'EINVAL' for a size outside 1..65535.
+   */
+  resize(rows: number, cols: number): void
+  /**
+   * With `tty`: the terminal's master as a duplex stream (a tty.ReadStream that also writes):
+   * read the output (the echo of the input included), write to type; it ends when the
+   * process closed the terminal. Else null.
+   */
+  get pty(): import('node:tty').ReadStream | null
+  /** With stdio[0] 'pipe' (and no `input`): a Writable to the process's stdin, else null. */
+  get stdin(): import('node:stream').Writable | null
+  /** With stdio[1] 'pipe' (and no `capture`): a Readable of the process's stdout, else null. */
+  get stdout(): import('node:stream').Readable | null
+  /** With stdio[2] 'pipe' (and no `capture`): a Readable of the process's stderr, else null. */
+  get stderr(): import('node:stream').Readable | null
 }
 
 /** Options of `Container.create` (and of `run`). */
@@ -118,6 +179,48 @@ export interface CreateOptions {
   bundle?: string
   /** State root (default /run/rcontainer). */
   root?: string
+  /**
+   * A terminal of its own, as `docker run -t`: a new pty of the container's devpts is its
+   * stdin, stdout, stderr and /dev/console (so `stdio` is not given); its master is
+   * `container.pty`, and `container.resize()` sets its size. Not for `run`.
+   */
+  tty?: boolean
+  /** The terminal's initial size (with `tty`). */
+  ttySize?: TtySize
+}
+
+/**
+ * Options of `container.exec(args, options)`. Without them the process runs as `docker exec`
+ * runs one: as the container's own process (its environment, working directory, user,
+ * capabilities, no_new_privileges), with stdio ['ignore', 'inherit', 'inherit'].
+ */
+export interface ExecOptions {
+  /** Variables set or replaced in the container's environment. */
+  env?: Record<string, string> | string[]
+  /** Working directory (default: the container's). */
+  cwd?: string
+  /** User to run as (default: the container's). */
+  user?: number | string | { uid: number; gid?: number }
+  /**
+   * A terminal of its own (`docker exec -t`): `process.pty`, `process.resize()`; no `stdio`,
+   * `capture` nor `input` with it.
+   */
+  tty?: boolean
+  /** The terminal's initial size (with `tty`). */
+  ttySize?: TtySize
+  /** stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' (`process.stdin` ...) or a file descriptor. */
+  stdio?: 'inherit' | 'ignore' | 'pipe' | Array<'inherit' | 'ignore' | 'pipe' | number | null | undefined>
+  /** Capture stdout and stderr: `wait()` resolves with them (read off the JavaScript thread). */
+  capture?: boolean
+  /**
+   * Kill the process this many milliseconds after exec; `wait()` then rejects with code
+   * 'ETIMEDOUT' (and `err.stdout` / `err.stderr`).
+   */
+  timeout?: number
+  /** Written to the process's stdin, which is then closed. */
+  input?: string | Buffer
+  /** With `capture`: 'utf8' (default, strings) or 'buffer' (Buffers). */
+  encoding?: 'utf8' | 'buffer'
 }
 
 /** How a container's process ended. */
@@ -182,7 +285,7 @@ export interface RunOptions {
   encoding?: 'utf8' | 'buffer'
 }
 
-/** What `run` resolves to. */
+/** What `run` and `process.wait()` resolve to. */
 export interface RunResult {
   code: number | null
   signal: string | null
@@ -212,6 +315,12 @@ export interface Stats {
   pidsLimit: number | null
   /** How many processes the OOM killer ended in the container. */
   oomKills: number
+}
+
+/** A terminal's size. */
+export interface TtySize {
+  rows: number
+  cols: number
 }
 
 /** The version of rcontainer (core and bindings). */

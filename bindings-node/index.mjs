@@ -1,8 +1,8 @@
-// ESM entry: import { Container, run } from 'rcontainer'
+// ESM entry: import { Container, Process, run } from 'rcontainer'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const rcontainer = require('./index.js')
 
-export const { Container, run, version } = rcontainer
+export const { Container, Process, run, version } = rcontainer
 export default rcontainer

@@ -8,7 +8,7 @@ use napi::Env;
 use rcontainer_core::{Error as CoreError, ErrorKind};
 
 /// A failure, not yet turned into a JavaScript value (so it can cross threads).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Failure {
     pub code: String,
     pub kind: &'static str,

@@ -1,5 +1,5 @@
-//! Node bindings of rcontainer (napi-rs): `Container` and `run`, a thin layer over
-//! rcontainer-core that converts options, results and errors.
+//! Node bindings of rcontainer (napi-rs): `Container`, `Process` (exec) and `run`, a thin layer
+//! over rcontainer-core that converts options, results and errors.
 //!
 //! Threading: `create`, `start`, `kill`, `delete` are short and run on the JavaScript thread.
 //! `wait()` and `run()` never block it: the container's pidfd (and the capture pipes) are watched
@@ -8,7 +8,8 @@
 //! Cleanup: the core container lives in an `Arc<Mutex<Inner>>` shared by the JavaScript object
 //! and any pending wait. When the last holder goes (the object was garbage-collected and no wait
 //! is pending), `Inner::drop` kills and deletes the container. Every live container is also in a
-//! registry that `process.on('exit')` (installed by index.js) and the env cleanup hook drain.
+//! registry that `process.on('exit')` (installed by index.js) and the env cleanup hook drain. An
+//! exec'd process (`ProcInner`) is killed and reaped the same way when its last holder goes.
 
 #![allow(clippy::new_without_default)]
 
@@ -17,6 +18,7 @@ mod options;
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -24,13 +26,13 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::{Env, Property, PropertyAttributes};
 use napi_derive::napi;
-use rcontainer_core::{Container as CoreContainer, CreateOptions as CoreCreateOptions, ExitStatus as CoreExit, Stdio};
+use rcontainer_core::{Container as CoreContainer, CreateOptions as CoreCreateOptions, ExecCommand, ExecOptions as CoreExecOptions, ExitStatus as CoreExit, Process as CoreProcess, Stdio};
 use serde_json::Value;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 use crate::error::{bad_value, BResult, Failure};
-use crate::options::{StdioKind, CREATE_KEYS, LIMIT_KEYS, RUN_KEYS};
+use crate::options::{StdioKind, CREATE_KEYS, EXEC_KEYS, LIMIT_KEYS, RUN_KEYS};
 
 // ---------------------------------------------------------------------------------------------
 // Shared container state and the registry of live containers.
@@ -56,7 +58,7 @@ fn registry() -> MutexGuard<'static, HashMap<u64, Registered>> {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn lock(s: &Shared) -> MutexGuard<'_, Inner> {
+fn lock<T>(s: &Arc<Mutex<T>>) -> MutexGuard<'_, T> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -65,6 +67,62 @@ impl Drop for Inner {
         // Kills it if it still runs (or was never started), reaps it, removes its state dir.
         let _ = self.c.delete(true);
         registry().remove(&self.key);
+    }
+}
+
+/// A process exec'd into a container, shared by its JavaScript object and pending waits.
+struct ProcInner {
+    p: CoreProcess,
+    /// Our ends of the 'pipe' stdio entries handed out as streams.
+    pipes: [Option<OwnedFd>; 3],
+    /// With `capture` or `input`: the pipes wait() reads (stdout, stderr) and writes (stdin,
+    /// with the input), taken by the first one.
+    capture: Option<([Option<OwnedFd>; 3], Vec<u8>)>,
+}
+
+type ProcShared = Arc<Mutex<ProcInner>>;
+
+impl Drop for ProcInner {
+    fn drop(&mut self) {
+        // Garbage-collected while it runs: killed and reaped (no zombie left behind).
+        if let Ok(None) = self.p.try_wait() {
+            let _ = self.p.kill(libc::SIGKILL);
+            let _ = self.p.wait(Some(Duration::from_secs(10)));
+        }
+    }
+}
+
+/// What waiting needs of a container or an exec'd process.
+trait Waitable: Send + 'static {
+    /// The exit status once it has ended (reaping it), else None.
+    fn try_wait(&mut self) -> rcontainer_core::Result<Option<CoreExit>>;
+    /// A duplicate of its pidfd (None once reaped).
+    fn dup_pidfd(&self) -> Option<std::io::Result<OwnedFd>>;
+    /// SIGKILL (a timeout), errors ignored.
+    fn kill_now(&mut self);
+}
+
+impl Waitable for Inner {
+    fn try_wait(&mut self) -> rcontainer_core::Result<Option<CoreExit>> {
+        self.c.try_wait()
+    }
+    fn dup_pidfd(&self) -> Option<std::io::Result<OwnedFd>> {
+        self.c.pidfd().map(|fd| fd.try_clone_to_owned())
+    }
+    fn kill_now(&mut self) {
+        let _ = self.c.kill(libc::SIGKILL);
+    }
+}
+
+impl Waitable for ProcInner {
+    fn try_wait(&mut self) -> rcontainer_core::Result<Option<CoreExit>> {
+        self.p.try_wait()
+    }
+    fn dup_pidfd(&self) -> Option<std::io::Result<OwnedFd>> {
+        self.p.pidfd().map(|fd| fd.try_clone_to_owned())
+    }
+    fn kill_now(&mut self) {
+        let _ = self.p.kill(libc::SIGKILL);
     }
 }
 
@@ -85,16 +143,18 @@ fn cleanup_env(env: usize) -> u32 {
 // ---------------------------------------------------------------------------------------------
 // Module setup (called once by index.js).
 
-/// `(fd, readable) => net.Socket`, set by index.js.
-type StreamFactory = FunctionRef<FnArgs<(i32, bool)>, Unknown<'static>>;
+/// `(fd, readable, pty) => net.Socket` (a pipe end, or a pty master as a tty.ReadStream that
+/// also writes), set by index.js.
+type StreamFactory = FunctionRef<FnArgs<(i32, bool, bool)>, Unknown<'static>>;
 
 thread_local! {
     static STREAM_FACTORY: std::cell::RefCell<Option<StreamFactory>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Called by index.js: the factory that wraps a pipe fd in a net.Socket, and the env cleanup hook.
+/// Called by index.js: the factory that wraps a pipe fd or a pty master in a stream, and the env
+/// cleanup hook.
 #[napi(js_name = "__init", skip_typescript)]
-pub fn init(env: Env, stream_factory: Function<FnArgs<(i32, bool)>, Unknown<'static>>) -> Result<()> {
+pub fn init(env: Env, stream_factory: Function<FnArgs<(i32, bool, bool)>, Unknown<'static>>) -> Result<()> {
     let r = stream_factory.create_ref()?;
     STREAM_FACTORY.with(|f| *f.borrow_mut() = Some(r));
     let key = env.raw() as usize;
@@ -221,6 +281,53 @@ pub struct CreateOptions {
     pub bundle: Option<String>,
     /// State root (default /run/rcontainer).
     pub root: Option<String>,
+    /// A terminal of its own, as `docker run -t`: a new pty of the container's devpts is its
+    /// stdin, stdout, stderr and /dev/console (so `stdio` is not given); its master is
+    /// `container.pty`, and `container.resize()` sets its size. Not for `run`.
+    pub tty: Option<bool>,
+    /// The terminal's initial size (with `tty`).
+    pub tty_size: Option<TtySize>,
+}
+
+/// A terminal's size.
+#[napi(object)]
+pub struct TtySize {
+    pub rows: u32,
+    pub cols: u32,
+}
+
+/// Options of `container.exec(args, options)`. Without them the process runs as `docker exec`
+/// runs one: as the container's own process (its environment, working directory, user,
+/// capabilities, no_new_privileges), with stdio ['ignore', 'inherit', 'inherit'].
+#[napi(object)]
+pub struct ExecOptions {
+    /// Variables set or replaced in the container's environment.
+    #[napi(ts_type = "Record<string, string> | string[]")]
+    pub env: Option<Value>,
+    /// Working directory (default: the container's).
+    pub cwd: Option<String>,
+    /// User to run as (default: the container's).
+    #[napi(ts_type = "number | string | { uid: number; gid?: number }")]
+    pub user: Option<Value>,
+    /// A terminal of its own (`docker exec -t`): `process.pty`, `process.resize()`; no `stdio`,
+    /// `capture` nor `input` with it.
+    pub tty: Option<bool>,
+    /// The terminal's initial size (with `tty`).
+    pub tty_size: Option<TtySize>,
+    /// stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' (`process.stdin` ...) or a file descriptor.
+    #[napi(ts_type = "'inherit' | 'ignore' | 'pipe' | Array<'inherit' | 'ignore' | 'pipe' | number | null | undefined>")]
+    pub stdio: Option<Value>,
+    /// Capture stdout and stderr: `wait()` resolves with them (read off the JavaScript thread).
+    pub capture: Option<bool>,
+    /// Kill the process this many milliseconds after exec; `wait()` then rejects with code
+    /// 'ETIMEDOUT' (and `err.stdout` / `err.stderr`).
+    pub timeout: Option<f64>,
+    /// Written to the process's stdin, which is then closed.
+    #[napi(ts_type = "string | Buffer")]
+    pub input: Option<Value>,
+    /// With `capture`: 'utf8' (default, strings) or 'buffer' (Buffers).
+    #[napi(ts_type = "'utf8' | 'buffer'")]
+    pub encoding: Option<String>,
 }
 
 /// A user namespace id mapping.
@@ -257,7 +364,7 @@ pub struct RunOptions {
     pub encoding: Option<String>,
 }
 
-/// What `run` resolves to.
+/// What `run` and `process.wait()` resolve to.
 #[napi(object)]
 pub struct RunResult {
     pub code: Either<i32, Null>,
@@ -316,49 +423,71 @@ fn dev_null() -> BResult<OwnedFd> {
     Ok(fd)
 }
 
+/// The stdio of a new container or exec'd process: the fds it gets, its ends of the pipes and
+/// /dev/null (open until create or exec returns), and our ends of the pipes.
+#[derive(Default)]
+struct StdioFds {
+    fds: [Option<RawFd>; 3],
+    theirs: Vec<OwnedFd>,
+    ours: [Option<OwnedFd>; 3],
+}
+
+impl StdioFds {
+    fn open(op: &str, kinds: [StdioKind; 3]) -> BResult<StdioFds> {
+        let mut s = StdioFds::default();
+        for (i, kind) in kinds.into_iter().enumerate() {
+            match kind {
+                // Node marks its own fds 0-2 close-on-exec: passed as is they would vanish at the
+                // container's exec. Given explicitly, the container gets a copy that survives it.
+                // SAFETY: F_GETFD only inspects the descriptor.
+                StdioKind::Inherit if unsafe { libc::fcntl(i as RawFd, libc::F_GETFD) } >= 0 => s.fds[i] = Some(i as RawFd),
+                StdioKind::Inherit => {}
+                StdioKind::Ignore => {
+                    let fd = dev_null()?;
+                    s.fds[i] = Some(fd.as_raw_fd());
+                    s.theirs.push(fd);
+                }
+                StdioKind::Pipe => {
+                    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Failure::errno(&format!("{op}: pipe"), e))?;
+                    let (mine, child) = if i == 0 { (w, r) } else { (r, w) };
+                    s.fds[i] = Some(child.as_raw_fd());
+                    s.theirs.push(child);
+                    s.ours[i] = Some(mine);
+                }
+                StdioKind::Fd(n) => {
+                    // SAFETY: F_GETFD only inspects the descriptor.
+                    if unsafe { libc::fcntl(n, libc::F_GETFD) } < 0 {
+                        return Err(Failure::errno(&format!("{op}: options.stdio[{i}] = {n}"), nix::errno::Errno::last()));
+                    }
+                    s.fds[i] = Some(n);
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn stdio(&self) -> Stdio {
+        Stdio { stdin: self.fds[0], stdout: self.fds[1], stderr: self.fds[2] }
+    }
+}
+
+/// The stdio kinds of `stdio` (the option's value), with `default` for the entries not given.
+fn stdio_kinds(op: &str, stdio: Option<&Value>, default: [StdioKind; 3]) -> BResult<[StdioKind; 3]> {
+    let given = options::parse_stdio(op, stdio.unwrap_or(&Value::Null))?;
+    Ok([0, 1, 2].map(|i| given[i].unwrap_or(default[i])))
+}
+
 fn create_container(env: usize, op: &str, values: &HashMap<String, Value>, default_stdio: [StdioKind; 3]) -> BResult<Created> {
     let get = |k: &str| -> BResult<Value> { Ok(values.get(k).cloned().unwrap_or(Value::Null)) };
     let parsed = options::parse(op, &get)?;
     let op = format!("create container {:?}", parsed.id);
 
-    // The container's ends live until create returns; ours are kept.
-    let mut theirs: Vec<OwnedFd> = Vec::new();
-    let mut ours: [Option<OwnedFd>; 3] = [None, None, None];
-    let mut fds: [Option<RawFd>; 3] = [None; 3];
-    for i in 0..3 {
-        match parsed.stdio[i].unwrap_or(default_stdio[i]) {
-            // Node marks its own fds 0-2 close-on-exec: passed as is they would vanish at the
-            // container's exec. Given explicitly, the container gets a copy that survives it.
-            // SAFETY: F_GETFD only inspects the descriptor.
-            StdioKind::Inherit if unsafe { libc::fcntl(i as RawFd, libc::F_GETFD) } >= 0 => fds[i] = Some(i as RawFd),
-            StdioKind::Inherit => {}
-            StdioKind::Ignore => {
-                let fd = dev_null()?;
-                fds[i] = Some(fd.as_raw_fd());
-                theirs.push(fd);
-            }
-            StdioKind::Pipe => {
-                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Failure::errno(&format!("{op}: pipe"), e))?;
-                let (mine, child) = if i == 0 { (w, r) } else { (r, w) };
-                fds[i] = Some(child.as_raw_fd());
-                theirs.push(child);
-                ours[i] = Some(mine);
-            }
-            StdioKind::Fd(n) => {
-                // SAFETY: F_GETFD only inspects the descriptor.
-                if unsafe { libc::fcntl(n, libc::F_GETFD) } < 0 {
-                    return Err(Failure::errno(&format!("{op}: options.stdio[{i}] = {n}"), nix::errno::Errno::last()));
-                }
-                fds[i] = Some(n);
-            }
-        }
-    }
-    let opts = CoreCreateOptions {
-        root: parsed.root.clone(),
-        stdio: Stdio { stdin: fds[0], stdout: fds[1], stderr: fds[2] },
-        ..CoreCreateOptions::default()
-    };
+    // The container's ends live until create returns; ours are kept. With a terminal, the pty
+    // is its stdio.
+    let stdio = if parsed.tty { StdioFds::default() } else { StdioFds::open(&op, [0, 1, 2].map(|i| parsed.stdio[i].unwrap_or(default_stdio[i])))? };
+    let opts = CoreCreateOptions { root: parsed.root.clone(), stdio: stdio.stdio(), ..CoreCreateOptions::default() };
     let c = CoreContainer::create(&parsed.id, &parsed.spec, &opts).map_err(|e| Failure::core(&op, &e))?;
+    let StdioFds { theirs, ours, .. } = stdio;
     drop(theirs);
     let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
     let pid = c.pid();
@@ -375,17 +504,18 @@ fn start_container(c: &Created) -> BResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Waiting (off the JavaScript thread).
 
-async fn wait_async(shared: Shared, id: String) -> BResult<CoreExit> {
-    let op = format!("wait for container {id:?}");
+/// Waits for a container or an exec'd process (`what` names it in errors).
+async fn wait_async<T: Waitable>(shared: Arc<Mutex<T>>, what: String) -> BResult<CoreExit> {
+    let op = format!("wait for {what}");
     let fd = {
         let mut g = lock(&shared);
-        match g.c.try_wait() {
+        match g.try_wait() {
             Ok(Some(s)) => return Ok(s),
             Ok(None) => {}
             Err(e) => return Err(Failure::core(&op, &e)),
         }
-        match g.c.pidfd() {
-            Some(fd) => fd.try_clone_to_owned().map_err(|e| Failure::os(&format!("{op}: dup pidfd"), &e))?,
+        match g.dup_pidfd() {
+            Some(fd) => fd.map_err(|e| Failure::os(&format!("{op}: dup pidfd"), &e))?,
             None => return Err(Failure::state(&op, "it has no process to wait for")),
         }
     };
@@ -395,7 +525,7 @@ async fn wait_async(shared: Shared, id: String) -> BResult<CoreExit> {
     loop {
         let mut ready = afd.readable().await.map_err(|e| Failure::os(&format!("{op}: poll pidfd"), &e))?;
         let mut g = lock(&shared);
-        match g.c.try_wait() {
+        match g.try_wait() {
             Ok(Some(s)) => return Ok(s),
             Ok(None) => ready.clear_ready(),
             Err(e) => return Err(Failure::core(&op, &e)),
@@ -469,7 +599,7 @@ impl Container {
     pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ExitStatus>> {
         let shared = self.inner.clone();
         let id = self.id.clone();
-        env.spawn_future_with_callback(async move { Ok(wait_async(shared, id).await) }, |env, r| match r {
+        env.spawn_future_with_callback(async move { Ok(wait_async(shared, format!("container {id:?}")).await) }, |env, r| match r {
             Ok(s) => Ok(exit_status(s)),
             Err(f) => Err(f.into_napi(env)),
         })
@@ -566,51 +696,282 @@ impl Container {
     /// With stdio[0] 'pipe': a Writable to the container's stdin, else null.
     #[napi(getter, ts_return_type = "import('node:stream').Writable | null")]
     pub fn stdin<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
-        self.stream(env, this, 0, "stdin")
+        let fd = lock(&self.inner).pipes[0].take();
+        make_stream(env, this, fd, false, false, "stdin")
     }
 
     /// With stdio[1] 'pipe': a Readable of the container's stdout, else null.
     #[napi(getter, ts_return_type = "import('node:stream').Readable | null")]
     pub fn stdout<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
-        self.stream(env, this, 1, "stdout")
+        let fd = lock(&self.inner).pipes[1].take();
+        make_stream(env, this, fd, true, false, "stdout")
     }
 
     /// With stdio[2] 'pipe': a Readable of the container's stderr, else null.
     #[napi(getter, ts_return_type = "import('node:stream').Readable | null")]
     pub fn stderr<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
-        self.stream(env, this, 2, "stderr")
+        let fd = lock(&self.inner).pipes[2].take();
+        make_stream(env, this, fd, true, false, "stderr")
+    }
+
+    /// Created with `tty`: the terminal's master as a duplex stream (a tty.ReadStream that also
+    /// writes): read the output (the echo of the input included), write to type; it ends when
+    /// every process of the container closed the terminal. Else null.
+    #[napi(getter, ts_return_type = "import('node:tty').ReadStream | null")]
+    pub fn pty<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        let op = format!("pty of container {:?}", self.id);
+        let fd = dup_pty(&op, lock(&self.inner).c.pty()).map_err(|f| f.into_napi(env))?;
+        make_stream(env, this, fd, true, true, "pty")
+    }
+
+    /// Sets the size of the container's terminal (created with `tty`), as a terminal window's
+    /// resize does: its foreground processes get SIGWINCH. Throws 'ENOTSUP' without a terminal,
+    /// 'EINVAL' for a size outside 1..65535.
+    #[napi]
+    pub fn resize(&self, env: Env, rows: f64, cols: f64) -> Result<()> {
+        let op = format!("resize the terminal of container {:?}", self.id);
+        let (rows, cols) = terminal_size(&op, rows, cols).map_err(|f| f.into_napi(&env))?;
+        lock(&self.inner).c.resize_pty(rows, cols).map_err(|e| Failure::core(&op, &e).into_napi(&env))
+    }
+
+    /// Runs `args` inside the created or running container, as `docker exec` does, and returns
+    /// the Process once the command has exec'd: in the container's namespaces and cgroup, under
+    /// its seccomp profile, as its own process runs (environment, working directory, user,
+    /// capabilities) except for the options given. Throws 'ESTATE' when the container is paused,
+    /// stopped or deleted, the exec's errno (e.g. 'ENOENT' for a missing command), 'EINVAL' for
+    /// bad options.
+    #[napi(ts_args_type = "args: string[], options?: ExecOptions")]
+    pub fn exec(&self, env: Env, args: Unknown, options: Option<Unknown>) -> Result<Process> {
+        let op = format!("exec in container {:?}", self.id);
+        let fail = |f: Failure| f.into_napi(&env);
+        let args_v: Value = match args.get_type()? {
+            ValueType::Object => Value::from_unknown(args).map_err(|e| fail(bad_value(&op, "args", e)))?,
+            _ => Value::Null,
+        };
+        let argv = options::string_array(&op, "args", &args_v).map_err(fail)?;
+        if argv.first().map(String::as_str).unwrap_or_default().is_empty() {
+            return Err(fail(Failure::invalid(&op, "args must not be empty (the command to run)")));
+        }
+        let obj = match &options {
+            None => None,
+            Some(u) => match u.get_type()? {
+                ValueType::Undefined | ValueType::Null => None,
+                ValueType::Object => Some(Object::from_unknown(*u)?),
+                _ => return Err(fail(Failure::invalid(&op, "options must be an object"))),
+            },
+        };
+        let mut values = read_options(&op, obj.as_ref(), &[EXEC_KEYS, RUN_KEYS]).map_err(fail)?;
+        let extras = parse_run_extras(&env, &op, obj.as_ref())?;
+        let get = |k: &str| values.get(k).cloned().unwrap_or(Value::Null);
+        let tty = options::parse_tty(&op, &get("tty"), &get("ttySize"), &get("stdio")).map_err(fail)?;
+        if tty.is_some() && (extras.capture || extras.input.is_some()) {
+            return Err(fail(Failure::invalid(&op, "options.capture and options.input need pipes: not with options.tty (read and write process.pty)")));
+        }
+        let user = match get("user") {
+            Value::Null => None,
+            v => Some(options::parse_user(&op, &v).map_err(fail)?),
+        };
+        let cwd = match get("cwd") {
+            Value::Null => None,
+            Value::String(s) => Some(std::path::PathBuf::from(s)),
+            v => return Err(fail(Failure::invalid(&op, format!("options.cwd must be a string, got {v}")))),
+        };
+        let cmd = ExecCommand {
+            args: argv.clone(),
+            env: options::parse_env(&op, &get("env")).map_err(fail)?,
+            cwd,
+            user,
+            terminal: tty.is_some(),
+            terminal_size: tty.flatten(),
+        };
+        let stdio = match tty {
+            Some(_) => StdioFds::default(),
+            None => {
+                let defaults = capture_stdio(&mut values, &extras);
+                let kinds = stdio_kinds(&op, values.get("stdio"), defaults).map_err(fail)?;
+                StdioFds::open(&op, kinds).map_err(fail)?
+            }
+        };
+        let exec_opts = CoreExecOptions { stdio: stdio.stdio(), ..CoreExecOptions::default() };
+        let p = {
+            let mut g = lock(&self.inner);
+            g.c.exec_process(&cmd).and_then(|process| g.c.exec(&process, &exec_opts)).map_err(|e| fail(handle_error(&op, &e)))?
+        };
+        let StdioFds { theirs, ours: mut pipes, .. } = stdio;
+        drop(theirs);
+        let capture = (extras.capture || extras.input.is_some()).then(|| {
+            let take = |on: bool, fd: &mut Option<OwnedFd>| if on { fd.take() } else { None };
+            let [i, o, e] = &mut pipes;
+            ([take(extras.input.is_some(), i), take(extras.capture, o), take(extras.capture, e)], extras.input.clone().unwrap_or_default())
+        });
+        let eager = capture.is_some() || extras.timeout.is_some();
+        let pid = p.pid();
+        let process = Process {
+            inner: Arc::new(Mutex::new(ProcInner { p, pipes, capture })),
+            outcome: Arc::new(tokio::sync::OnceCell::new()),
+            pid,
+            container: self.id.clone(),
+            op: format!("exec {argv:?} in container {:?}", self.id),
+            timeout: extras.timeout.map(|t| (t, tokio::time::Instant::now() + t)),
+            as_buffer: extras.as_buffer,
+        };
+        if eager {
+            // Output is read and the timeout kept from now on, whether or not wait() is called.
+            let (cell, fut) = (process.outcome.clone(), process.outcome_future());
+            napi::bindgen_prelude::spawn(async move {
+                cell.get_or_init(|| fut).await;
+            });
+        }
+        Ok(process)
     }
 }
 
-impl Container {
-    /// First access wraps our pipe end in a net.Socket and defines it as an own property of the
-    /// object (shadowing this getter), so the object, not Rust, owns the stream.
-    fn stream<'e>(&self, env: &'e Env, mut this: This, i: usize, name: &str) -> Result<Unknown<'e>> {
-        let fd = lock(&self.inner).pipes[i].take();
-        let Some(fd) = fd else {
-            return Null.into_unknown(env);
+/// The stream getters of Container and Process: the first access wraps `fd` (our pipe end, or a
+/// duplicate of a pty master) in a net.Socket (a tty.ReadStream for a pty) and defines it as an
+/// own property of the object (shadowing the getter), so the object, not Rust, owns the stream.
+fn make_stream<'e>(env: &'e Env, mut this: This, fd: Option<OwnedFd>, readable: bool, pty: bool, name: &str) -> Result<Unknown<'e>> {
+    let Some(fd) = fd else {
+        return Null.into_unknown(env);
+    };
+    let raw = fd.into_raw_fd();
+    let made = STREAM_FACTORY.with(|f| -> Result<Unknown<'static>> {
+        let f = f.borrow();
+        let Some(factory) = f.as_ref() else {
+            return Err(napi::Error::new(Status::GenericFailure, "rcontainer: module not initialised (load it through index.js)"));
         };
-        let raw = fd.into_raw_fd();
-        let made = STREAM_FACTORY.with(|f| -> Result<Unknown<'static>> {
-            let f = f.borrow();
-            let Some(factory) = f.as_ref() else {
-                return Err(napi::Error::new(Status::GenericFailure, "rcontainer: module not initialised (load it through index.js)"));
-            };
-            factory.borrow_back(env)?.call((raw, i != 0).into())
-        });
-        let stream = match made {
-            Ok(s) => s,
-            Err(e) => {
-                // SAFETY: the factory failed, so the fd is still ours.
-                drop(unsafe { OwnedFd::from_raw_fd(raw) });
-                return Err(e);
-            }
-        };
-        this.object.define_properties(&[Property::new()
-            .with_utf8_name(name)?
-            .with_value(&stream)
-            .with_property_attributes(PropertyAttributes::Configurable | PropertyAttributes::Enumerable)])?;
-        Ok(stream)
+        factory.borrow_back(env)?.call((raw, readable, pty).into())
+    });
+    let stream = match made {
+        Ok(s) => s,
+        Err(e) => {
+            // SAFETY: the factory failed, so the fd is still ours.
+            drop(unsafe { OwnedFd::from_raw_fd(raw) });
+            return Err(e);
+        }
+    };
+    this.object.define_properties(&[Property::new()
+        .with_utf8_name(name)?
+        .with_value(&stream)
+        .with_property_attributes(PropertyAttributes::Configurable | PropertyAttributes::Enumerable)])?;
+    Ok(stream)
+}
+
+/// A duplicate of a pty master for its stream (the handle keeps its own, for resize).
+fn dup_pty(op: &str, pty: Option<std::os::fd::BorrowedFd<'_>>) -> BResult<Option<OwnedFd>> {
+    pty.map(|fd| fd.try_clone_to_owned().map_err(|e| Failure::os(&format!("{op}: dup pty master"), &e))).transpose()
+}
+
+/// rows and cols of resize(): 1..65535 each.
+fn terminal_size(op: &str, rows: f64, cols: f64) -> BResult<(u16, u16)> {
+    let dim = |v: f64| (v.fract() == 0.0 && (1.0..=65535.0).contains(&v)).then_some(v as u16);
+    match (dim(rows), dim(cols)) {
+        (Some(r), Some(c)) => Ok((r, c)),
+        _ => Err(Failure::invalid(op, format!("rows and cols must be whole numbers 1..65535, got {rows} and {cols}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exec'd processes.
+
+/// A process exec'd into a container by `container.exec()`. `await wait()` for how it ended
+/// (and its output, with `capture`); `kill()` signals it. If the object is garbage-collected
+/// while the process runs (and no wait, capture or timeout is pending), the process is killed.
+/// It is reaped as soon as it ends, waited for or not.
+#[napi]
+pub struct Process {
+    inner: ProcShared,
+    outcome: Arc<tokio::sync::OnceCell<Outcome>>,
+    pid: i32,
+    container: String,
+    /// `exec [args] in container "id"`, for errors.
+    op: String,
+    timeout: Option<(Duration, tokio::time::Instant)>,
+    as_buffer: bool,
+}
+
+impl Process {
+    fn what(&self) -> String {
+        format!("process {} of container {:?}", self.pid, self.container)
+    }
+
+    /// The wait (with the capture and the timeout) whose outcome every wait() shares; whoever
+    /// runs it first takes the capture pipes.
+    fn outcome_future(&self) -> impl Future<Output = Outcome> + Send + 'static {
+        let (inner, what, op, timeout) = (self.inner.clone(), self.what(), self.op.clone(), self.timeout);
+        async move {
+            let (pipes, input) = lock(&inner).capture.take().unwrap_or_default();
+            collect(inner, what, op, timeout, pipes, input).await
+        }
+    }
+}
+
+#[napi]
+impl Process {
+    /// Host pid of the process.
+    #[napi(getter)]
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Resolves with how the process ended ({ code, signal, oomKilled }) and, with `capture`,
+    /// its stdout and stderr (else null); the pidfd is watched off the JavaScript thread. Every
+    /// call resolves with the same result. With `timeout`, rejects with code 'ETIMEDOUT' once it
+    /// was killed (`err.stdout`, `err.stderr`, `err.result`).
+    #[napi(ts_return_type = "Promise<RunResult>")]
+    pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, RunResult>> {
+        let cell = self.outcome.clone();
+        let fut = self.outcome_future();
+        let (as_buffer, op) = (self.as_buffer, self.op.clone());
+        env.spawn_future_with_callback(async move { Ok(cell.get_or_init(|| fut).await.clone()) }, move |env, r: Outcome| finish(env, r, as_buffer, &op, "the process"))
+    }
+
+    /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to
+    /// the process. Throws 'ESTATE' once it has ended and was reaped.
+    #[napi(ts_args_type = "signal?: string | number")]
+    pub fn kill(&self, env: Env, signal: Option<Unknown>) -> Result<()> {
+        let op = format!("kill {}", self.what());
+        let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;
+        lock(&self.inner).p.kill(sig).map_err(|e| handle_error(&op, &e).into_napi(&env))
+    }
+
+    /// Sets the size of the process's terminal (exec'd with `tty`); its foreground processes get
+    /// SIGWINCH. Throws 'ENOTSUP' without a terminal, 'EINVAL' for a size outside 1..65535.
+    #[napi]
+    pub fn resize(&self, env: Env, rows: f64, cols: f64) -> Result<()> {
+        let op = format!("resize the terminal of {}", self.what());
+        let (rows, cols) = terminal_size(&op, rows, cols).map_err(|f| f.into_napi(&env))?;
+        lock(&self.inner).p.resize_pty(rows, cols).map_err(|e| Failure::core(&op, &e).into_napi(&env))
+    }
+
+    /// With `tty`: the terminal's master as a duplex stream (a tty.ReadStream that also writes):
+    /// read the output (the echo of the input included), write to type; it ends when the
+    /// process closed the terminal. Else null.
+    #[napi(getter, ts_return_type = "import('node:tty').ReadStream | null")]
+    pub fn pty<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        let op = format!("pty of {}", self.what());
+        let fd = dup_pty(&op, lock(&self.inner).p.pty()).map_err(|f| f.into_napi(env))?;
+        make_stream(env, this, fd, true, true, "pty")
+    }
+
+    /// With stdio[0] 'pipe' (and no `input`): a Writable to the process's stdin, else null.
+    #[napi(getter, ts_return_type = "import('node:stream').Writable | null")]
+    pub fn stdin<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        let fd = lock(&self.inner).pipes[0].take();
+        make_stream(env, this, fd, false, false, "stdin")
+    }
+
+    /// With stdio[1] 'pipe' (and no `capture`): a Readable of the process's stdout, else null.
+    #[napi(getter, ts_return_type = "import('node:stream').Readable | null")]
+    pub fn stdout<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        let fd = lock(&self.inner).pipes[1].take();
+        make_stream(env, this, fd, true, false, "stdout")
+    }
+
+    /// With stdio[2] 'pipe' (and no `capture`): a Readable of the process's stderr, else null.
+    #[napi(getter, ts_return_type = "import('node:stream').Readable | null")]
+    pub fn stderr<'e>(&self, env: &'e Env, this: This) -> Result<Unknown<'e>> {
+        let fd = lock(&self.inner).pipes[2].take();
+        make_stream(env, this, fd, true, false, "stderr")
     }
 }
 
@@ -666,7 +1027,8 @@ fn parse_kill_options(op: &str, options: Option<Unknown>) -> BResult<bool> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// run(): create + start + capture + wait, all output read concurrently off the JS thread.
+// run() and exec's capture: output read, input written and the exit awaited concurrently, off
+// the JS thread.
 
 fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
@@ -694,43 +1056,23 @@ async fn write_all(fd: Option<OwnedFd>, data: Vec<u8>) {
         return;
     }
     if let Ok(mut tx) = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(fd) {
-        // The container may exit without reading: EPIPE is not an error of run().
+        // The process may exit without reading: EPIPE is not an error of run() or wait().
         let _ = tx.write_all(&data).await;
     }
 }
 
-struct RunOutcome {
-    status: BResult<CoreExit>,
-    stdout: Option<Vec<u8>>,
-    stderr: Option<Vec<u8>>,
-    read_error: Option<Failure>,
-    timed_out: Option<Duration>,
-    argv0: String,
+/// The options `run` and `exec` share: capture, timeout, input, encoding.
+struct RunExtras {
+    capture: bool,
+    timeout: Option<Duration>,
+    input: Option<Vec<u8>>,
+    as_buffer: bool,
 }
 
-/// Runs a command in a new container and resolves with its exit status and (with
-/// `capture: true`) its output; the container is deleted afterwards.
-#[napi(ts_args_type = "args: string[], options?: CreateOptions & RunOptions", ts_return_type = "Promise<RunResult>")]
-pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<PromiseRaw<'e, RunResult>> {
-    let op = "run";
+fn parse_run_extras(env: &Env, op: &str, obj: Option<&Object>) -> Result<RunExtras> {
     let fail = |f: Failure| f.into_napi(env);
-    let args_v: Value = match args.get_type()? {
-        ValueType::Object => Value::from_unknown(args).map_err(|e| fail(bad_value(op, "args", e)))?,
-        _ => Value::Null,
-    };
-    let argv = options::string_array(op, "args", &args_v).map_err(fail)?;
-    let obj = match &options {
-        None => None,
-        Some(u) => match u.get_type()? {
-            ValueType::Undefined | ValueType::Null => None,
-            ValueType::Object => Some(Object::from_unknown(*u)?),
-            _ => return Err(fail(Failure::invalid(op, "options must be an object"))),
-        },
-    };
-    let mut values = read_options(op, obj.as_ref(), &[CREATE_KEYS, RUN_KEYS]).map_err(fail)?;
-    values.insert("args".into(), Value::Array(argv.iter().cloned().map(Value::String).collect()));
     let get = |k: &str| -> Result<Option<Unknown>> {
-        match &obj {
+        match obj {
             None => Ok(None),
             Some(o) => o.get::<Unknown>(k),
         }
@@ -775,11 +1117,16 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
             _ => return Err(fail(Failure::invalid(op, "options.encoding must be 'utf8' or 'buffer'"))),
         },
     };
+    Ok(RunExtras { capture, timeout, input, as_buffer })
+}
 
-    let out_kind = if capture { StdioKind::Pipe } else { StdioKind::Inherit };
-    let in_kind = if input.is_some() { StdioKind::Pipe } else { StdioKind::Ignore };
-    if capture {
-        // capture wins over stdio[1], stdio[2]; input over stdio[0].
+/// The default stdio kinds with `capture` (pipes for stdout and stderr, which win over
+/// options.stdio[1] and [2]) and `input` (a pipe for stdin, which wins over options.stdio[0]);
+/// `values["stdio"]` is changed to match.
+fn capture_stdio(values: &mut HashMap<String, Value>, x: &RunExtras) -> [StdioKind; 3] {
+    let out_kind = if x.capture { StdioKind::Pipe } else { StdioKind::Inherit };
+    let in_kind = if x.input.is_some() { StdioKind::Pipe } else { StdioKind::Ignore };
+    if x.capture {
         if let Some(Value::Array(a)) = values.get_mut("stdio") {
             a.resize(3, Value::Null);
             a[1] = Value::Null;
@@ -788,7 +1135,7 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
             values.remove("stdio");
         }
     }
-    if input.is_some() {
+    if x.input.is_some() {
         match values.get_mut("stdio") {
             Some(Value::Array(a)) => {
                 a.resize(3, Value::Null);
@@ -801,93 +1148,146 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
             _ => {}
         }
     }
-    let created = create_container(env.raw() as usize, op, &values, [in_kind, out_kind, out_kind]).map_err(fail)?;
+    [in_kind, out_kind, out_kind]
+}
+
+/// How a run or an exec'd process ended, with what was captured.
+#[derive(Clone)]
+struct Outcome {
+    status: BResult<CoreExit>,
+    stdout: Option<Vec<u8>>,
+    stderr: Option<Vec<u8>>,
+    read_error: Option<Failure>,
+    timed_out: Option<Duration>,
+}
+
+/// Waits for `shared` (killed at `timeout`: its length and deadline) while reading the stdout and
+/// stderr pipes to their end and writing `input` to the stdin pipe (`pipes`: our ends).
+async fn collect<T: Waitable>(shared: Arc<Mutex<T>>, what: String, op: String, timeout: Option<(Duration, tokio::time::Instant)>, pipes: [Option<OwnedFd>; 3], input: Vec<u8>) -> Outcome {
+    let [stdin_fd, stdout_fd, stderr_fd] = pipes;
+    let waiter = async {
+        let w = wait_async(shared.clone(), what.clone());
+        match timeout {
+            None => (w.await, None),
+            Some((t, deadline)) => match tokio::time::timeout_at(deadline, w).await {
+                Ok(r) => (r, None),
+                Err(_) => {
+                    lock(&shared).kill_now();
+                    (wait_async(shared.clone(), what.clone()).await, Some(t))
+                }
+            },
+        }
+    };
+    let readers = async {
+        let (o, e, ()) = tokio::join!(read_all(stdout_fd), read_all(stderr_fd), write_all(stdin_fd, input));
+        (o, e)
+    };
+    let ((status, timed_out), (o, e)) = tokio::join!(waiter, readers);
+    let mut read_error = None;
+    let stdout = o.unwrap_or_else(|err| {
+        read_error = Some(Failure::os(&format!("{op}: read stdout"), &err));
+        None
+    });
+    let stderr = e.unwrap_or_else(|err| {
+        read_error = Some(Failure::os(&format!("{op}: read stderr"), &err));
+        None
+    });
+    Outcome { status, stdout, stderr, read_error, timed_out }
+}
+
+/// The JavaScript result of an Outcome: a RunResult, or the error (a timeout's carries the
+/// partial result; `killed` names what the timeout killed).
+fn finish(env: &Env, r: Outcome, as_buffer: bool, op: &str, killed: &str) -> Result<RunResult> {
+    let text = |b: Option<Vec<u8>>| -> Either3<String, Buffer, Null> {
+        match b {
+            None => Either3::C(Null),
+            Some(b) if as_buffer => Either3::B(Buffer::from(b)),
+            Some(b) => Either3::A(match String::from_utf8(b) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }),
+        }
+    };
+    let status = match r.status {
+        Ok(s) => s,
+        Err(f) => return Err(f.into_napi(env)),
+    };
+    if let Some(f) = r.read_error {
+        return Err(f.into_napi(env));
+    }
+    let result = RunResult {
+        code: status.code.map(Either::A).unwrap_or(Either::B(Null)),
+        signal: status.signal.map(|n| Either::A(signal_name(n))).unwrap_or(Either::B(Null)),
+        oom_killed: status.oom_killed,
+        stdout: text(r.stdout),
+        stderr: text(r.stderr),
+    };
+    if let Some(t) = r.timed_out {
+        let f = Failure {
+            code: "ETIMEDOUT".into(),
+            kind: "Timeout",
+            errno: Some(libc::ETIMEDOUT),
+            message: format!("{op}: timed out after {} ms ({killed} was killed)", t.as_millis()),
+            causes: Vec::new(),
+        };
+        let err = f.into_napi(env);
+        return Err(attach_result(env, err, result));
+    }
+    Ok(result)
+}
+
+/// Runs a command in a new container and resolves with its exit status and (with
+/// `capture: true`) its output; the container is deleted afterwards.
+#[napi(ts_args_type = "args: string[], options?: CreateOptions & RunOptions", ts_return_type = "Promise<RunResult>")]
+pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<PromiseRaw<'e, RunResult>> {
+    let op = "run";
+    let fail = |f: Failure| f.into_napi(env);
+    let args_v: Value = match args.get_type()? {
+        ValueType::Object => Value::from_unknown(args).map_err(|e| fail(bad_value(op, "args", e)))?,
+        _ => Value::Null,
+    };
+    let argv = options::string_array(op, "args", &args_v).map_err(fail)?;
+    let obj = match &options {
+        None => None,
+        Some(u) => match u.get_type()? {
+            ValueType::Undefined | ValueType::Null => None,
+            ValueType::Object => Some(Object::from_unknown(*u)?),
+            _ => return Err(fail(Failure::invalid(op, "options must be an object"))),
+        },
+    };
+    let mut values = read_options(op, obj.as_ref(), &[CREATE_KEYS, RUN_KEYS]).map_err(fail)?;
+    if values.get("tty").is_some_and(|v| v.as_bool() == Some(true)) {
+        return Err(fail(Failure::invalid(op, "options.tty: run() does not read a terminal; use Container.create({ tty: true }) and container.pty")));
+    }
+    values.insert("args".into(), Value::Array(argv.iter().cloned().map(Value::String).collect()));
+    let extras = parse_run_extras(env, op, obj.as_ref())?;
+    let kinds = capture_stdio(&mut values, &extras);
+    let created = create_container(env.raw() as usize, op, &values, kinds).map_err(fail)?;
     if let Err(f) = start_container(&created) {
         let _ = lock(&created.shared).c.delete(true);
         return Err(fail(f));
     }
-    let [stdin_fd, stdout_fd, stderr_fd] = {
+    let pipes = {
         let mut g = lock(&created.shared);
         std::mem::take(&mut g.pipes)
     };
+    let timeout = extras.timeout.map(|t| (t, tokio::time::Instant::now() + t));
     let shared = created.shared.clone();
     let id = created.id.clone();
-    let argv0 = format!("{argv:?}");
+    let argv0 = format!("run {argv:?}");
+    let op_run = argv0.clone();
     let fut = async move {
-        let waiter = async {
-            let w = wait_async(shared.clone(), id.clone());
-            match timeout {
-                None => (w.await, None),
-                Some(t) => match tokio::time::timeout(t, w).await {
-                    Ok(r) => (r, None),
-                    Err(_) => {
-                        let _ = lock(&shared).c.kill(libc::SIGKILL);
-                        (wait_async(shared.clone(), id.clone()).await, Some(t))
-                    }
-                },
-            }
-        };
-        let readers = async {
-            let (o, e, ()) = tokio::join!(read_all(stdout_fd), read_all(stderr_fd), write_all(stdin_fd, input.unwrap_or_default()));
-            (o, e)
-        };
-        let ((status, timed_out), (o, e)) = tokio::join!(waiter, readers);
-        let mut read_error = None;
-        let stdout = o.unwrap_or_else(|err| {
-            read_error = Some(Failure::os(&format!("run {argv0}: read stdout"), &err));
-            None
-        });
-        let stderr = e.unwrap_or_else(|err| {
-            read_error = Some(Failure::os(&format!("run {argv0}: read stderr"), &err));
-            None
-        });
+        let mut r = collect(shared.clone(), format!("container {id:?}"), op_run.clone(), timeout, pipes, extras.input.unwrap_or_default()).await;
         let deleted = lock(&shared).c.delete(true);
-        let status = match (status, deleted) {
-            (Ok(_), Err(e)) => Err(Failure::core(&format!("run {argv0}: delete container {id:?}"), &e)),
-            (s, _) => s,
-        };
+        if let (Ok(_), Err(e)) = (&r.status, deleted) {
+            r.status = Err(Failure::core(&format!("{op_run}: delete container {id:?}"), &e));
+        }
         drop(shared);
-        Ok(RunOutcome { status, stdout, stderr, read_error, timed_out, argv0 })
+        Ok(r)
     };
     drop(created);
-    env.spawn_future_with_callback(fut, move |env, r: RunOutcome| {
-        let text = |b: Option<Vec<u8>>| -> Either3<String, Buffer, Null> {
-            match b {
-                None => Either3::C(Null),
-                Some(b) if as_buffer => Either3::B(Buffer::from(b)),
-                Some(b) => Either3::A(match String::from_utf8(b) {
-                    Ok(s) => s,
-                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                }),
-            }
-        };
-        let status = match r.status {
-            Ok(s) => s,
-            Err(f) => return Err(f.into_napi(env)),
-        };
-        if let Some(f) = r.read_error {
-            return Err(f.into_napi(env));
-        }
-        let result = RunResult {
-            code: status.code.map(Either::A).unwrap_or(Either::B(Null)),
-            signal: status.signal.map(|n| Either::A(signal_name(n))).unwrap_or(Either::B(Null)),
-            oom_killed: status.oom_killed,
-            stdout: text(r.stdout),
-            stderr: text(r.stderr),
-        };
-        if let Some(t) = r.timed_out {
-            let f = Failure {
-                code: "ETIMEDOUT".into(),
-                kind: "Timeout",
-                errno: Some(libc::ETIMEDOUT),
-                message: format!("run {}: timed out after {} ms (the container was killed)", r.argv0, t.as_millis()),
-                causes: Vec::new(),
-            };
-            let err = f.into_napi(env);
-            return Err(attach_result(env, err, result));
-        }
-        Ok(result)
-    })
+    let as_buffer = extras.as_buffer;
+    env.spawn_future_with_callback(fut, move |env, r: Outcome| finish(env, r, as_buffer, &argv0, "the container"))
 }
 
 /// Puts the partial result (stdout, stderr, signal) on a timeout error as `err.result` and

@@ -27,12 +27,16 @@ pub struct Parsed {
     pub root: PathBuf,
     pub spec: Spec,
     pub stdio: [Option<StdioKind>; 3],
+    /// A terminal of its own (the pty is its stdio; `stdio` is then all None).
+    pub tty: bool,
 }
 
 pub const CREATE_KEYS: &[&str] = &[
     "id", "args", "rootfs", "hostname", "env", "cwd", "user", "namespaces", "uidMap", "gidMap", "mounts", "network", "memory",
-    "memorySwap", "cpus", "pids", "stdio", "spec", "root", "bundle",
+    "memorySwap", "cpus", "pids", "stdio", "spec", "root", "bundle", "tty", "ttySize",
 ];
+/// The keys of `container.exec(args, options)` (besides RUN_KEYS: capture, timeout, input, encoding).
+pub const EXEC_KEYS: &[&str] = &["env", "cwd", "user", "tty", "ttySize", "stdio"];
 /// The keys of `container.limit(options)` (also accepted by `Container.create`).
 pub const LIMIT_KEYS: &[&str] = &["memory", "memorySwap", "cpus", "pids"];
 pub const RUN_KEYS: &[&str] = &["capture", "timeout", "input", "encoding"];
@@ -85,7 +89,7 @@ fn id_maps(op: &str, name: &str, v: &Value) -> BResult<Vec<LinuxIdMapping>> {
     }
 }
 
-fn parse_stdio(op: &str, v: &Value) -> BResult<[Option<StdioKind>; 3]> {
+pub fn parse_stdio(op: &str, v: &Value) -> BResult<[Option<StdioKind>; 3]> {
     let one = |i: usize, e: &Value| -> BResult<Option<StdioKind>> {
         match e {
             Value::Null => Ok(None),
@@ -169,7 +173,7 @@ fn mounts(op: &str, v: &Value) -> BResult<Vec<Mount>> {
     Ok(out)
 }
 
-fn parse_user(op: &str, v: &Value) -> BResult<(u32, u32)> {
+pub fn parse_user(op: &str, v: &Value) -> BResult<(u32, u32)> {
     let bad = || Failure::invalid(op, format!("options.user must be a uid, 'UID:GID' or {{uid, gid}}, got {}", show(v)));
     match v {
         Value::Number(_) => {
@@ -246,31 +250,8 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
         Value::Null => b = b.hostname(id.clone()),
         v => b = b.hostname(string(op, "hostname", &v)?),
     }
-    match get("env")? {
-        Value::Null => {}
-        Value::Object(m) => {
-            for (k, v) in &m {
-                let val = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(x) => x.to_string(),
-                    o => return Err(Failure::invalid(op, format!("options.env.{k} must be a string, got {}", show(o)))),
-                };
-                if k.is_empty() || k.contains('=') {
-                    return Err(Failure::invalid(op, format!("options.env key {k:?} is not a variable name")));
-                }
-                b = b.env(k, &val);
-            }
-        }
-        v @ Value::Array(_) => {
-            for kv in string_array(op, "options.env", &v)? {
-                match kv.split_once('=') {
-                    Some((k, val)) if !k.is_empty() => b = b.env(k, val),
-                    _ => return Err(Failure::invalid(op, format!("options.env entry {kv:?} must look like KEY=VALUE"))),
-                }
-            }
-        }
-        v => return Err(Failure::invalid(op, format!("options.env must be an object {{KEY: 'value'}} or an array of 'KEY=VALUE', got {}", show(&v)))),
+    for (k, v) in parse_env(op, &get("env")?)? {
+        b = b.env(&k, &v);
     }
     match get("cwd")? {
         Value::Null => {}
@@ -325,13 +306,76 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
         v => return Err(Failure::invalid(op, format!("options.network must be 'none', 'host' or a network namespace path, got {}", show(&v)))),
     }
     b = b.limits(&parse_limits(op, get)?);
-    let stdio = parse_stdio(op, &get("stdio")?)?;
+    let stdio_value = get("stdio")?;
+    let tty = parse_tty(op, &get("tty")?, &get("ttySize")?, &stdio_value)?;
+    if let Some(size) = tty {
+        b = b.terminal(true, size);
+    }
+    let stdio = parse_stdio(op, &stdio_value)?;
 
     if !from_spec {
         // Docker's capability set, no_new_privileges and its default seccomp profile.
         b = b.docker_defaults();
     }
-    Ok(Parsed { id, root, spec: b.build(), stdio })
+    Ok(Parsed { id, root, spec: b.build(), stdio, tty: tty.is_some() })
+}
+
+/// `env`: an object {KEY: 'value'} or an array of 'KEY=VALUE' (Null: none).
+pub fn parse_env(op: &str, v: &Value) -> BResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    match v {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, v) in m {
+                let val = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(x) => x.to_string(),
+                    o => return Err(Failure::invalid(op, format!("options.env.{k} must be a string, got {}", show(o)))),
+                };
+                if k.is_empty() || k.contains('=') {
+                    return Err(Failure::invalid(op, format!("options.env key {k:?} is not a variable name")));
+                }
+                out.push((k.clone(), val));
+            }
+        }
+        v @ Value::Array(_) => {
+            for kv in string_array(op, "options.env", v)? {
+                match kv.split_once('=') {
+                    Some((k, val)) if !k.is_empty() => out.push((k.to_string(), val.to_string())),
+                    _ => return Err(Failure::invalid(op, format!("options.env entry {kv:?} must look like KEY=VALUE"))),
+                }
+            }
+        }
+        v => return Err(Failure::invalid(op, format!("options.env must be an object {{KEY: 'value'}} or an array of 'KEY=VALUE', got {}", show(v)))),
+    }
+    Ok(out)
+}
+
+/// `tty` (a boolean) and `ttySize` ({ rows, cols }): None without a terminal, else its size if
+/// given. A terminal is the stdio, so `stdio` must not be given with it.
+pub fn parse_tty(op: &str, tty: &Value, size: &Value, stdio: &Value) -> BResult<Option<Option<(u16, u16)>>> {
+    let on = match tty {
+        Value::Null | Value::Bool(false) => false,
+        Value::Bool(true) => true,
+        v => return Err(Failure::invalid(op, format!("options.tty must be a boolean, got {}", show(v)))),
+    };
+    let size = match size {
+        Value::Null => None,
+        _ if !on => return Err(Failure::invalid(op, "options.ttySize needs options.tty: true")),
+        Value::Object(m) => {
+            let dim = |k: &str| m.get(k).and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()).filter(|n| *n > 0);
+            match (dim("rows"), dim("cols")) {
+                (Some(r), Some(c)) => Some((r, c)),
+                _ => return Err(Failure::invalid(op, format!("options.ttySize must be {{ rows, cols }}, each 1..65535, got {}", show(size)))),
+            }
+        }
+        v => return Err(Failure::invalid(op, format!("options.ttySize must be {{ rows, cols }}, got {}", show(v)))),
+    };
+    if on && present(stdio) {
+        return Err(Failure::invalid(op, "options.stdio cannot be given with options.tty: the terminal is stdin, stdout and stderr"));
+    }
+    Ok(on.then_some(size))
 }
 
 /// A size in bytes: a positive number, a string like '32M', or -1 for unlimited (when allowed).
