@@ -723,9 +723,17 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
         Op::ConsoleStdio => {
             let slave = ctx.console;
             for fd in 0..3 {
-                raw::dup3(slave, fd)?;
+                if fd == slave {
+                    // The slave landed on a free stdio number (the caller's was closed): it is
+                    // that fd already; only its close-on-exec must go (dup3 onto itself: EINVAL).
+                    raw::set_cloexec(fd, false)?;
+                } else {
+                    raw::dup3(slave, fd)?;
+                }
             }
-            raw::close(slave);
+            if slave > 2 {
+                raw::close(slave);
+            }
             ctx.console = -1;
             ok(raw::ioctl_int(0, libc::TIOCSCTTY, 0))
         }
