@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, as root, on a fresh Debian 12 machine or this one:
 # installs what is missing (busybox-static for test root filesystems, libseccomp-dev to build,
-# valgrind and pkg-config for the C ABI tests), builds the workspace,
+# valgrind and pkg-config for the C ABI tests, strace for the kill-at-every-step suite), builds
+# the workspace,
 # runs the Rust unit and end-to-end tests (real containers), Docker, containerd's ctr and podman
 # with rcontainer as their runtime (tests/clients/run.sh installs them), the cgroup v2 tests in a
 # throw-away QEMU guest, and the Python and Node packages' suites (each installs what it needs).
@@ -14,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need=()
-for pkg in busybox-static gcc g++ libseccomp-dev pkg-config valgrind; do
+for pkg in busybox-static gcc g++ libseccomp-dev pkg-config valgrind strace; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -41,6 +42,9 @@ RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
   --test lifecycle_cli --test cgroups --test namespaces --test process \
   --test escape_fd_leak --test escape_runtime_binary --test escape_mount_targets --test escape_terminal --test security \
   --test terminal --test exec --test hooks
+
+echo "== the static command killed at every system call of create, start, run, kill and delete, then recovered (tests/crash/run.sh)"
+tests/crash/run.sh "$static_bin"
 
 echo "== real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)"
 tests/clients/run.sh "$static_bin"

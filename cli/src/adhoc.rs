@@ -191,7 +191,7 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
         match opt.split_once(['=', ':']) {
             Some(("seccomp", "unconfined")) => b = b.seccomp(None),
             Some(("seccomp", file)) => {
-                let text = std::fs::read_to_string(file).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: {e}"), 125))?;
+                let text = rcontainer_core::spec::read_bounded(std::path::Path::new(file)).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: {e}"), 125))?;
                 let profile = serde_json::from_str(&text).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: not an OCI seccomp profile: {e}"), 125))?;
                 b = b.seccomp(Some(profile));
             }

@@ -52,8 +52,12 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
                     warnings(cli, &mut c);
                     r?
                 }
-                // runc: deleting a missing container with --force is not an error.
-                Err(e) if e.kind() == ErrorKind::NotFound && *force => {}
+                // runc: deleting a missing container with --force is not an error (what a create
+                // killed early may have left of it goes).
+                Err(e) if e.kind() == ErrorKind::NotFound && *force => rcontainer_core::container::remove_abandoned(&cli.root, id)?,
+                // A state that cannot be read: --force removes the entry (and an init still
+                // blocked on its exec fifo).
+                Err(rcontainer_core::Error::StateCorrupt { .. }) if *force => rcontainer_core::container::remove_corrupt(&cli.root, id)?,
                 Err(e) => return Err(e.into()),
             }
             Ok(0)
@@ -121,7 +125,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::List { format, quiet } => {
-            let states = rcontainer_core::list(&cli.root)?;
+            // A corrupt entry is skipped with a warning (runc's behaviour), not the end of the list.
+            let (states, corrupt) = rcontainer_core::container::list_all(&cli.root)?;
+            for e in &corrupt {
+                crate::warn(cli, &format!("{e} (skipped; `delete --force` removes it)"));
+            }
             if *quiet {
                 states.iter().for_each(|s| println!("{}", s.id));
             } else if format == "json" {
@@ -197,7 +205,7 @@ fn update_resources(a: &crate::UpdateArgs) -> Result<rcontainer_core::oci_spec::
             let text = if path.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin()).map_err(|e| Failure::new(format!("read resources from stdin: {e}"), 1))?
             } else {
-                std::fs::read_to_string(path).map_err(|e| Failure::new(format!("read {}: {e}", path.display()), 1))?
+                rcontainer_core::spec::read_bounded(path)?
             };
             serde_json::from_str(&text).map_err(|e| Failure::new(format!("invalid resources JSON {}: {e}", path.display()), 1))?
         }

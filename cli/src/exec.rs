@@ -136,17 +136,9 @@ fn process(base: Option<OciProcess>, a: &ExecArgs) -> Result<OciProcess, Failure
 }
 
 /// A file read with a size limit (a process JSON is small; a symlink to /dev/zero must not
-/// exhaust memory).
+/// exhaust memory, a fifo must not block).
 fn read_bounded(path: &std::path::Path) -> Result<String, Failure> {
-    use std::io::Read;
-    const MAX: u64 = 4 << 20;
-    let f = std::fs::File::open(path).map_err(|e| Failure::new(format!("read {}: {e}", path.display()), 1))?;
-    let mut text = String::new();
-    f.take(MAX + 1).read_to_string(&mut text).map_err(|e| Failure::new(format!("read {}: {e}", path.display()), 1))?;
-    if text.len() as u64 > MAX {
-        return Err(Failure::new(format!("{}: larger than {MAX} bytes", path.display()), 1));
-    }
-    Ok(text)
+    Ok(rcontainer_core::spec::read_bounded(path)?)
 }
 
 pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Failure> {

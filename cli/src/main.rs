@@ -247,9 +247,18 @@ impl Log {
     }
 }
 
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): a message quoting a value from a
+/// config must stay one line on a terminal or in a log, and forge nothing.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect())
+}
+
 /// A warning: on stderr and in the log.
 pub fn warn(cli: &Cli, message: &str) {
-    eprintln!("rcontainer: warning: {message}");
+    eprintln!("rcontainer: warning: {}", printable(message));
     Log::of(cli).write("warning", message);
 }
 
@@ -270,7 +279,7 @@ fn main() {
     let status = match commands::dispatch(&cli) {
         Ok(status) => status,
         Err(f) => {
-            eprintln!("rcontainer: {}", f.message);
+            eprintln!("rcontainer: {}", printable(&f.message));
             Log::of(&cli).write("error", &f.message);
             f.status
         }

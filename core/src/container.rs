@@ -122,7 +122,103 @@ fn ensure_fifo(dir: &Path) -> Result<()> {
 }
 
 /// Removes a state dir: only the files rcontainer puts there, never following anything.
+/// SIGKILL to `pid` if it is still the process that started at `start_time` (through a pidfd,
+/// checked again once opened: a recycled pid is never signalled).
+fn kill_if_same(pid: i32, start_time: u64) {
+    if pid <= 0 || state::process_start_time(pid) != Some(start_time) {
+        return;
+    }
+    if let Ok(fd) = sys::pidfd_open(pid) {
+        if state::process_start_time(pid) == Some(start_time) {
+            let _ = sys::pidfd_send_signal(fd.as_fd(), pid, libc::SIGKILL);
+            let _ = sys::poll_one(fd.as_raw_fd(), libc::POLLIN, 5_000);
+        }
+    }
+}
+
+/// Removes what a create of container `id` killed before its state dir was in place left in
+/// `root` (a temporary state dir whose creator is gone); what `delete --force` of an id that does
+/// not exist does.
+pub fn remove_abandoned(root: impl AsRef<Path>, id: &str) -> Result<()> {
+    state::validate_id(id)?;
+    state::collect_abandoned(root.as_ref(), Some(id));
+    Ok(())
+}
+
+/// Removes the state dir of a container whose state file is corrupt (or missing): what a
+/// `delete --force` can do when the state cannot say where the container's cgroup and init are.
+/// An init still blocked on the directory's exec fifo is found by that fifo (every process
+/// holding it open) and killed first.
+pub fn remove_corrupt(root: impl AsRef<Path>, id: &str) -> Result<()> {
+    state::validate_id(id)?;
+    let dir = state::state_dir(root.as_ref(), id);
+    if !dir.is_dir() {
+        return Err(Error::NotFound { id: id.to_string() });
+    }
+    // Its cgroup, when it had the default placement (`<own cgroup>/rcontainer-<id>`, made by us
+    // whatever the state says): the saved config tells. A cgroupsPath of the config's own may be
+    // shared, and is left alone.
+    let config = crate::spec::read_bounded(&dir.join(state::CONFIG_FILE)).ok().and_then(|t| crate::spec::Spec::from_json(&t, "/").ok());
+    let custom_path = config.as_ref().and_then(|s| s.config().linux().as_ref().and_then(|l| l.cgroups_path().clone())).filter(|p| !p.as_os_str().is_empty());
+    if config.is_some() && custom_path.is_none() {
+        if let Ok(mut record) = Cgroup::plan(id, None) {
+            record.created = record.dirs.values().cloned().collect();
+            let _ = Cgroup::from_record(&record).destroy();
+        }
+    }
+    let fifo = dir.join(state::EXEC_FIFO);
+    if let Ok(meta) = std::fs::metadata(&fifo) {
+        use std::os::unix::fs::MetadataExt;
+        for pid in holders(meta.dev(), meta.ino()) {
+            if let Some(t) = state::process_start_time(pid) {
+                kill_if_same(pid, t);
+            }
+        }
+    }
+    match remove_state_dir(&dir) {
+        // Other files (a foreign or half-written entry): remove everything.
+        Err(_) if dir.exists() => std::fs::remove_dir_all(&dir).map_err(Error::io("remove state dir", &dir)),
+        Err(_) => {
+            let doomed = state::state_dir(root.as_ref(), &format!(".tmp-{id}-{}", std::process::id()));
+            std::fs::remove_dir_all(&doomed).map_err(Error::io("remove state dir", &doomed))
+        }
+        ok => ok,
+    }
+}
+
+/// Pids of the processes with an open fd on the file (dev, ino).
+fn holders(dev: u64, ino: u64) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return out };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        if fds.flatten().any(|fd| std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Removes a container's state dir as one step: renamed out of the way first (to a temporary
+/// name that `state::collect_abandoned` removes once this process is gone), then emptied, so a
+/// runtime killed meanwhile leaves no half-removed container.
 fn remove_state_dir(dir: &Path) -> Result<()> {
+    let (Some(root), Some(id)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else {
+        return Err(Error::io("remove state dir", dir)(std::io::Error::from_raw_os_error(libc::EINVAL)));
+    };
+    let doomed = root.join(format!(".tmp-{id}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&doomed);
+    match std::fs::rename(dir, &doomed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("remove state dir", dir)(e)),
+    }
+    empty_and_remove(&doomed)
+}
+
+fn empty_and_remove(dir: &Path) -> Result<()> {
     for name in [state::EXEC_FIFO, state::STATE_FILE, ".state.json.tmp", state::CONFIG_FILE, ".config.json.tmp"] {
         let p = dir.join(name);
         match std::fs::remove_file(&p) {
@@ -150,15 +246,34 @@ impl Container {
         // devices" (runc's behaviour), never the parent cgroup's (the host's: every disk).
         let resources = crate::cgroups::with_default_device_rules(&linux.and_then(|l| l.resources().clone()).unwrap_or_default(), devices);
         crate::cgroups::validate_resources(&resources)?;
-        let dir = state::create_dir(&opts.root, id)?;
-        let cgroup = match Cgroup::create(id, linux.and_then(|l| l.cgroups_path().as_deref()), Some(&resources)) {
+        // The state first, naming what is about to be made (the cgroup's directories as planned,
+        // this process as the creator): a runtime killed at any later instant leaves a container
+        // that list, state and delete handle (state.rs).
+        let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+        let creator_pid = std::process::id() as i32;
+        let state = State {
+            oci_version: spec.config().version().clone(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: spec.bundle().to_path_buf(),
+            rootfs: spec.rootfs()?,
+            created: state::now_rfc3339(),
+            annotations: spec.config().annotations().clone().unwrap_or_default(),
+            pid_start_time: 0,
+            cgroup: Some(Cgroup::plan(id, cgroups_path)?),
+            creator_pid,
+            creator_start_time: state::process_start_time(creator_pid).unwrap_or(0),
+        };
+        let dir = state::create_with_state(&opts.root, &state)?;
+        let cgroup = match Cgroup::create(id, cgroups_path, Some(&resources)) {
             Ok(c) => c,
             Err(e) => {
                 let _ = remove_state_dir(&dir);
                 return Err(e);
             }
         };
-        match Self::create_in(id, spec, opts, &dir, &cgroup) {
+        match Self::create_in(state, spec, opts, &dir, &cgroup) {
             Ok(mut c) => {
                 c.cgroup = Some(cgroup);
                 Ok(c)
@@ -171,7 +286,9 @@ impl Container {
         }
     }
 
-    fn create_in(id: &str, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: &Cgroup) -> Result<Container> {
+    fn create_in(mut state: State, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: &Cgroup) -> Result<Container> {
+        let id = state.id.clone();
+        let id = id.as_str();
         ensure_fifo(dir)?;
         // The init (the exec stub) holds the fifo open read-write and blocks reading it until
         // `start` writes: an fd on the fifo itself, never on a directory of the host.
@@ -190,7 +307,7 @@ impl Container {
         let console_socket = own_console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()).or(if terminal { opts.console_socket } else { None });
         let (stdio, _null) = if terminal { crate::exec::terminal_stdio(opts.stdio)? } else { (opts.stdio, None) };
         let inputs = PlanInputs {
-            seccomp_cache: Some(opts.root.join(".seccomp-cache")),
+            seccomp_cache: Some(state::cache::seccomp_dir(&state::cache::default_dir())),
             cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),
@@ -204,7 +321,6 @@ impl Container {
         };
         let plan = Plan::build(spec, &inputs)?;
         // Everything that can fail goes before the clone: after it, a failure must kill the init.
-        let rootfs = spec.rootfs()?;
         let exec_what = plan.exec_what.clone();
         // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: it moves itself in first thing. Either
         // way before its cgroup namespace is made and long before exec.
@@ -216,6 +332,11 @@ impl Container {
             pipes,
             cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
             |pid, placed| {
+                // Before the init may go on: its pid in the state, for a delete after we die.
+                state.pid = pid;
+                state.pid_start_time = state::process_start_time(pid).unwrap_or(0);
+                state.cgroup = Some(cgroup.record());
+                state::save(dir, &state)?;
                 // v1: the init joins itself (JoinCgroup steps); v2 without CLONE_INTO_CGROUP (the
                 // clone(2) fallback): move it here.
                 if !placed && tasks.is_empty() {
@@ -249,19 +370,12 @@ impl Container {
             None => None,
         };
 
-        let pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
-        let state = State {
-            oci_version: spec.config().version().clone(),
-            id: id.to_string(),
-            status: Status::Created,
-            pid: spawned.pid,
-            bundle: spec.bundle().to_path_buf(),
-            rootfs,
-            created: state::now_rfc3339(),
-            annotations: spec.config().annotations().clone().unwrap_or_default(),
-            pid_start_time,
-            cgroup: Some(cgroup.record()),
-        };
+        state.status = Status::Created;
+        state.pid = spawned.pid;
+        state.pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
+        state.cgroup = Some(cgroup.record());
+        state.creator_pid = 0;
+        state.creator_start_time = 0;
         let mut container = Container {
             root: opts.root.clone(),
             state,
@@ -682,13 +796,20 @@ impl Container {
         } else if self.is_parent && self.exit.is_none() {
             self.reap_now();
         }
+        if self.state.creator_pid != 0 && !self.is_parent {
+            // Left by a create that was killed: its init may still wait before exec.
+            kill_if_same(self.state.pid, self.state.pid_start_time);
+        }
         if let Some(cg) = &self.cgroup {
             // Also kills what is left in it (processes that outlived the init without a pid namespace).
             cg.destroy()?;
         }
         let config = self.config().ok();
         remove_state_dir(&self.dir())?;
+        state::collect_abandoned(&self.root, Some(&self.state.id));
         self.pidfd = None;
+        // Its terminal is gone with it.
+        self.pty = None;
         self.deleted = true;
         if let Some(spec) = &config {
             let state = hook_state(spec, self.id(), "stopped", self.state.pid);
@@ -732,14 +853,22 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 
 /// The states of every container under `root`.
 pub fn list(root: impl AsRef<Path>) -> Result<Vec<State>> {
+    list_all(root).map(|(states, _)| states)
+}
+
+/// [`list`], and the entries that could not be read (a corrupt state file: the error names it),
+/// which `list` skips: one broken entry must not hide the others (`delete --force` removes it).
+pub fn list_all(root: impl AsRef<Path>) -> Result<(Vec<State>, Vec<Error>)> {
     let root = root.as_ref();
+    state::collect_abandoned(root, None);
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     for id in state::ids(root)? {
         match state::load(root, &id) {
             Ok(s) => out.push(s),
             Err(Error::NotFound { .. }) => {}
-            Err(e) => return Err(e),
+            Err(e) => bad.push(e),
         }
     }
-    Ok(out)
+    Ok((out, bad))
 }

@@ -67,7 +67,7 @@ pub enum Error {
     Setup { what: String, errno: Errno },
 
     /// A file operation of the runtime itself failed.
-    #[error("{op} {}: {}", path.display(), ErrnoText(io_errno(source)))]
+    #[error("{op} {}: {}", path.display(), IoText(source))]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
     /// A system call of the runtime itself failed.
@@ -82,6 +82,10 @@ pub enum Error {
     #[error("{what} failed ({status}): {output}")]
     Hook { what: String, status: String, output: String },
 
+    /// A container's state file cannot be read back (truncated, not JSON, too large).
+    #[error("corrupt container state {}: {reason}", path.display())]
+    StateCorrupt { path: PathBuf, reason: String },
+
     /// A file or directory the runtime would act on could have been written by another user.
     #[error("refusing {}: {reason}; another user could have written it", path.display())]
     Untrusted { path: PathBuf, reason: String },
@@ -94,7 +98,24 @@ pub enum Error {
 }
 
 fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+    match e.raw_os_error() {
+        Some(n) => Errno::from_raw(n),
+        None if matches!(e.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData) => Errno::EINVAL,
+        None => Errno::EIO,
+    }
+}
+
+/// An I/O error as users read it: the errno's text and name, or (an error the runtime made, with
+/// no errno behind it) its own message.
+struct IoText<'a>(&'a std::io::Error);
+
+impl fmt::Display for IoText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(n) => ErrnoText(Errno::from_raw(n)).fmt(f),
+            None => self.0.fmt(f),
+        }
+    }
 }
 
 impl Error {
@@ -104,7 +125,7 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::WrongState { .. } => ErrorKind::WrongState,
-            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } | Error::Untrusted { .. } | Error::Hook { .. } => ErrorKind::Os,
+            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } | Error::Untrusted { .. } | Error::Hook { .. } | Error::StateCorrupt { .. } => ErrorKind::Os,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Unsupported(_) => ErrorKind::Unsupported,
         }
@@ -117,6 +138,7 @@ impl Error {
             Error::Io { source, .. } => Some(io_errno(source) as i32),
             Error::Timeout(_) => Some(libc::ETIMEDOUT),
             Error::Untrusted { .. } => Some(libc::EPERM),
+            Error::StateCorrupt { .. } => Some(libc::EUCLEAN),
             _ => None,
         }
     }

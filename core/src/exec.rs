@@ -249,7 +249,7 @@ impl Container {
             None => Vec::new(),
         };
         let inputs = PlanInputs {
-            seccomp_cache: Some(self.root().join(".seccomp-cache")),
+            seccomp_cache: Some(state::cache::seccomp_dir(&state::cache::default_dir())),
             cgroup_tasks: tasks.iter().map(|(p, fd)| (p.clone(), fd.as_raw_fd())).collect(),
             report_fd: pipes.report_w.as_raw_fd(),
             go_fd: pipes.go_r.as_raw_fd(),

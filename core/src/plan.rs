@@ -356,7 +356,15 @@ impl Plan {
             None => None,
         };
 
-        let first_free = 3u32.checked_add(inputs.preserve_fds).ok_or_else(|| Error::invalid("preserve_fds", inputs.preserve_fds, "too large"))?;
+        // Every preserved fd must be open (runc passes each as a file): a count that runs past the
+        // caller's fds would otherwise keep whatever else is open, or wrap around.
+        let first_free = 3u32.checked_add(inputs.preserve_fds).filter(|n| *n <= 1 << 20).ok_or_else(|| Error::invalid("preserve_fds", inputs.preserve_fds, "more fds than a process can have"))?;
+        for fd in 3..first_free {
+            // SAFETY: F_GETFD only reads the fd's flags.
+            if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } < 0 {
+                return Err(Error::invalid("preserve_fds", inputs.preserve_fds, format!("fd {fd} is not open (fds 3 to {} are passed)", first_free - 1)));
+            }
+        }
         let lsm_raw = lsm_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
         let early_close = steps.len();
         // (its keep list is filled in below, once every fd the plan uses is known)

@@ -61,6 +61,30 @@ pub struct Spec {
     bundle: PathBuf,
 }
 
+/// The most any file the runtime parses may hold (config.json, process.json, state.json, a
+/// resources or seccomp file): they are small, and one that never ends (a symlink to /dev/zero)
+/// must not exhaust memory.
+pub const MAX_PARSED_FILE: u64 = 16 << 20;
+
+/// Reads a file the runtime parses: a regular file (a fifo, device or directory is an error, not
+/// a read that blocks or never ends) of at most [`MAX_PARSED_FILE`] bytes, as UTF-8.
+pub fn read_bounded(path: &Path) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |reason: &str| Error::io("read", path)(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason.to_string()));
+    // O_NONBLOCK: opening a fifo for reading must not wait for a writer.
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(Error::io("read", path))?;
+    if !f.metadata().map_err(Error::io("read", path))?.is_file() {
+        return Err(fail("not a regular file"));
+    }
+    let mut text = String::new();
+    f.take(MAX_PARSED_FILE + 1).read_to_string(&mut text).map_err(Error::io("read", path))?;
+    if text.len() as u64 > MAX_PARSED_FILE {
+        return Err(fail(&format!("larger than {MAX_PARSED_FILE} bytes")));
+    }
+    Ok(text)
+}
+
 fn parse_config(text: &str, source_name: &str) -> Result<oci::Spec> {
     serde_json::from_str(text)
         .map_err(|e| Error::ConfigParse { source_name: source_name.to_string(), reason: e.to_string() })
@@ -71,7 +95,7 @@ impl Spec {
     pub fn from_bundle(bundle: impl AsRef<Path>) -> Result<Spec> {
         let bundle = std::path::absolute(bundle.as_ref()).map_err(Error::io("resolve", bundle.as_ref()))?;
         let path = bundle.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(Error::io("read", &path))?;
+        let text = read_bounded(&path)?;
         let config = parse_config(&text, &path.display().to_string())?;
         Ok(Spec { config, bundle })
     }
@@ -641,9 +665,13 @@ impl SpecBuilder {
     }
 
     /// Uses the embedded default root: a read-only view of the host's /usr, /bin, /sbin, /lib*,
-    /// /etc with a fresh /proc, /dev, /tmp and /run (see [`crate::rootfs::default_root`]).
-    pub fn default_root(mut self, state_root: &Path) -> Result<Self> {
-        let (dir, mounts) = crate::rootfs::default_root::prepare(state_root)?;
+    /// /etc with a fresh /proc, /dev, /tmp and /run (see [`crate::rootfs::default_root`]). Its
+    /// skeleton lives in this user's cache directory ([`crate::state::cache`]), never in a state
+    /// root; `_state_root` (where the container's state will go) is not used any more and is
+    /// kept so that callers need not change.
+    pub fn default_root(mut self, _state_root: &Path) -> Result<Self> {
+        let cache = crate::state::cache::default_dir();
+        let (dir, mounts) = crate::rootfs::default_root::prepare(&cache)?;
         self.spec.config.set_mounts(Some(mounts));
         let mut masked = self.linux().masked_paths().clone().unwrap_or_default();
         for secret in crate::rootfs::default_root::host_secrets()? {

@@ -1,6 +1,12 @@
 //! Persistent state: one directory per container under a state root (default `/run/rcontainer`),
 //! holding `state.json` (the OCI state plus what rcontainer needs to manage the container from
 //! another process) and, until `start`, the `exec.fifo` the container's init blocks on.
+//!
+//! Crash consistency: a container's directory appears with its state.json already in it
+//! ([`create_with_state`]: made under a temporary name, then renamed), and the state names what
+//! create is about to make (the cgroup, then the init's pid) before it is made. A runtime killed
+//! at any instant thus leaves a container that `list` shows, `state` reports (`creating` while
+//! its creator lives, `stopped` once it is gone) and `delete` removes, freeing the id.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,14 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod cache;
+
 pub(crate) const STATE_FILE: &str = "state.json";
 pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 /// The container's OCI config as it was created (what `exec` starts from: its namespaces,
 /// seccomp profile and process defaults), whatever happens to the bundle afterwards.
 pub(crate) const CONFIG_FILE: &str = "config.json";
-/// The most a state or config file may hold (they are read back, and a corrupt or hostile one
-/// must not exhaust memory).
-pub(crate) const MAX_STATE_FILE: u64 = 16 << 20;
 
 /// Lifecycle status, as the OCI state reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +73,16 @@ pub struct State {
     /// Where the container's cgroup is (absent for containers without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::cgroups::CgroupRecord>,
+    /// While `creating`: the process creating the container (pid and start time). Once it is
+    /// gone without having finished, the create failed and the container is `stopped`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub creator_pid: i32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub creator_start_time: u64,
+}
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl State {
@@ -126,16 +141,55 @@ pub(crate) fn state_dir(root: &Path, id: &str) -> PathBuf {
     root.join(id)
 }
 
-/// Creates the state dir; fails with AlreadyExists when the id is taken.
-pub(crate) fn create_dir(root: &Path, id: &str) -> Result<PathBuf> {
+/// Creates the container's state dir holding `state` (whose id names it): made under a
+/// temporary name (`.tmp-<id>-<pid>`) with state.json written inside, then renamed into place,
+/// so the directory never exists without its state. Fails with AlreadyExists when the id is
+/// taken. Temporaries left by killed creators are collected on the way.
+pub(crate) fn create_with_state(root: &Path, state: &State) -> Result<PathBuf> {
+    let id = &state.id;
     validate_id(id)?;
     fs::DirBuilder::new().recursive(true).mode(0o711).create(root).map_err(Error::io("create state root", root))?;
     let dir = state_dir(root, id);
-    match fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => Ok(dir),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::AlreadyExists { id: id.to_string() }),
-        Err(e) => Err(Error::io("create state dir", dir)(e)),
+    if dir.exists() {
+        return Err(Error::AlreadyExists { id: id.to_string() });
     }
+    collect_abandoned(root, None);
+    let tmp = root.join(format!(".tmp-{id}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::DirBuilder::new().mode(0o711).create(&tmp).map_err(Error::io("create state dir", &tmp))?;
+    let placed = save(&tmp, state).and_then(|()| match fs::rename(&tmp, &dir) {
+        Ok(()) => Ok(()),
+        // A directory holding a state (never empty) is in the way: the id is taken.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY | libc::EEXIST)) => Err(Error::AlreadyExists { id: id.to_string() }),
+        Err(e) => Err(Error::io("create state dir", &dir)(e)),
+    });
+    if let Err(e) = placed {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(dir)
+}
+
+/// Removes the temporary state dirs (`.tmp-<id>-<pid>`, of container `id` or of any) whose
+/// creator is gone: a create killed before its state dir was in place. Also entries `.tmp*`
+/// older than a minute.
+pub(crate) fn collect_abandoned(root: &Path, id: Option<&str>) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".tmp-")) else { continue };
+        let Some((owner, pid)) = rest.rsplit_once('-') else { continue };
+        if id.is_some_and(|id| id != owner) {
+            continue;
+        }
+        let Ok(pid) = pid.parse::<i32>() else { continue };
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let alive = pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || nix::errno::Errno::last() == nix::errno::Errno::EPERM);
+        if !alive {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+    cache::collect_stale(root);
 }
 
 /// Writes state.json atomically (write a temporary file, then rename).
@@ -161,35 +215,39 @@ pub(crate) fn save_config(dir: &Path, spec: &crate::spec::Spec) -> Result<()> {
 
 /// The container's config as it was created (its bundle as the base for relative paths).
 pub(crate) fn load_config(root: &Path, state: &State) -> Result<crate::spec::Spec> {
-    use std::io::Read;
     let path = state_dir(root, &state.id).join(CONFIG_FILE);
-    let f = fs::File::open(&path).map_err(Error::io("read", &path))?;
-    let mut text = String::new();
-    f.take(MAX_STATE_FILE + 1).read_to_string(&mut text).map_err(Error::io("read", &path))?;
-    if text.len() as u64 > MAX_STATE_FILE {
-        return Err(Error::ConfigParse { source_name: path.display().to_string(), reason: format!("larger than {MAX_STATE_FILE} bytes") });
-    }
+    let text = crate::spec::read_bounded(&path)?;
     crate::spec::Spec::from_json_named(&text, &state.bundle, &path.display().to_string())
 }
 
-/// Reads a container's state and refreshes its status from the live process.
+/// Reads a container's state and refreshes its status from the live process. A state file that
+/// cannot be read back is [`Error::StateCorrupt`] (naming the file); a missing one NotFound.
 pub fn load(root: &Path, id: &str) -> Result<State> {
     validate_id(id)?;
-    let path = state_dir(root, id).join(STATE_FILE);
-    let text = match fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound { id: id.to_string() }),
-        Err(e) => return Err(Error::io("read", path)(e)),
-    };
-    let mut state: State = serde_json::from_slice(&text).map_err(|e| Error::ConfigParse { source_name: path.display().to_string(), reason: e.to_string() })?;
+    let dir = state_dir(root, id);
+    let path = dir.join(STATE_FILE);
+    if !path.exists() && !dir.exists() {
+        return Err(Error::NotFound { id: id.to_string() });
+    }
+    let text = crate::spec::read_bounded(&path).map_err(|e| Error::StateCorrupt { path: path.clone(), reason: e.to_string() })?;
+    let mut state: State = serde_json::from_str(&text).map_err(|e| Error::StateCorrupt { path: path.clone(), reason: e.to_string() })?;
+    if state.id != id {
+        return Err(Error::StateCorrupt { path, reason: format!("it names container {:?}", state.id) });
+    }
     refresh(root, &mut state);
     Ok(state)
 }
 
 /// Recomputes `status` from what the host shows: a dead (or recycled) pid is stopped; a live one
-/// is created while its exec fifo exists, paused while its cgroup is frozen, else running.
+/// is created while its exec fifo exists, paused while its cgroup is frozen, else running. A
+/// container still `creating` stays so while its creator lives; once the creator is gone it is
+/// `stopped` (the create failed; `delete` removes what it left).
 pub(crate) fn refresh(root: &Path, state: &mut State) {
     if state.status == Status::Creating {
+        let creator_alive = state.creator_pid > 0 && process_start_time(state.creator_pid) == Some(state.creator_start_time);
+        if !creator_alive {
+            state.status = Status::Stopped;
+        }
         return;
     }
     state.status = match process_start_time(state.pid) {
@@ -221,7 +279,9 @@ pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
     fields.get(22 - 3)?.parse().ok()
 }
 
-/// Ids of the containers under `root` (directories holding a state file).
+/// Ids of the containers under `root`: its directories not named with a dot (a state root holds
+/// only containers; `.tmp-*` are states being created). One without a state file is listed too
+/// (a corrupt container, for `list` to report and `delete` to remove).
 pub(crate) fn ids(root: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(root) {
         Ok(e) => e,
@@ -231,7 +291,7 @@ pub(crate) fn ids(root: &Path) -> Result<Vec<String>> {
     let mut ids: Vec<String> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.') && root.join(n).join(STATE_FILE).exists())
+        .filter(|n| !n.starts_with('.') && root.join(n).is_dir())
         .collect();
     ids.sort();
     Ok(ids)

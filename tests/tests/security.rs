@@ -258,11 +258,21 @@ fn the_default_root_hides_host_secrets_and_is_read_only_all_the_way_down() {
 fn a_seccomp_cache_another_user_could_write_is_not_trusted() {
     require_root!();
     let root = StateRoot::new();
+    // A cache of this test's own (RCONTAINER_CACHE_DIR), not the machine's.
+    let cache_root = tempfile::tempdir().expect("tempdir");
+    let adhoc = |root: &StateRoot, extra: &[&str], script: &str| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", script]);
+        let mut cmd = Cli::new(root.path()).command(&args);
+        cmd.env("RCONTAINER_CACHE_DIR", cache_root.path());
+        output_timeout(cmd, TIMEOUT)
+    };
     let probe = syscall_line("unshare_user", 272, "0x10000000");
     // First run: compiles Docker's profile and caches it.
     let first = adhoc(&root, &[], &probe).ok();
     assert!(first.stdout.contains("unshare_user=1\n"), "{first:?}");
-    let cache = root.path().join(".seccomp-cache");
+    let cache = cache_root.path().join("seccomp");
     let entries: Vec<_> = std::fs::read_dir(&cache).expect("the cache exists").flatten().map(|e| e.path()).collect();
     assert!(!entries.is_empty(), "nothing cached");
     // Another user's forgery: same profile text, an allow-all program (BPF_RET|BPF_K ALLOW).

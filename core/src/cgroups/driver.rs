@@ -63,13 +63,7 @@ impl Cgroup {
         if let Some(r) = resources {
             validate_resources(r)?;
         }
-        let placement = Placement::new(id, cgroups_path)?;
-        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(Error::io("read", "/proc/self/cgroup"))?;
-        let own = parse_proc_cgroup(&own);
-        let inner = match host().layout {
-            Layout::V2 => Inner::V2(v2::V2::create(&placement, &own)?),
-            Layout::V1 | Layout::Hybrid => Inner::V1(v1::V1::create(&placement, &own)?),
-        };
+        let inner = Self::layout(id, cgroups_path, false)?;
         let cg = Cgroup { inner };
         if let Some(r) = resources {
             if let Err(e) = cg.apply(r) {
@@ -78,6 +72,23 @@ impl Cgroup {
             }
         }
         Ok(cg)
+    }
+
+    /// What [`Cgroup::create`] would make, made of nothing: its directories, and as `created`
+    /// those that do not exist now. Written to the state before the cgroup is created, so that
+    /// a runtime killed in between leaves a record `delete` can remove it by.
+    pub fn plan(id: &str, cgroups_path: Option<&Path>) -> Result<CgroupRecord> {
+        Ok(Cgroup { inner: Self::layout(id, cgroups_path, true)? }.record())
+    }
+
+    fn layout(id: &str, cgroups_path: Option<&Path>, dry: bool) -> Result<Inner> {
+        let placement = Placement::new(id, cgroups_path)?;
+        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(Error::io("read", "/proc/self/cgroup"))?;
+        let own = parse_proc_cgroup(&own);
+        Ok(match host().layout {
+            Layout::V2 => Inner::V2(v2::V2::create(&placement, &own, dry)?),
+            Layout::V1 | Layout::Hybrid => Inner::V1(v1::V1::create(&placement, &own, dry)?),
+        })
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
@@ -366,11 +377,19 @@ pub(crate) fn parse_proc_cgroup(text: &str) -> Vec<OwnCgroup> {
 }
 
 /// Creates `leaf` and any missing parents below `base` one by one, recording the ones made.
-pub(crate) fn make_dirs(base: &Path, leaf: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+/// With `dry`, nothing is made: `created` gets the directories that do not exist now (what a
+/// later real call would make; [`Cgroup::plan`]).
+pub(crate) fn make_dirs(base: &Path, leaf: &Path, created: &mut Vec<PathBuf>, dry: bool) -> Result<()> {
     let rel = leaf.strip_prefix(base).unwrap_or(leaf);
     let mut cur = base.to_path_buf();
     for c in rel.components() {
         cur.push(c);
+        if dry {
+            if !cur.exists() && !created.contains(&cur) {
+                created.push(cur.clone());
+            }
+            continue;
+        }
         match std::fs::create_dir(&cur) {
             Ok(()) => created.push(cur.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

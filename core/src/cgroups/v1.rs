@@ -40,7 +40,8 @@ fn controllers_of(hierarchy: &str) -> BTreeSet<String> {
 }
 
 impl V1 {
-    pub(crate) fn create(placement: &Placement, own: &[OwnCgroup]) -> Result<V1> {
+    /// With `dry`, nothing is made (see `make_dirs`).
+    pub(crate) fn create(placement: &Placement, own: &[OwnCgroup], dry: bool) -> Result<V1> {
         let hierarchies = &super::host().v1;
         if hierarchies.is_empty() {
             return Err(Error::Unsupported("no cgroup v1 hierarchy is mounted under /sys/fs/cgroup".into()));
@@ -58,10 +59,10 @@ impl V1 {
             let own_path = own_path.strip_prefix(&h.root).map(Path::to_path_buf).unwrap_or(own_path);
             let dir = placement.dir(&mount, &own_path);
             let first_new = v.created.len();
-            let made = make_dirs(&mount, &dir, &mut v.created);
+            let made = make_dirs(&mount, &dir, &mut v.created, dry);
             v.dirs.push((h.dir.clone(), dir));
             let made = made.and_then(|()| {
-                if ctrls.contains("cpuset") {
+                if ctrls.contains("cpuset") && !dry {
                     // A new cpuset cgroup starts with empty cpus/mems and refuses tasks until
                     // they are set: copy them down from the parent, top-down.
                     for d in &v.created[first_new..] {

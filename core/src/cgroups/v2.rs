@@ -50,7 +50,8 @@ fn enable_controllers(dir: &Path) {
 }
 
 impl V2 {
-    pub(crate) fn create(placement: &Placement, own: &[OwnCgroup]) -> Result<V2> {
+    /// With `dry`, nothing is made or enabled (see `make_dirs`).
+    pub(crate) fn create(placement: &Placement, own: &[OwnCgroup], dry: bool) -> Result<V2> {
         let mount = Path::new(CGROUP_ROOT);
         let own_path = own.iter().find(|o| o.controllers.is_empty()).map(|o| o.path.clone()).unwrap_or_default();
         let dir = placement.dir(mount, &own_path);
@@ -78,15 +79,17 @@ impl V2 {
         let mut result = Ok(());
         for a in ancestors {
             if !a.exists() {
-                result = make_dirs(mount, a, &mut v.created);
+                result = make_dirs(mount, a, &mut v.created, dry);
                 if result.is_err() {
                     break;
                 }
             }
-            enable_controllers(a);
+            if !dry {
+                enable_controllers(a);
+            }
         }
         if result.is_ok() {
-            result = make_dirs(mount, &dir, &mut v.created);
+            result = make_dirs(mount, &dir, &mut v.created, dry);
         }
         if let Err(e) = result {
             for d in v.created.iter().rev() {

@@ -2,7 +2,8 @@
 //! bindings). A read-only view of the host's /usr, /bin, /sbin, /lib*, /etc with a fresh /proc,
 //! /dev, /sys, /tmp and /run, so a container runs on any fresh machine without an image.
 //!
-//! On disk it is only a skeleton of empty directories and symlinks (`<state root>/.default-root`),
+//! On disk it is only a skeleton of empty directories and symlinks (`<cache>/default-root`, see
+//! [`crate::state::cache`]),
 //! shared by all containers: the bind mounts exist only in each container's mount namespace, and
 //! the root is remounted read-only inside, so no container can change it. The skeleton is used
 //! only when it is owned by this user and writable by nobody else.
@@ -119,11 +120,19 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
     m
 }
 
-/// Makes sure the skeleton exists under `state_root`; returns its path and the mounts to use.
-pub fn prepare(state_root: &Path) -> Result<(PathBuf, Vec<Mount>)> {
-    let dir = state_root.join(".default-root");
+/// Makes sure the skeleton exists in the cache directory `cache` (made 0700 when missing, and
+/// used only when it is ours and private); returns its path and the mounts to use.
+pub fn prepare(cache: &Path) -> Result<(PathBuf, Vec<Mount>)> {
+    let fd = crate::security::trust::open_private_dir(cache).map_err(|reason| Error::Untrusted { path: cache.to_path_buf(), reason })?;
+    // The skeleton is the root of containers whose root is a mapped uid (user namespaces): the
+    // cache must be searchable by others (0711: not listable, not writable).
+    let mode = nix::sys::stat::fstat(&fd).map_err(Error::sys(format!("stat {}", cache.display())))?.st_mode & 0o7777;
+    if mode & 0o011 != 0o011 {
+        nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate((mode | 0o711) & 0o755)).map_err(Error::sys(format!("chmod {}", cache.display())))?;
+    }
+    let dir = crate::state::cache::default_root_dir(cache);
     if !dir.join("proc").is_dir() {
-        build_skeleton(state_root, &dir)?;
+        build_skeleton(cache, &dir)?;
     }
     // Its directories and symlinks decide what the container sees: only ours will do.
     crate::security::trust::check_path(&dir, true).map_err(|reason| Error::Untrusted { path: dir.clone(), reason })?;
@@ -150,9 +159,10 @@ pub fn prepare(state_root: &Path) -> Result<(PathBuf, Vec<Mount>)> {
     Ok((dir, mounts))
 }
 
-fn build_skeleton(state_root: &Path, dir: &Path) -> Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o711).create(state_root).map_err(Error::io("create state root", state_root))?;
-    let tmp = state_root.join(format!(".default-root.tmp-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
+fn build_skeleton(cache: &Path, dir: &Path) -> Result<()> {
+    // Temporaries of builders that were killed.
+    crate::state::cache::collect_stale(cache);
+    let tmp = cache.join(format!(".tmp-default-root-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
     let _ = fs::remove_dir_all(&tmp);
     fs::DirBuilder::new().mode(0o755).create(&tmp).map_err(Error::io("create", &tmp))?;
     let fill = || -> Result<()> {

@@ -103,9 +103,10 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: Option<&Path>) -> Resul
         Some(c) => c,
         None => {
             let c = compile(profile)?;
-            if let Some(dir) = &dir {
+            if let (Some(fd), Some(path)) = (&dir, cache_dir) {
                 // Best effort: a cache that cannot be written only costs time.
-                let _ = crate::security::trust::write_private_file(dir, &name, &encode_entry(&key, &c.filter));
+                let _ = crate::security::trust::write_private_file(fd, &name, &encode_entry(&key, &c.filter));
+                crate::state::cache::trim(path, ".bpf", crate::state::cache::SECCOMP_ENTRIES);
             }
             c
         }

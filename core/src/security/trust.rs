@@ -80,7 +80,7 @@ pub(crate) fn open_private_file(dir: &impl AsFd, name: &str, max: u64) -> Result
 /// file, then rename).
 pub(crate) fn write_private_file(dir: &impl AsFd, name: &str, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let unique = format!(".{name}.{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')', ' '], "");
+    let unique = format!(".tmp-{name}.{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')', ' '], "");
     let fd = nix::fcntl::openat(dir, unique.as_str(), OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o600))?;
     let mut f = std::fs::File::from(fd);
     let written = f.write_all(data).and_then(|()| nix::fcntl::renameat(dir, unique.as_str(), dir, name).map_err(std::io::Error::from));
