@@ -224,7 +224,8 @@ impl CErr {
         CErr { kind: RCONTAINER_ERROR_INTERNAL, errno: 0, message: message.into() }
     }
     fn into_raw(self) -> *mut rcontainer_error_t {
-        let message = CString::new(self.message.replace('\0', "\\0")).unwrap_or_default();
+        // One line, whatever the input it quotes: control characters (NUL too) escaped.
+        let message = CString::new(rcontainer_core::error::one_line(&self.message).into_owned()).unwrap_or_default();
         rcontainer_error_t { magic: MAGIC_ERROR, kind: self.kind, errno: self.errno, message }.into_raw()
     }
 }

@@ -247,18 +247,9 @@ impl Log {
     }
 }
 
-/// `text` with its control characters escaped (`\n`, `\u{1b}`): a message quoting a value from a
-/// config must stay one line on a terminal or in a log, and forge nothing.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect())
-}
-
 /// A warning: on stderr and in the log.
 pub fn warn(cli: &Cli, message: &str) {
-    eprintln!("rcontainer: warning: {}", printable(message));
+    eprintln!("rcontainer: warning: {}", rcontainer_core::error::one_line(message));
     Log::of(cli).write("warning", message);
 }
 
@@ -279,7 +270,7 @@ fn main() {
     let status = match commands::dispatch(&cli) {
         Ok(status) => status,
         Err(f) => {
-            eprintln!("rcontainer: {}", printable(&f.message));
+            eprintln!("rcontainer: {}", rcontainer_core::error::one_line(&f.message));
             Log::of(&cli).write("error", &f.message);
             f.status
         }

@@ -43,11 +43,11 @@ impl fmt::Display for ErrnoText {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A field of the configuration has a value that cannot work.
-    #[error("invalid configuration: {field} = {value}: {reason}")]
+    #[error("invalid configuration: {} = {}: {}", one_line(field), one_line(value), one_line(reason))]
     InvalidSpec { field: String, value: String, reason: String },
 
     /// config.json (or a JSON string) could not be read as an OCI runtime spec.
-    #[error("invalid OCI config {source_name}: {reason}")]
+    #[error("invalid OCI config {}: {}", one_line(source_name), one_line(reason))]
     ConfigParse { source_name: String, reason: String },
 
     #[error("invalid container id {id:?}: {reason}")]
@@ -63,38 +63,48 @@ pub enum Error {
     WrongState { id: String, op: &'static str, status: Status },
 
     /// A step of the container's setup (between clone and exec) failed in the child.
-    #[error("{what}: {}", ErrnoText(*errno))]
+    #[error("{}: {}", one_line(what), ErrnoText(*errno))]
     Setup { what: String, errno: Errno },
 
     /// A file operation of the runtime itself failed.
-    #[error("{op} {}: {}", path.display(), IoText(source))]
+    #[error("{op} {}: {}", one_line(&path.display().to_string()), IoText(source))]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
     /// A system call of the runtime itself failed.
-    #[error("{op}: {}", ErrnoText(*errno))]
+    #[error("{}: {}", one_line(op), ErrnoText(*errno))]
     Sys { op: String, errno: Errno },
 
     /// The container's first process died before it reported its setup done.
-    #[error("container {id:?}: init process died during setup ({how})")]
+    #[error("container {id:?}: init process died during setup ({})", one_line(how))]
     SetupDied { id: String, how: String },
 
     /// An OCI hook failed (exited non-zero, or was killed at its timeout).
-    #[error("{what} failed ({status}): {output}")]
+    #[error("{} failed ({}): {}", one_line(what), one_line(status), one_line(output))]
     Hook { what: String, status: String, output: String },
 
     /// A container's state file cannot be read back (truncated, not JSON, too large).
-    #[error("corrupt container state {}: {reason}", path.display())]
+    #[error("corrupt container state {}: {}", one_line(&path.display().to_string()), one_line(reason))]
     StateCorrupt { path: PathBuf, reason: String },
 
     /// A file or directory the runtime would act on could have been written by another user.
-    #[error("refusing {}: {reason}; another user could have written it", path.display())]
+    #[error("refusing {}: {}; another user could have written it", one_line(&path.display().to_string()), one_line(reason))]
     Untrusted { path: PathBuf, reason: String },
 
     #[error("timed out after {0:?}")]
     Timeout(Duration),
 
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Unsupported(String),
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): every message is one line,
+/// whatever a config, path or program output put in it, so it cannot forge log lines or drive a
+/// terminal.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect())
 }
 
 fn io_errno(e: &std::io::Error) -> Errno {

@@ -16,6 +16,8 @@ pub mod security;
 pub mod spec;
 pub mod state;
 
+#[cfg(test)]
+mod hostile_input_tests;
 mod child;
 mod spawn;
 mod sys;
