@@ -24,6 +24,10 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+echo "== format and lints (rustfmt.toml; clippy with warnings as errors)"
+cargo fmt --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+
 echo "== build"
 cargo build --workspace --all-targets
 

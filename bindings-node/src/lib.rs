@@ -17,8 +17,8 @@ mod error;
 mod options;
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::future::Future;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -26,7 +26,10 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::{Env, Property, PropertyAttributes};
 use napi_derive::napi;
-use rcontainer_core::{Container as CoreContainer, CreateOptions as CoreCreateOptions, ExecCommand, ExecOptions as CoreExecOptions, ExitStatus as CoreExit, Process as CoreProcess, Stdio};
+use rcontainer_core::{
+    Container as CoreContainer, CreateOptions as CoreCreateOptions, ExecCommand, ExecOptions as CoreExecOptions, ExitStatus as CoreExit,
+    Process as CoreProcess, Stdio,
+};
 use serde_json::Value;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
@@ -520,8 +523,8 @@ async fn wait_async<T: Waitable>(shared: Arc<Mutex<T>>, what: String) -> BResult
         }
     };
     // SAFETY: the AsyncFd owns this dup of the pidfd and nothing else closes or replaces it.
-    let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
-        .map_err(|e| Failure::os(&format!("{op}: watch pidfd"), &std::io::Error::from(e)))?;
+    let afd =
+        unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(|e| Failure::os(&format!("{op}: watch pidfd"), &std::io::Error::from(e)))?;
     loop {
         let mut ready = afd.readable().await.map_err(|e| Failure::os(&format!("{op}: poll pidfd"), &e))?;
         let mut g = lock(&shared);
@@ -559,8 +562,8 @@ impl Container {
             _ => return Err(Failure::invalid(op, "expected an options object such as { args: ['sh', '-c', 'echo hi'] }").into_napi(&env)),
         };
         let values = read_options(op, Some(&obj), &[CREATE_KEYS]).map_err(|f| f.into_napi(&env))?;
-        let c = create_container(env.raw() as usize, op, &values, [StdioKind::Ignore, StdioKind::Inherit, StdioKind::Inherit])
-            .map_err(|f| f.into_napi(&env))?;
+        let c =
+            create_container(env.raw() as usize, op, &values, [StdioKind::Ignore, StdioKind::Inherit, StdioKind::Inherit]).map_err(|f| f.into_napi(&env))?;
         Ok(Container { inner: c.shared, id: c.id, pid: c.pid })
     }
 
@@ -627,7 +630,12 @@ impl Container {
         let fail = |f: Failure| f.into_napi(&env);
         let obj = match options.get_type()? {
             ValueType::Object => Object::from_unknown(options)?,
-            _ => return Err(fail(Failure::invalid(&op, format!("expected an options object with one or more of {}, such as {{ memory: '64M' }}", LIMIT_KEYS.join(", "))))),
+            _ => {
+                return Err(fail(Failure::invalid(
+                    &op,
+                    format!("expected an options object with one or more of {}, such as {{ memory: '64M' }}", LIMIT_KEYS.join(", ")),
+                )))
+            }
         };
         let values = read_options(&op, Some(&obj), &[LIMIT_KEYS]).map_err(fail)?;
         if values.values().all(Value::is_null) {
@@ -922,7 +930,9 @@ impl Process {
         let cell = self.outcome.clone();
         let fut = self.outcome_future();
         let (as_buffer, op) = (self.as_buffer, self.op.clone());
-        env.spawn_future_with_callback(async move { Ok(cell.get_or_init(|| fut).await.clone()) }, move |env, r: Outcome| finish(env, r, as_buffer, &op, "the process"))
+        env.spawn_future_with_callback(async move { Ok(cell.get_or_init(|| fut).await.clone()) }, move |env, r: Outcome| {
+            finish(env, r, as_buffer, &op, "the process")
+        })
     }
 
     /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to
@@ -1163,7 +1173,14 @@ struct Outcome {
 
 /// Waits for `shared` (killed at `timeout`: its length and deadline) while reading the stdout and
 /// stderr pipes to their end and writing `input` to the stdin pipe (`pipes`: our ends).
-async fn collect<T: Waitable>(shared: Arc<Mutex<T>>, what: String, op: String, timeout: Option<(Duration, tokio::time::Instant)>, pipes: [Option<OwnedFd>; 3], input: Vec<u8>) -> Outcome {
+async fn collect<T: Waitable>(
+    shared: Arc<Mutex<T>>,
+    what: String,
+    op: String,
+    timeout: Option<(Duration, tokio::time::Instant)>,
+    pipes: [Option<OwnedFd>; 3],
+    input: Vec<u8>,
+) -> Outcome {
     let [stdin_fd, stdout_fd, stderr_fd] = pipes;
     let waiter = async {
         let w = wait_async(shared.clone(), what.clone());

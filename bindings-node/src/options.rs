@@ -32,8 +32,28 @@ pub struct Parsed {
 }
 
 pub const CREATE_KEYS: &[&str] = &[
-    "id", "args", "rootfs", "hostname", "env", "cwd", "user", "namespaces", "uidMap", "gidMap", "mounts", "network", "memory",
-    "memorySwap", "cpus", "pids", "stdio", "spec", "root", "bundle", "tty", "ttySize",
+    "id",
+    "args",
+    "rootfs",
+    "hostname",
+    "env",
+    "cwd",
+    "user",
+    "namespaces",
+    "uidMap",
+    "gidMap",
+    "mounts",
+    "network",
+    "memory",
+    "memorySwap",
+    "cpus",
+    "pids",
+    "stdio",
+    "spec",
+    "root",
+    "bundle",
+    "tty",
+    "ttySize",
 ];
 /// The keys of `container.exec(args, options)` (besides RUN_KEYS: capture, timeout, input, encoding).
 pub const EXEC_KEYS: &[&str] = &["env", "cwd", "user", "tty", "ttySize", "stdio"];
@@ -121,7 +141,9 @@ fn mounts(op: &str, v: &Value) -> BResult<Vec<Mount>> {
     let arr = v.as_array().ok_or_else(|| Failure::invalid(op, format!("options.mounts must be an array, got {}", show(v))))?;
     let mut out = Vec::new();
     for (i, e) in arr.iter().enumerate() {
-        let m = e.as_object().ok_or_else(|| Failure::invalid(op, format!("options.mounts[{i}] must be an object {{source, destination, type?, options?, readonly?}}, got {}", show(e))))?;
+        let m = e.as_object().ok_or_else(|| {
+            Failure::invalid(op, format!("options.mounts[{i}] must be an object {{source, destination, type?, options?, readonly?}}, got {}", show(e)))
+        })?;
         let get_str = |k: &str| -> BResult<Option<String>> {
             match m.get(k) {
                 None | Some(Value::Null) => Ok(None),
@@ -281,7 +303,12 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
                 };
             }
         }
-        v => return Err(Failure::invalid(op, format!("options.namespaces must be an array of types or an object {{type: true | false | path}}, got {}", show(&v)))),
+        v => {
+            return Err(Failure::invalid(
+                op,
+                format!("options.namespaces must be an array of types or an object {{type: true | false | path}}, got {}", show(&v)),
+            ))
+        }
     }
     let uid_map = get("uidMap")?;
     let gid_map = get("gidMap")?;

@@ -112,7 +112,11 @@ struct Config {
 /// (or "-1") means no limit.
 fn size_arg(field: &str, v: Option<&SizeArg>, unlimited_ok: bool) -> rcontainer_core::Result<Option<i64>> {
     let invalid = |value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
-    let reason = if unlimited_ok { "must be a positive number of bytes, a size such as \"32M\", or -1 (no limit)" } else { "must be a positive number of bytes or a size such as \"32M\"" };
+    let reason = if unlimited_ok {
+        "must be a positive number of bytes, a size such as \"32M\", or -1 (no limit)"
+    } else {
+        "must be a positive number of bytes or a size such as \"32M\""
+    };
     match v {
         None => Ok(None),
         Some(SizeArg::Bytes(-1)) if unlimited_ok => Ok(Some(-1)),
@@ -542,7 +546,11 @@ impl NativeProcess {
 
     fn dup_pidfd_inner(&self) -> rcontainer_core::Result<OwnedFd> {
         let p = self.lock();
-        let fd = p.pidfd().ok_or_else(|| Error::WrongState { id: self.container.clone(), op: "wait for the exec'd process of", status: rcontainer_core::Status::Stopped })?;
+        let fd = p.pidfd().ok_or_else(|| Error::WrongState {
+            id: self.container.clone(),
+            op: "wait for the exec'd process of",
+            status: rcontainer_core::Status::Stopped,
+        })?;
         dup_fd(fd.as_raw_fd(), &self.what())
     }
 }

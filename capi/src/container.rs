@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use rcontainer_core::{Container, CreateOptions, Limits, Status};
 
-use crate::{arg_opt_path, arg_opt_str, arg_str, guard, guard_value, out_ptr, owned_string, rcontainer_error_t, rcontainer_spec_t, CErr, Handle, Kind, MAGIC_CONTAINER};
+use crate::{
+    arg_opt_path, arg_opt_str, arg_str, guard, guard_value, out_ptr, owned_string, rcontainer_error_t, rcontainer_spec_t, CErr, Handle, Kind, MAGIC_CONTAINER,
+};
 
 /// Container status (rcontainer_container_status()): being set up.
 pub const RCONTAINER_STATUS_CREATING: i32 = 1;
@@ -87,7 +89,11 @@ fn state_root(func: &str, p: *const c_char) -> Result<PathBuf, CErr> {
 ///
 /// # Safety
 /// `c` is NULL or a pointer returned by rcontainer.
-pub(crate) unsafe fn with_container(func: &'static str, c: *const rcontainer_container_t, f: impl FnOnce(&mut rcontainer_container_t) -> Result<(), CErr>) -> *mut rcontainer_error_t {
+pub(crate) unsafe fn with_container(
+    func: &'static str,
+    c: *const rcontainer_container_t,
+    f: impl FnOnce(&mut rcontainer_container_t) -> Result<(), CErr>,
+) -> *mut rcontainer_error_t {
     guard(func, || {
         // SAFETY: from_ptr checks the registry before dereferencing.
         let h = unsafe { rcontainer_container_t::from_ptr(c, func, "container") }?;
@@ -148,7 +154,11 @@ pub unsafe extern "C" fn rcontainer_container_create(
 /// # Safety
 /// `state_root` and `id` NULL or NUL-terminated; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_container_load(state_root: *const c_char, id: *const c_char, out: *mut *mut rcontainer_container_t) -> *mut rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_container_load(
+    state_root: *const c_char,
+    id: *const c_char,
+    out: *mut *mut rcontainer_container_t,
+) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_load";
     guard(F, || {
         out_ptr(F, "out", out)?;
@@ -211,7 +221,11 @@ pub unsafe extern "C" fn rcontainer_container_start(container: *mut rcontainer_c
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_container_wait(container: *mut rcontainer_container_t, timeout_ms: i64, status: *mut rcontainer_exit_status_t) -> *mut rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_container_wait(
+    container: *mut rcontainer_container_t,
+    timeout_ms: i64,
+    status: *mut rcontainer_exit_status_t,
+) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
     unsafe {
         with_container("rcontainer_container_wait", container, |h| {
@@ -288,7 +302,9 @@ pub(crate) fn no_pty(func: &str, what: String) -> CErr {
     CErr {
         kind: crate::RCONTAINER_ERROR_UNSUPPORTED,
         errno: libc::ENOTTY,
-        message: format!("{func}: {what} has no pty master here (made without a terminal, given a console socket, loaded by another process, or its master was taken)"),
+        message: format!(
+            "{func}: {what} has no pty master here (made without a terminal, given a console socket, loaded by another process, or its master was taken)"
+        ),
     }
 }
 

@@ -164,10 +164,7 @@ pub(crate) trait Handle: Sized {
                 return Err(CErr::arg(format!("{func}: {arg} is a {}, not a {}", k.type_name(), Self::KIND.type_name())));
             }
             None => {
-                return Err(CErr::arg(format!(
-                    "{func}: {arg} is not a live {} (freed already, or never returned by rcontainer)",
-                    Self::KIND.type_name()
-                )));
+                return Err(CErr::arg(format!("{func}: {arg} is not a live {} (freed already, or never returned by rcontainer)", Self::KIND.type_name())));
             }
         }
         // SAFETY: registered, so it came from into_raw and has not been freed.
@@ -511,10 +508,7 @@ const NAMESPACES: [(u32, &CStr, &str); 8] = [
 #[no_mangle]
 pub extern "C" fn rcontainer_available_namespaces() -> u32 {
     guard_value(0, || {
-        NAMESPACES
-            .iter()
-            .filter(|(_, _, proc_name)| std::path::Path::new("/proc/self/ns").join(proc_name).exists())
-            .fold(0, |acc, (bit, _, _)| acc | bit)
+        NAMESPACES.iter().filter(|(_, _, proc_name)| std::path::Path::new("/proc/self/ns").join(proc_name).exists()).fold(0, |acc, (bit, _, _)| acc | bit)
     })
 }
 

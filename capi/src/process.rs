@@ -12,8 +12,8 @@ use rcontainer_core::{ExecCommand, ExecOptions, Process, Stdio};
 use crate::container::{check_size, no_pty, with_container};
 use crate::spec::check_fd;
 use crate::{
-    arg_path, arg_str, arg_str_array, guard, guard_value, out_ptr, rcontainer_container_t, rcontainer_error_t, rcontainer_exit_status_t, CErr, Handle,
-    Kind, MAGIC_EXEC_OPTIONS, MAGIC_PROCESS,
+    arg_path, arg_str, arg_str_array, guard, guard_value, out_ptr, rcontainer_container_t, rcontainer_error_t, rcontainer_exit_status_t, CErr, Handle, Kind,
+    MAGIC_EXEC_OPTIONS, MAGIC_PROCESS,
 };
 
 /// How to exec a process into a container (rcontainer_container_exec()). Without changes it runs
@@ -45,7 +45,11 @@ impl Handle for rcontainer_exec_options_t {
 ///
 /// # Safety
 /// `o` is NULL or a pointer returned by rcontainer.
-unsafe fn with_options(func: &'static str, o: *mut rcontainer_exec_options_t, f: impl FnOnce(&mut rcontainer_exec_options_t) -> Result<(), CErr>) -> *mut rcontainer_error_t {
+unsafe fn with_options(
+    func: &'static str,
+    o: *mut rcontainer_exec_options_t,
+    f: impl FnOnce(&mut rcontainer_exec_options_t) -> Result<(), CErr>,
+) -> *mut rcontainer_error_t {
     guard(func, || {
         // SAFETY: from_ptr checks the registry before dereferencing.
         let h = unsafe { rcontainer_exec_options_t::from_ptr(o, func, "options") }?;
@@ -78,7 +82,11 @@ pub unsafe extern "C" fn rcontainer_exec_options_free(options: *mut rcontainer_e
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer; `key` and `value` NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_exec_options_set_env(options: *mut rcontainer_exec_options_t, key: *const c_char, value: *const c_char) -> *mut rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_exec_options_set_env(
+    options: *mut rcontainer_exec_options_t,
+    key: *const c_char,
+    value: *const c_char,
+) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_exec_options_set_env";
     // SAFETY: as the caller's.
     unsafe {
@@ -138,7 +146,12 @@ pub unsafe extern "C" fn rcontainer_exec_options_set_user(options: *mut rcontain
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_exec_options_set_terminal(options: *mut rcontainer_exec_options_t, on: bool, rows: u16, cols: u16) -> *mut rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_exec_options_set_terminal(
+    options: *mut rcontainer_exec_options_t,
+    on: bool,
+    rows: u16,
+    cols: u16,
+) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_exec_options_set_terminal";
     // SAFETY: as the caller's.
     unsafe {
@@ -165,12 +178,18 @@ pub unsafe extern "C" fn rcontainer_exec_options_set_terminal(options: *mut rcon
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_exec_options_set_stdio(options: *mut rcontainer_exec_options_t, stdin_fd: c_int, stdout_fd: c_int, stderr_fd: c_int) -> *mut rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_exec_options_set_stdio(
+    options: *mut rcontainer_exec_options_t,
+    stdin_fd: c_int,
+    stdout_fd: c_int,
+    stderr_fd: c_int,
+) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_exec_options_set_stdio";
     // SAFETY: as the caller's.
     unsafe {
         with_options(F, options, |o| {
-            let stdio = Stdio { stdin: check_fd(F, "stdin_fd", stdin_fd)?, stdout: check_fd(F, "stdout_fd", stdout_fd)?, stderr: check_fd(F, "stderr_fd", stderr_fd)? };
+            let stdio =
+                Stdio { stdin: check_fd(F, "stdin_fd", stdin_fd)?, stdout: check_fd(F, "stdout_fd", stdout_fd)?, stderr: check_fd(F, "stderr_fd", stderr_fd)? };
             o.stdio = stdio;
             Ok(())
         })
@@ -206,7 +225,11 @@ impl Handle for rcontainer_process_t {
 ///
 /// # Safety
 /// `p` is NULL or a pointer returned by rcontainer.
-unsafe fn with_process(func: &'static str, p: *const rcontainer_process_t, f: impl FnOnce(&mut rcontainer_process_t) -> Result<(), CErr>) -> *mut rcontainer_error_t {
+unsafe fn with_process(
+    func: &'static str,
+    p: *const rcontainer_process_t,
+    f: impl FnOnce(&mut rcontainer_process_t) -> Result<(), CErr>,
+) -> *mut rcontainer_error_t {
     guard(func, || {
         // SAFETY: from_ptr checks the registry before dereferencing.
         let h = unsafe { rcontainer_process_t::from_ptr(p, func, "process") }?;
@@ -325,7 +348,11 @@ pub unsafe extern "C" fn rcontainer_process_pidfd(process: *const rcontainer_pro
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_process_wait(process: *mut rcontainer_process_t, timeout_ms: i64, status: *mut rcontainer_exit_status_t) -> *mut rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_process_wait(
+    process: *mut rcontainer_process_t,
+    timeout_ms: i64,
+    status: *mut rcontainer_exit_status_t,
+) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
     unsafe {
         with_process("rcontainer_process_wait", process, |h| {

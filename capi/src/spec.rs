@@ -9,10 +9,7 @@ use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, 
 use rcontainer_core::spec::parse_namespace_type;
 use rcontainer_core::{Spec, SpecBuilder, Stdio};
 
-use crate::{
-    arg_opt_path, arg_path, arg_str, arg_str_array, guard, guard_value, out_ptr, owned_string, CErr, Handle, Kind,
-    MAGIC_SPEC,
-};
+use crate::{arg_opt_path, arg_path, arg_str, arg_str_array, guard, guard_value, out_ptr, owned_string, CErr, Handle, Kind, MAGIC_SPEC};
 
 /// A container configuration: an OCI runtime spec (config.json), the bundle directory its relative
 /// paths resolve against, and the stdio fds the container gets.
@@ -62,7 +59,11 @@ impl rcontainer_spec_t {
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
-unsafe fn with_spec(func: &'static str, spec: *mut rcontainer_spec_t, f: impl FnOnce(&mut rcontainer_spec_t) -> Result<(), CErr>) -> *mut crate::rcontainer_error_t {
+unsafe fn with_spec(
+    func: &'static str,
+    spec: *mut rcontainer_spec_t,
+    f: impl FnOnce(&mut rcontainer_spec_t) -> Result<(), CErr>,
+) -> *mut crate::rcontainer_error_t {
     guard(func, || {
         // SAFETY: from_ptr checks the registry before dereferencing.
         let s = unsafe { rcontainer_spec_t::from_ptr(spec, func, "spec") }?;
@@ -101,7 +102,11 @@ pub unsafe extern "C" fn rcontainer_spec_free(spec: *mut rcontainer_spec_t) {
 /// # Safety
 /// `json` and `bundle_dir` are NULL or NUL-terminated strings; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_spec_from_json(json: *const c_char, bundle_dir: *const c_char, out: *mut *mut rcontainer_spec_t) -> *mut crate::rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_spec_from_json(
+    json: *const c_char,
+    bundle_dir: *const c_char,
+    out: *mut *mut rcontainer_spec_t,
+) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_from_json";
     guard(F, || {
         out_ptr(F, "out", out)?;
@@ -545,7 +550,11 @@ pub(crate) fn check_fd(func: &str, name: &str, fd: c_int) -> Result<Option<c_int
     }
     // SAFETY: F_GETFD only queries the descriptor table.
     if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(CErr { kind: crate::RCONTAINER_ERROR_INVALID_ARGUMENT, errno: libc::EBADF, message: format!("{func}: {name} = {fd} is not an open file descriptor") });
+        return Err(CErr {
+            kind: crate::RCONTAINER_ERROR_INVALID_ARGUMENT,
+            errno: libc::EBADF,
+            message: format!("{func}: {name} = {fd} is not an open file descriptor"),
+        });
     }
     Ok(Some(fd))
 }
@@ -561,16 +570,18 @@ pub(crate) fn check_fd(func: &str, name: &str, fd: c_int) -> Result<Option<c_int
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
 #[no_mangle]
-pub unsafe extern "C" fn rcontainer_spec_set_stdio(spec: *mut rcontainer_spec_t, stdin_fd: c_int, stdout_fd: c_int, stderr_fd: c_int) -> *mut crate::rcontainer_error_t {
+pub unsafe extern "C" fn rcontainer_spec_set_stdio(
+    spec: *mut rcontainer_spec_t,
+    stdin_fd: c_int,
+    stdout_fd: c_int,
+    stderr_fd: c_int,
+) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_stdio";
     // SAFETY: as the caller's.
     unsafe {
         with_spec(F, spec, |s| {
-            let stdio = Stdio {
-                stdin: check_fd(F, "stdin_fd", stdin_fd)?,
-                stdout: check_fd(F, "stdout_fd", stdout_fd)?,
-                stderr: check_fd(F, "stderr_fd", stderr_fd)?,
-            };
+            let stdio =
+                Stdio { stdin: check_fd(F, "stdin_fd", stdin_fd)?, stdout: check_fd(F, "stdout_fd", stdout_fd)?, stderr: check_fd(F, "stderr_fd", stderr_fd)? };
             s.stdio = stdio;
             Ok(())
         })

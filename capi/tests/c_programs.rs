@@ -308,7 +308,10 @@ fn install_script_and_pkg_config() {
     for f in [format!("libcontainer_core.so.{version}"), format!("libcontainer_core.so.{major}"), "libcontainer_core.so".into(), "libcontainer_core.a".into()] {
         assert!(lib.join(&f).exists(), "{f} not installed");
     }
-    assert_eq!(std::fs::read_link(lib.join(format!("libcontainer_core.so.{major}"))).expect("soname link"), PathBuf::from(format!("libcontainer_core.so.{version}")));
+    assert_eq!(
+        std::fs::read_link(lib.join(format!("libcontainer_core.so.{major}"))).expect("soname link"),
+        PathBuf::from(format!("libcontainer_core.so.{version}"))
+    );
     assert!(prefix.path().join("include/container_core.h").exists());
 
     let pc_path = lib.join("pkgconfig");

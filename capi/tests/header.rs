@@ -53,7 +53,8 @@ fn compile_alone(compiler: &str, std: &str, ext: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = dir.path().join(format!("t.{ext}"));
     // Included twice to check the include guard; nothing else included before it.
-    std::fs::write(&src, "#include \"container_core.h\"\n#include \"container_core.h\"\nint main(void) { return rcontainer_version() == 0; }\n").expect("write");
+    std::fs::write(&src, "#include \"container_core.h\"\n#include \"container_core.h\"\nint main(void) { return rcontainer_version() == 0; }\n")
+        .expect("write");
     let include = header_path().parent().expect("include dir").to_path_buf();
     let out = Command::new(compiler)
         .args([&format!("-std={std}"), "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-I"])
@@ -75,12 +76,7 @@ fn header_compiles_alone_as_cpp17() {
 }
 
 fn macro_value(header: &str, name: &str) -> String {
-    header
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
-        .unwrap_or_else(|| panic!("header has no #define {name}"))
-        .trim()
-        .to_string()
+    header.lines().find_map(|l| l.strip_prefix(&format!("#define {name} "))).unwrap_or_else(|| panic!("header has no #define {name}")).trim().to_string()
 }
 
 #[test]

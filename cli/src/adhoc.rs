@@ -191,12 +191,19 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
         match opt.split_once(['=', ':']) {
             Some(("seccomp", "unconfined")) => b = b.seccomp(None),
             Some(("seccomp", file)) => {
-                let text = rcontainer_core::spec::read_bounded(std::path::Path::new(file)).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: {e}"), 125))?;
-                let profile = serde_json::from_str(&text).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: not an OCI seccomp profile: {e}"), 125))?;
+                let text = rcontainer_core::spec::read_bounded(std::path::Path::new(file))
+                    .map_err(|e| Failure::new(format!("--security-opt seccomp={file}: {e}"), 125))?;
+                let profile =
+                    serde_json::from_str(&text).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: not an OCI seccomp profile: {e}"), 125))?;
                 b = b.seccomp(Some(profile));
             }
             Some(("no-new-privileges", v)) => b = b.no_new_privileges(v != "false"),
-            _ => return Err(Failure::new(format!("invalid --security-opt {opt:?}: expected seccomp=unconfined, seccomp=FILE or no-new-privileges=true|false"), 125)),
+            _ => {
+                return Err(Failure::new(
+                    format!("invalid --security-opt {opt:?}: expected seccomp=unconfined, seccomp=FILE or no-new-privileges=true|false"),
+                    125,
+                ))
+            }
         }
     }
     Ok(b.build())

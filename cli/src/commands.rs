@@ -285,7 +285,10 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     let (mut opts, _console) = create_options(cli, &args.create)?;
     let terminal = wants_terminal(&spec);
     if terminal && args.detach && opts.console_socket.is_none() {
-        return Err(Failure::new("run -d: the container has a terminal (process.terminal): give --console-socket to receive its pty", if adhoc_mode { 125 } else { 1 }));
+        return Err(Failure::new(
+            "run -d: the container has a terminal (process.terminal): give --console-socket to receive its pty",
+            if adhoc_mode { 125 } else { 1 },
+        ));
     }
     // In the foreground, a terminal of ours reaches the container only through a pipe, or the
     // container has a pty of its own that this process relays; a detached container gets
@@ -346,4 +349,3 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     }
     Ok(status.exit_code())
 }
-

@@ -177,7 +177,9 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Failure> {
     }
     if let Some(path) = &a.pid_file {
         let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        std::fs::write(&tmp, proc.pid().to_string()).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| Failure::new(format!("write pid file {}: {e}", path.display()), 1))?;
+        std::fs::write(&tmp, proc.pid().to_string())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| Failure::new(format!("write pid file {}: {e}", path.display()), 1))?;
     }
     if a.detach {
         return Ok(0);

@@ -76,10 +76,8 @@ impl Waited for Process {
 pub fn wait_forwarding(container: &mut impl Waited, sfd: &mut SignalFd, mut relay: Option<&mut Relay>) -> Result<ExitStatus, Failure> {
     loop {
         let pidfd = container.pidfd_raw();
-        let mut fds = vec![
-            libc::pollfd { fd: sfd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
-        ];
+        let mut fds =
+            vec![libc::pollfd { fd: sfd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 }];
         if let Some(r) = relay.as_deref() {
             fds.extend(r.pollfds());
         }

@@ -573,13 +573,9 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 return Err(libc::EBADF);
             }
             let r = match raw::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
-                Ok(st) if st.mode & libc::S_IFMT == libc::S_IFDIR => mount_on(
-                    Some(c"tmpfs"),
-                    fd,
-                    Some(c"tmpfs"),
-                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    Some(c"size=0,mode=555"),
-                ),
+                Ok(st) if st.mode & libc::S_IFMT == libc::S_IFDIR => {
+                    mount_on(Some(c"tmpfs"), fd, Some(c"tmpfs"), libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, Some(c"size=0,mode=555"))
+                }
                 Ok(_) => {
                     let mut src = [0u8; 32];
                     mount_on(Some(fd_path(ctx.devnull, &mut src)), fd, None, libc::MS_BIND, None)

@@ -50,7 +50,14 @@ pub struct CreateOptions {
 
 impl Default for CreateOptions {
     fn default() -> Self {
-        CreateOptions { root: PathBuf::from(crate::DEFAULT_STATE_ROOT), stdio: Stdio::default(), preserve_fds: 0, no_pivot: false, pid_file: None, console_socket: None }
+        CreateOptions {
+            root: PathBuf::from(crate::DEFAULT_STATE_ROOT),
+            stdio: Stdio::default(),
+            preserve_fds: 0,
+            no_pivot: false,
+            pid_file: None,
+            console_socket: None,
+        }
     }
 }
 
@@ -416,7 +423,19 @@ impl Container {
             None
         };
         let cgroup = state.cgroup.as_ref().map(Cgroup::from_record);
-        Ok(Container { root: root.to_path_buf(), state, pidfd, report: None, exec_what: String::new(), is_parent: false, exit: None, deleted: false, cgroup, pty: None, warnings: Vec::new() })
+        Ok(Container {
+            root: root.to_path_buf(),
+            state,
+            pidfd,
+            report: None,
+            exec_what: String::new(),
+            is_parent: false,
+            exit: None,
+            deleted: false,
+            cgroup,
+            pty: None,
+            warnings: Vec::new(),
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -562,8 +581,15 @@ impl Container {
         let (in_r, in_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
         let (out_r, out_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
         let state = hook_state(spec, self.id(), "created", self.state.pid);
-        let opts = crate::exec::ExecOptions { stdio: Stdio { stdin: Some(in_r.as_raw_fd()), stdout: Some(out_w.as_raw_fd()), stderr: Some(out_w.as_raw_fd()) }, ..Default::default() };
-        let mut proc = self.exec_path(&p, &opts, Some(hook.path())).map_err(|e| Error::Hook { what: what.clone(), status: "not started".into(), output: e.to_string() })?;
+        let opts = crate::exec::ExecOptions {
+            stdio: Stdio { stdin: Some(in_r.as_raw_fd()), stdout: Some(out_w.as_raw_fd()), stderr: Some(out_w.as_raw_fd()) },
+            ..Default::default()
+        };
+        let mut proc = self.exec_path(&p, &opts, Some(hook.path())).map_err(|e| Error::Hook {
+            what: what.clone(),
+            status: "not started".into(),
+            output: e.to_string(),
+        })?;
         drop((in_r, out_w));
         let _ = sys::write_no_sigpipe(in_w.as_raw_fd(), state.as_bytes());
         drop(in_w);
@@ -635,10 +661,7 @@ impl Container {
             return Ok(e);
         }
         if !self.is_parent {
-            return Err(Error::Unsupported(format!(
-                "wait: the exit status of container {:?} is only known to the process that created it",
-                self.state.id
-            )));
+            return Err(Error::Unsupported(format!("wait: the exit status of container {:?} is only known to the process that created it", self.state.id)));
         }
         let Some(fd) = &self.pidfd else {
             return Err(Error::WrongState { id: self.state.id.clone(), op: "wait", status: Status::Stopped });
@@ -679,7 +702,8 @@ impl Container {
     pub fn kill(&mut self, signal: i32) -> Result<()> {
         self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
         let fd = self.pidfd.as_ref().ok_or_else(|| Error::WrongState { id: self.state.id.clone(), op: "kill", status: Status::Stopped })?;
-        sys::pidfd_send_signal(fd.as_fd(), self.state.pid, signal).map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })?;
+        sys::pidfd_send_signal(fd.as_fd(), self.state.pid, signal)
+            .map_err(|e| Error::Sys { op: format!("kill container {:?} with signal {signal}", self.state.id), errno: e })?;
         self.thaw_for_sigkill(signal);
         self.await_sigkill(signal);
         Ok(())
@@ -818,7 +842,6 @@ impl Container {
         Ok(())
     }
 }
-
 
 /// The OCI state a hook reads on its stdin.
 pub(crate) fn hook_state(spec: &Spec, id: &str, status: &str, pid: i32) -> String {

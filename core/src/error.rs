@@ -135,7 +135,13 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::WrongState { .. } => ErrorKind::WrongState,
-            Error::Setup { .. } | Error::Io { .. } | Error::Sys { .. } | Error::SetupDied { .. } | Error::Untrusted { .. } | Error::Hook { .. } | Error::StateCorrupt { .. } => ErrorKind::Os,
+            Error::Setup { .. }
+            | Error::Io { .. }
+            | Error::Sys { .. }
+            | Error::SetupDied { .. }
+            | Error::Untrusted { .. }
+            | Error::Hook { .. }
+            | Error::StateCorrupt { .. } => ErrorKind::Os,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Unsupported(_) => ErrorKind::Unsupported,
         }

@@ -344,7 +344,10 @@ impl Process {
 
     /// Sets its terminal's size (rows, columns).
     pub fn resize_pty(&self, rows: u16, cols: u16) -> Result<()> {
-        let pty = self.pty.as_ref().ok_or_else(|| Error::Unsupported(format!("resize: this process of container {:?} has no terminal of its own here", self.container)))?;
+        let pty = self
+            .pty
+            .as_ref()
+            .ok_or_else(|| Error::Unsupported(format!("resize: this process of container {:?} has no terminal of its own here", self.container)))?;
         sys::set_winsize(pty.as_raw_fd(), rows, cols).map_err(Error::sys("resize the terminal"))
     }
 

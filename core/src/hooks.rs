@@ -108,7 +108,8 @@ pub(crate) fn run_one(point: Point, i: usize, hook: &Hook, state: &str, ns_pid: 
 }
 
 fn spawn_and_wait(what: &str, mut cmd: Command, timeout: Option<i64>, state: &str, _keep: Option<Vec<std::fs::File>>) -> Result<()> {
-    let mut child = cmd.spawn().map_err(|e| Error::Sys { op: format!("run {what}"), errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) })?;
+    let mut child =
+        cmd.spawn().map_err(|e| Error::Sys { op: format!("run {what}"), errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) })?;
     drop(_keep);
     // The state on stdin (a hook that does not read it must not block us: a thread writes).
     let mut stdin = child.stdin.take();
@@ -118,8 +119,8 @@ fn spawn_and_wait(what: &str, mut cmd: Command, timeout: Option<i64>, state: &st
             let _ = s.write_all(state.as_bytes());
         }
     });
-    let readers = [child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>), child.stderr.take().map(|e| Box::new(e) as Box<dyn Read + Send>)]
-        .map(|r| {
+    let readers =
+        [child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>), child.stderr.take().map(|e| Box::new(e) as Box<dyn Read + Send>)].map(|r| {
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
                 if let Some(mut r) = r {
@@ -139,13 +140,17 @@ fn spawn_and_wait(what: &str, mut cmd: Command, timeout: Option<i64>, state: &st
             let _ = child.kill();
             let _ = child.wait();
             let _ = writer.join();
-            return Err(Error::Sys { op: format!("{what} did not finish within its timeout of {}s (killed)", timeout.unwrap_or(0)), errno: nix::errno::Errno::ETIMEDOUT });
+            return Err(Error::Sys {
+                op: format!("{what} did not finish within its timeout of {}s (killed)", timeout.unwrap_or(0)),
+                errno: nix::errno::Errno::ETIMEDOUT,
+            });
         }
         std::thread::sleep(Duration::from_millis(2));
     };
     let _ = writer.join();
     let [out, err] = readers.map(|r| r.join().unwrap_or_default());
-    let status = status.map_err(|e| Error::Sys { op: format!("wait for {what}"), errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) })?;
+    let status =
+        status.map_err(|e| Error::Sys { op: format!("wait for {what}"), errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)) })?;
     if status.success() {
         return Ok(());
     }

@@ -16,17 +16,17 @@ pub mod security;
 pub mod spec;
 pub mod state;
 
+mod child;
 #[cfg(test)]
 mod hostile_input_tests;
-mod child;
 mod spawn;
 mod sys;
 
+pub use container::{list, Container, CreateOptions, ExitStatus, Stdio};
+pub use error::{Error, ErrorKind, Result};
+pub use exec::{ExecCommand, ExecOptions, Process};
 /// The OCI model (runtime spec types) this crate's API uses.
 pub use oci_spec;
-pub use container::{list, Container, CreateOptions, ExitStatus, Stdio};
-pub use exec::{ExecCommand, ExecOptions, Process};
-pub use error::{Error, ErrorKind, Result};
 pub use spec::{Limits, Spec, SpecBuilder};
 pub use state::{State, Status};
 

@@ -80,93 +80,201 @@ impl InRoot {
 pub(crate) enum Op {
     /// Block until the parent has written id maps / placed the child in its cgroup; the fd stays
     /// open when the hooks' sync point needs it again (`keep`).
-    WaitParent { fd: RawFd, keep: bool },
+    WaitParent {
+        fd: RawFd,
+        keep: bool,
+    },
     /// The hooks' sync point: tell the parent (HOOKS on the report pipe), wait for its go.
-    HooksSync { report_fd: RawFd, go_fd: RawFd, keep: bool },
+    HooksSync {
+        report_fd: RawFd,
+        go_fd: RawFd,
+        keep: bool,
+    },
     /// Move ourselves into a v1 cgroup: write "0" to its `tasks` file (opened by the parent).
-    JoinCgroup { fd: RawFd },
+    JoinCgroup {
+        fd: RawFd,
+    },
     /// setns(2) into a namespace opened by the parent.
-    SetNs { fd: RawFd, nstype: libc::c_int },
+    SetNs {
+        fd: RawFd,
+        nstype: libc::c_int,
+    },
     /// unshare(2) namespaces that must be created after joining (a user ns) or after cgroup placement.
-    Unshare { flags: libc::c_int },
+    Unshare {
+        flags: libc::c_int,
+    },
     /// Replace fds 0..3 with the given ones (-1 keeps the inherited fd).
-    Stdio { fds: [RawFd; 3] },
+    Stdio {
+        fds: [RawFd; 3],
+    },
     /// setsid(2): a new session without a controlling terminal, so the container cannot reach
     /// the caller's terminal through TIOCSTI or job control.
     NewSession,
     /// Close each inherited fd 0-2 (`inherited[i]`) that is close-on-exec (the exec would close
     /// it anyway: a host file that landed there after the host closed its stdio must not stay
     /// open during setup), then refuse a directory as fd 0, 1 or 2.
-    CheckStdio { inherited: [bool; 3] },
+    CheckStdio {
+        inherited: [bool; 3],
+    },
     /// Close every fd from `first` up except `keep` (sorted, ascending), so the container holds
     /// none of its creator's files, and no host directory can be reached through /proc/self/fd
     /// while its paths are resolved (CVE-2024-21626). Done twice: first thing (keeping every fd
     /// the plan uses: another thread of the host may have opened anything, even the fds of a
     /// container it creates at the same time), and after stdio is set up (keeping only what
     /// the exec stub needs).
-    CloseFrom { first: libc::c_uint, keep: Vec<RawFd> },
-    Umask { mask: libc::mode_t },
+    CloseFrom {
+        first: libc::c_uint,
+        keep: Vec<RawFd>,
+    },
+    Umask {
+        mask: libc::mode_t,
+    },
     /// mount(2) on a path the runtime chose, never one the container controls: `/` (propagation)
     /// and the root filesystem itself (bound onto itself).
-    MountPath { source: Option<CString>, target: CString, flags: libc::c_ulong },
+    MountPath {
+        source: Option<CString>,
+        target: CString,
+        flags: libc::c_ulong,
+    },
     /// Opens the root filesystem (O_PATH, after its self-bind): every [`InRoot`] is resolved from it.
-    OpenRoot { path: CString },
+    OpenRoot {
+        path: CString,
+    },
     /// mount(2) onto a path inside the root, resolved now (and created when missing, as asked).
     /// Without a source and type, a propagation change of the mount there.
-    Mount { source: Option<CString>, dest: InRoot, create: Create, fstype: Option<CString>, flags: libc::c_ulong, data: Option<CString> },
+    Mount {
+        source: Option<CString>,
+        dest: InRoot,
+        create: Create,
+        fstype: Option<CString>,
+        flags: libc::c_ulong,
+        data: Option<CString>,
+    },
     /// A tmpfs onto `dest` (created when missing) whose options name no `mode=`: over an
     /// existing directory it gets that directory's permission bits (`mode=` before `data`), as
     /// runc does, so a tmpfs on an image's 0755 /tmp is not world-writable; on a new directory
     /// the tmpfs default (1777).
-    MountTmpfs { source: CString, dest: InRoot, flags: libc::c_ulong, data: Option<CString> },
+    MountTmpfs {
+        source: CString,
+        dest: InRoot,
+        flags: libc::c_ulong,
+        data: Option<CString>,
+    },
     /// A bind mount of the host path `source` onto `dest`, its attributes set before it is
     /// attached: open_tree(OPEN_TREE_CLONE) of the source, mount_setattr on that detached tree
     /// (`rec_*` on every mount of it, then `set`/`clear` (MOUNT_ATTR_*) on its top), then
     /// move_mount onto the fd `dest` resolved to. Nothing is resolved twice. Where the kernel
     /// lacks those calls: mount(2), then the remount on `dest` resolved again and checked to be
     /// the source's directory.
-    Bind { source: CString, dest: InRoot, create: Create, recursive: bool, set: u64, clear: u64, rec_set: u64, rec_clear: u64 },
+    Bind {
+        source: CString,
+        dest: InRoot,
+        create: Create,
+        recursive: bool,
+        set: u64,
+        clear: u64,
+        rec_set: u64,
+        rec_clear: u64,
+    },
     /// Remount the mount at `dest` with `flags` (MS_REMOUNT|MS_BIND added); on EPERM retries keeping
     /// the flags the kernel locks (nosuid, nodev, noexec, ro of the source).
-    BindRemount { dest: InRoot, flags: libc::c_ulong },
+    BindRemount {
+        dest: InRoot,
+        flags: libc::c_ulong,
+    },
     /// mount_setattr(2) on the mount at `dest` and, when `recursive`, every mount below it.
-    SetAttr { dest: InRoot, set: u64, clear: u64, recursive: bool },
+    SetAttr {
+        dest: InRoot,
+        set: u64,
+        clear: u64,
+        recursive: bool,
+    },
     /// mknodat in the directory `dir` (created when missing), never following a link; a node
     /// already there must be the same device.
-    Mknod { dir: InRoot, name: CString, mode: libc::mode_t, dev: libc::dev_t },
-    Chown { dir: InRoot, name: CString, uid: libc::uid_t, gid: libc::gid_t },
-    Symlink { dir: InRoot, name: CString, target: CString },
+    Mknod {
+        dir: InRoot,
+        name: CString,
+        mode: libc::mode_t,
+        dev: libc::dev_t,
+    },
+    Chown {
+        dir: InRoot,
+        name: CString,
+        uid: libc::uid_t,
+        gid: libc::gid_t,
+    },
+    Symlink {
+        dir: InRoot,
+        name: CString,
+        target: CString,
+    },
     /// Opens the container's /dev/null for [`Op::Mask`]; it must be the character device 1:3.
     OpenDevNull,
     /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory; absent is fine.
-    Mask { path: InRoot },
+    Mask {
+        path: InRoot,
+    },
     /// Make a path read-only (bind onto itself + remount ro); absent is fine.
-    ReadonlyPath { path: InRoot },
+    ReadonlyPath {
+        path: InRoot,
+    },
     /// Write `data` to a sysctl: an existing regular file of the container's procfs (under
     /// /proc/sys), never whatever an image put at that path.
-    WriteSysctl { path: InRoot, data: Vec<u8> },
+    WriteSysctl {
+        path: InRoot,
+        data: Vec<u8>,
+    },
     /// pivot_root into the root's fd, detach the old root, close the root's fd.
     PivotRoot,
     /// --no-pivot: move the root's mount onto / and chroot.
     MoveRoot,
-    SetHostname { name: CString },
-    SetDomainname { name: CString },
-    LoopbackUp { ifreq: libc::ifreq },
-    DropBounding { keep: u64, last_cap: u32 },
-    KeepCaps { on: bool },
-    SetGroups { gids: Vec<libc::gid_t> },
-    SetGid { gid: libc::gid_t },
-    SetUid { uid: libc::uid_t },
-    Caps { effective: u64, permitted: u64, inheritable: u64, ambient: u64, last_cap: u32 },
+    SetHostname {
+        name: CString,
+    },
+    SetDomainname {
+        name: CString,
+    },
+    LoopbackUp {
+        ifreq: libc::ifreq,
+    },
+    DropBounding {
+        keep: u64,
+        last_cap: u32,
+    },
+    KeepCaps {
+        on: bool,
+    },
+    SetGroups {
+        gids: Vec<libc::gid_t>,
+    },
+    SetGid {
+        gid: libc::gid_t,
+    },
+    SetUid {
+        uid: libc::uid_t,
+    },
+    Caps {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+        ambient: u64,
+        last_cap: u32,
+    },
     NoNewPrivs,
     /// Load a seccomp BPF filter (seccomp(2), SECCOMP_SET_MODE_FILTER). Only without
     /// no_new_privs; with it, the exec stub loads the filter right before execve.
     /// With `listener` (report fd, go fd): loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER, the
     /// notify fd's number reported (SECCOMP_LISTENER) for the runtime to take (pidfd_getfd) and
     /// send to the listener, then the runtime's go awaited and the child's copy closed.
-    Seccomp { filter: Vec<libc::sock_filter>, flags: libc::c_uint, listener: Option<(RawFd, RawFd)> },
+    Seccomp {
+        filter: Vec<libc::sock_filter>,
+        flags: libc::c_uint,
+        listener: Option<(RawFd, RawFd)>,
+    },
     /// chdir to the process's cwd.
-    Chdir { path: CString },
+    Chdir {
+        path: CString,
+    },
     /// Check with getcwd that the cwd is inside the root (runc >= 1.1.12 does the same).
     CheckCwd,
     /// A terminal for the container (process.terminal): a new pty from the container's own
@@ -175,7 +283,13 @@ pub(crate) enum Op {
     /// name "/dev/ptmx" and the fd, SCM_RIGHTS), then closed here. The slave stays for
     /// [`Op::ConsoleStdio`].
     /// For an exec'd process (`console` None) the slave is not bound onto /dev/console.
-    Console { ptmx: InRoot, console: Option<InRoot>, socket: RawFd, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t) },
+    Console {
+        ptmx: InRoot,
+        console: Option<InRoot>,
+        socket: RawFd,
+        size: Option<(u16, u16)>,
+        owner: (libc::uid_t, libc::gid_t),
+    },
     /// The pty slave becomes stdin, stdout, stderr and the controlling terminal.
     ConsoleStdio,
     /// Pick the first executable candidate (PATH search done on prepared paths).
@@ -183,12 +297,20 @@ pub(crate) enum Op {
     /// Open the LSM's exec attribute of this thread (`path`, relative to the container's
     /// procfs, never leaving it) and put it at fd `at` (a number the parent reserved, which the
     /// stub's argv names).
-    OpenLsmAttr { path: CString, at: RawFd },
+    OpenLsmAttr {
+        path: CString,
+        at: RawFd,
+    },
     /// Unblock every signal and let the report and start fds survive the stub's exec.
-    PrepareStub { report_fd: RawFd, start_fd: RawFd },
+    PrepareStub {
+        report_fd: RawFd,
+        start_fd: RawFd,
+    },
     /// execveat the exec stub (child/stub.rs), which reports READY, waits for `start`, and execs
     /// the command.
-    ExecStub { fd: RawFd },
+    ExecStub {
+        fd: RawFd,
+    },
 }
 
 /// A step and what it is, for the error message (`mount proc on /proc`, `exec "/bin/sh"`).
@@ -358,7 +480,10 @@ impl Plan {
 
         // Every preserved fd must be open (runc passes each as a file): a count that runs past the
         // caller's fds would otherwise keep whatever else is open, or wrap around.
-        let first_free = 3u32.checked_add(inputs.preserve_fds).filter(|n| *n <= 1 << 20).ok_or_else(|| Error::invalid("preserve_fds", inputs.preserve_fds, "more fds than a process can have"))?;
+        let first_free = 3u32
+            .checked_add(inputs.preserve_fds)
+            .filter(|n| *n <= 1 << 20)
+            .ok_or_else(|| Error::invalid("preserve_fds", inputs.preserve_fds, "more fds than a process can have"))?;
         for fd in 3..first_free {
             // SAFETY: F_GETFD only reads the fd's flags.
             if unsafe { libc::fcntl(fd as i32, libc::F_GETFD) } < 0 {
@@ -447,7 +572,14 @@ impl Plan {
             &mut steps,
             Op::CloseFrom {
                 first: first_free,
-                keep: keep(&[inputs.report_fd, inputs.start_fd, stub.as_raw_fd(), lsm_raw, inputs.console_socket.unwrap_or(-1), if hooks_sync || listener.is_some() { inputs.go_fd } else { -1 }]),
+                keep: keep(&[
+                    inputs.report_fd,
+                    inputs.start_fd,
+                    stub.as_raw_fd(),
+                    lsm_raw,
+                    inputs.console_socket.unwrap_or(-1),
+                    if hooks_sync || listener.is_some() { inputs.go_fd } else { -1 },
+                ]),
             },
             "close inherited file descriptors".into(),
         );
@@ -520,7 +652,13 @@ impl Plan {
             .as_deref()
             .unwrap_or(&[])
             .iter()
-            .map(|r| (rlimit_resource(r.typ()), libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() }, format!("setrlimit {} soft={} hard={}", r.typ(), r.soft(), r.hard())))
+            .map(|r| {
+                (
+                    rlimit_resource(r.typ()),
+                    libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() },
+                    format!("setrlimit {} soft={} hard={}", r.typ(), r.soft(), r.hard()),
+                )
+            })
             .collect();
 
         // Identity and privileges (runc's order: bounding set, keep caps, user, caps).

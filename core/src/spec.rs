@@ -86,8 +86,7 @@ pub fn read_bounded(path: &Path) -> Result<String> {
 }
 
 fn parse_config(text: &str, source_name: &str) -> Result<oci::Spec> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::ConfigParse { source_name: source_name.to_string(), reason: e.to_string() })
+    serde_json::from_str(text).map_err(|e| Error::ConfigParse { source_name: source_name.to_string(), reason: e.to_string() })
 }
 
 impl Spec {
@@ -212,7 +211,11 @@ impl Spec {
                 return Err(Error::invalid("linux.uidMappings", "[]", "a new user namespace needs uid and gid mappings"));
             }
         } else if !uid_maps.is_empty() || !gid_maps.is_empty() {
-            return Err(Error::invalid("linux.uidMappings", format_maps(uid_maps), "mappings need a new user namespace (linux.namespaces type user without path)"));
+            return Err(Error::invalid(
+                "linux.uidMappings",
+                format_maps(uid_maps),
+                "mappings need a new user namespace (linux.namespaces type user without path)",
+            ));
         }
         validate_maps("linux.uidMappings", uid_maps)?;
         validate_maps("linux.gidMappings", gid_maps)?;
@@ -255,7 +258,11 @@ pub(crate) fn validate_process(process: &oci::Process) -> Result<()> {
     let mut seen = HashSet::new();
     for r in process.rlimits().as_deref().unwrap_or(&[]) {
         if r.soft() > r.hard() {
-            return Err(Error::invalid(format!("process.rlimits[{}]", r.typ()), format!("soft {} > hard {}", r.soft(), r.hard()), "soft limit above hard limit"));
+            return Err(Error::invalid(
+                format!("process.rlimits[{}]", r.typ()),
+                format!("soft {} > hard {}", r.soft(), r.hard()),
+                "soft limit above hard limit",
+            ));
         }
         if !seen.insert(r.typ().to_string()) {
             return Err(Error::invalid("process.rlimits", r.typ(), "listed twice"));
@@ -330,12 +337,9 @@ pub fn parse_id_map(field: &str, text: &str) -> Result<LinuxIdMapping> {
     let parts: Vec<&str> = text.split(':').collect();
     let nums: Option<Vec<u32>> = parts.iter().map(|p| p.trim().parse().ok()).collect();
     match nums.as_deref() {
-        Some([c, h, n]) => Ok(oci::LinuxIdMappingBuilder::default()
-            .container_id(*c)
-            .host_id(*h)
-            .size(*n)
-            .build()
-            .map_err(|e| Error::invalid(field, text, e.to_string()))?),
+        Some([c, h, n]) => {
+            Ok(oci::LinuxIdMappingBuilder::default().container_id(*c).host_id(*h).size(*n).build().map_err(|e| Error::invalid(field, text, e.to_string()))?)
+        }
         _ => Err(Error::invalid(field, text, "expected CONTAINER_ID:HOST_ID:SIZE, e.g. 0:100000:65536")),
     }
 }
@@ -412,7 +416,12 @@ impl Limits {
                 m.set_reservation(Some(v));
             }
         }
-        let cpu_set = self.cpus.is_some() || self.cpu_shares.is_some() || self.cpu_quota.is_some() || self.cpu_period.is_some() || self.cpuset_cpus.is_some() || self.cpuset_mems.is_some();
+        let cpu_set = self.cpus.is_some()
+            || self.cpu_shares.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpu_period.is_some()
+            || self.cpuset_cpus.is_some()
+            || self.cpuset_mems.is_some();
         if cpu_set {
             let c = r.cpu_mut().get_or_insert_with(Default::default);
             if let Some(cpus) = self.cpus {
@@ -607,9 +616,10 @@ impl SpecBuilder {
     /// Sets (or replaces) an rlimit; `name` is e.g. `RLIMIT_NOFILE` or `nofile`.
     pub fn rlimit(mut self, name: &str, soft: u64, hard: u64) -> Result<Self> {
         let full = if name.to_ascii_uppercase().starts_with("RLIMIT_") { name.to_ascii_uppercase() } else { format!("RLIMIT_{}", name.to_ascii_uppercase()) };
-        let typ: oci::PosixRlimitType = serde_json::from_value(serde_json::Value::String(full.clone()))
-            .map_err(|_| Error::invalid("process.rlimits[].type", name, "unknown rlimit"))?;
-        let limit = oci::PosixRlimitBuilder::default().typ(typ).soft(soft).hard(hard).build().map_err(|e| Error::invalid("process.rlimits", name, e.to_string()))?;
+        let typ: oci::PosixRlimitType =
+            serde_json::from_value(serde_json::Value::String(full.clone())).map_err(|_| Error::invalid("process.rlimits[].type", name, "unknown rlimit"))?;
+        let limit =
+            oci::PosixRlimitBuilder::default().typ(typ).soft(soft).hard(hard).build().map_err(|e| Error::invalid("process.rlimits", name, e.to_string()))?;
         let mut list = self.process().rlimits().clone().unwrap_or_default();
         list.retain(|r| r.typ() != typ);
         list.push(limit);
@@ -799,7 +809,10 @@ mod tests {
 
         let overlap = SpecBuilder::new(["true"])
             .bundle(dir.path())
-            .id_maps(vec![parse_id_map("u", "0:1000:10").expect("map"), parse_id_map("u", "5:2000:10").expect("map")], vec![parse_id_map("g", "0:1000:10").expect("map")])
+            .id_maps(
+                vec![parse_id_map("u", "0:1000:10").expect("map"), parse_id_map("u", "5:2000:10").expect("map")],
+                vec![parse_id_map("g", "0:1000:10").expect("map")],
+            )
             .build();
         let e = overlap.validate().expect_err("overlap").to_string();
         assert!(e.contains("linux.uidMappings[1]") && e.contains("5:2000:10"), "{e}");

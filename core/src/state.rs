@@ -288,11 +288,8 @@ pub(crate) fn ids(root: &Path) -> Result<Vec<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("list", root)(e)),
     };
-    let mut ids: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.') && root.join(n).is_dir())
-        .collect();
+    let mut ids: Vec<String> =
+        entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).filter(|n| !n.starts_with('.') && root.join(n).is_dir()).collect();
     ids.sort();
     Ok(ids)
 }

@@ -49,9 +49,7 @@ pub(crate) unsafe fn clone3(args: &mut CloneArgs) -> Result<libc::pid_t, Errno> 
 pub(crate) unsafe fn clone_legacy(flags: u64, pidfd: &mut libc::c_int) -> Result<libc::pid_t, Errno> {
     // SAFETY: no CLONE_VM and a NULL stack: the child continues on a copy of this stack, as after
     // fork(). With CLONE_PIDFD the pidfd is stored through the parent_tid argument.
-    let r = unsafe {
-        libc::syscall(libc::SYS_clone, flags | CLONE_PIDFD | libc::SIGCHLD as u64, 0usize, pidfd as *mut libc::c_int, 0usize, 0usize)
-    };
+    let r = unsafe { libc::syscall(libc::SYS_clone, flags | CLONE_PIDFD | libc::SIGCHLD as u64, 0usize, pidfd as *mut libc::c_int, 0usize, 0usize) };
     if r < 0 {
         Err(Errno::last())
     } else {
@@ -189,7 +187,14 @@ impl ChildStack {
     pub(crate) fn new(len: usize) -> Result<ChildStack, Errno> {
         // SAFETY: a fresh anonymous private mapping; nothing else refers to it.
         let base = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE, -1, 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
         };
         if base == libc::MAP_FAILED {
             return Err(Errno::last());

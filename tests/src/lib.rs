@@ -129,11 +129,7 @@ pub fn rcontainer_bin() -> PathBuf {
     // target/debug/deps/xxx -> target/debug
     let dir = exe.parent().and_then(Path::parent).expect("test executable has no grandparent directory");
     let bin = dir.join("rcontainer");
-    assert!(
-        bin.is_file(),
-        "the rcontainer binary is not at {}: run `cargo build -p rcontainer-cli` first (or set RCONTAINER_BIN)",
-        bin.display()
-    );
+    assert!(bin.is_file(), "the rcontainer binary is not at {}: run `cargo build -p rcontainer-cli` first (or set RCONTAINER_BIN)", bin.display());
     bin
 }
 
@@ -141,10 +137,7 @@ pub fn rcontainer_bin() -> PathBuf {
 // Rootfs and bundles
 
 fn busybox_applets() -> Vec<String> {
-    assert!(
-        Path::new(BUSYBOX).is_file(),
-        "{BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)"
-    );
+    assert!(Path::new(BUSYBOX).is_file(), "{BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)");
     let out = Command::new(BUSYBOX).arg("--list").output().expect("run busybox --list");
     assert!(out.status.success(), "busybox --list failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
@@ -597,9 +590,7 @@ pub fn ns_link(pid: &str, kind: &str) -> String {
 /// Field `key:` of `/proc/<pid>/status`, whitespace-normalised.
 pub fn proc_status_field(pid: i32, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+    text.lines().find_map(|l| l.strip_prefix(&format!("{key}:"))).map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Child processes of this process as (pid, state, comm), from /proc.

@@ -301,7 +301,14 @@ fn invalid_uid_maps() {
             "maps without a user namespace",
             {
                 let mut s = SpecBuilder::new(["true"]).rootfs(&rootfs).id_maps(vec![map("0:100000:10")], vec![map("0:100000:10")]).build();
-                s.config_mut().linux_mut().as_mut().expect("linux").namespaces_mut().as_mut().expect("ns").retain(|n| n.typ() != rcontainer_core::oci_spec::runtime::LinuxNamespaceType::User);
+                s.config_mut()
+                    .linux_mut()
+                    .as_mut()
+                    .expect("linux")
+                    .namespaces_mut()
+                    .as_mut()
+                    .expect("ns")
+                    .retain(|n| n.typ() != rcontainer_core::oci_spec::runtime::LinuxNamespaceType::User);
                 s
             },
             vec!["linux.uidMappings", "user"],
@@ -345,10 +352,12 @@ fn ids_with_slash_or_dotdot() {
         assert!(e.to_string().contains(&format!("{bad:?}")), "error does not name the id {bad:?}: {e}");
         assert_nothing_left(&root_path, "escape", &[b.path(), outer.path()]);
         // Nothing was made outside the state root (or in it).
-        let mut entries: Vec<String> = std::fs::read_dir(outer.path()).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+        let mut entries: Vec<String> =
+            std::fs::read_dir(outer.path()).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
         entries.retain(|n| n != "state");
         assert!(entries.is_empty(), "id {bad:?} made {entries:?} next to the state root");
-        let inside: Vec<String> = std::fs::read_dir(&root_path).map(|rd| rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+        let inside: Vec<String> =
+            std::fs::read_dir(&root_path).map(|rd| rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
         assert!(inside.is_empty(), "id {bad:?} made {inside:?} in the state root");
     }
     // Also through the command, for every verb taking an id.

@@ -22,10 +22,8 @@ fn cgroup_dirs(c: &mut Container) -> Vec<(String, PathBuf)> {
 
 fn host_file(c: &mut Container, controller: &str, v1_file: &str, v2_file: &str) -> String {
     let dirs = cgroup_dirs(c);
-    let (name, dir) = dirs
-        .iter()
-        .find(|(k, _)| k.is_empty() || k.split(',').any(|p| p == controller))
-        .unwrap_or_else(|| panic!("no {controller} cgroup in {dirs:?}"));
+    let (name, dir) =
+        dirs.iter().find(|(k, _)| k.is_empty() || k.split(',').any(|p| p == controller)).unwrap_or_else(|| panic!("no {controller} cgroup in {dirs:?}"));
     let file = if name.is_empty() { v2_file } else { v1_file };
     std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("read {}: {e}", dir.join(file).display())).trim().to_string()
 }

@@ -69,7 +69,9 @@ fn cwd_through_proc_self_fd_via_create_and_start() {
     let out_dir = tempfile::Builder::new().prefix("rct-out-").tempdir().expect("tempdir");
     let mut b = Bundle::busybox(&["sh", "-c", &format!("({}) >/out/log 2>&1", marker.script())]);
     let src = out_dir.path().to_string_lossy().into_owned();
-    b.edit(|c| c["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/out", "type": "bind", "source": src, "options": ["rbind", "rw"]})));
+    b.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/out", "type": "bind", "source": src, "options": ["rbind", "rw"]}))
+    });
     for n in 3..=20 {
         b.edit(|c| c["process"]["cwd"] = format!("/proc/self/fd/{n}").into());
         let id = unique_id("fdcreate");
@@ -134,7 +136,8 @@ fn cwd_through_a_preserved_host_directory_is_refused_after_chdir() {
     let b = Bundle::busybox(&["sh", "-c", &marker.script()]);
     let dir = std::fs::File::open("/tmp").expect("open /tmp");
     let dir_fd = dir.as_raw_fd();
-    let mut cmd = cli.command(&["run", "--preserve-fds", "1", "-w", "/proc/self/fd/3", "--rootfs", &b.rootfs().to_string_lossy(), "--", "sh", "-c", &marker.script()]);
+    let mut cmd =
+        cli.command(&["run", "--preserve-fds", "1", "-w", "/proc/self/fd/3", "--rootfs", &b.rootfs().to_string_lossy(), "--", "sh", "-c", &marker.script()]);
     // SAFETY: dup2 / fcntl between fork and exec.
     unsafe {
         cmd.pre_exec(move || {

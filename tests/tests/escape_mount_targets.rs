@@ -32,10 +32,7 @@ fn entries(dir: &Path) -> Vec<String> {
 
 /// Character or block devices anywhere in `dir` (the image must never get one).
 fn devices_in(dir: &Path) -> Vec<String> {
-    entries(dir)
-        .into_iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device()))
-        .collect()
+    entries(dir).into_iter().filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device())).collect()
 }
 
 #[test]
@@ -49,7 +46,8 @@ fn a_symlink_in_a_volume_cannot_send_later_mounts_to_the_host() {
     symlink(target.path(), volume.path().join("abs")).expect("symlink");
     symlink(format!("{}{}", "../".repeat(16), target.path().display()), volume.path().join("rel")).expect("symlink");
     let file = tempfile::NamedTempFile::new().expect("file");
-    let mut b = Bundle::busybox(&["sh", "-c", "for d in /data/abs/sub /data/rel/sub; do stat -f -c \"$d %T\" $d; done; test -f /data/abs/file && echo file-bound"]);
+    let mut b =
+        Bundle::busybox(&["sh", "-c", "for d in /data/abs/sub /data/rel/sub; do stat -f -c \"$d %T\" $d; done; test -f /data/abs/file && echo file-bound"]);
     b.edit(|c| {
         let m = c["mounts"].as_array_mut().expect("mounts");
         m.push(bind("/data", volume.path()));

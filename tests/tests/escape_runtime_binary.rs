@@ -181,7 +181,9 @@ fn a_neighbour_cannot_rewrite_the_runtime_through_proc_pid_exe() {
     "#;
     let mut b1 = Bundle::busybox(&["sh", "-c", &format!("({script}) >/out/log 2>&1")]);
     let src = out.path().to_string_lossy().into_owned();
-    b1.edit(|c| c["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/out", "type": "bind", "source": src, "options": ["rbind", "rw"]})));
+    b1.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/out", "type": "bind", "source": src, "options": ["rbind", "rw"]}))
+    });
     let id1 = unique_id("attacker");
     cli.run(&["run", "-d", "--bundle", &b1.path().to_string_lossy(), &id1]).ok();
     let _g1 = CliGuard { cli: &cli, id: id1.clone() };

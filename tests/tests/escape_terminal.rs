@@ -73,7 +73,14 @@ impl Pty {
     /// `cmd` with the pty as its stdio and controlling terminal (a new session).
     fn attach(&self, cmd: &mut std::process::Command) {
         let slave = self.slave.as_raw_fd();
-        for (i, s) in [Stdio::from(self.slave.try_clone().expect("dup")), Stdio::from(self.slave.try_clone().expect("dup")), Stdio::from(self.slave.try_clone().expect("dup"))].into_iter().enumerate() {
+        for (i, s) in [
+            Stdio::from(self.slave.try_clone().expect("dup")),
+            Stdio::from(self.slave.try_clone().expect("dup")),
+            Stdio::from(self.slave.try_clone().expect("dup")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             match i {
                 0 => cmd.stdin(s),
                 1 => cmd.stdout(s),
@@ -142,7 +149,12 @@ fn run_bundle_does_not_hand_its_terminal_to_the_container() {
             std::os::unix::fs::symlink(t, b.rootfs().join(name)).expect("symlink");
         }
     }
-    b.edit(|c| c["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]})));
+    b.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(serde_json::json!({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}))
+    });
     let (code, out) = run_on_pty(&pty, cli.command(&["run", "--bundle", &b.path().to_string_lossy(), &unique_id("tty")]));
     assert_refused("run --bundle", &pty, &out);
     assert_eq!(code, Some(0), "{out}");

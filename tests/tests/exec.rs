@@ -112,7 +112,10 @@ fn an_execd_process_cannot_run_the_host_binary_nor_start_in_a_host_directory() {
         let mut p = process(&["sh", "-c", "cat ../../../../../../../../../etc/hostname"]);
         p.set_cwd(format!("/proc/self/fd/{n}").into());
         match exec_captured(&mut c, &p) {
-            Ok((_, out, _)) => assert!(!out.contains(&std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string()) || out.trim().is_empty(), "fd {n}: {out}"),
+            Ok((_, out, _)) => assert!(
+                !out.contains(&std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string()) || out.trim().is_empty(),
+                "fd {n}: {out}"
+            ),
             Err(e) => assert!(e.to_string().contains("cwd"), "fd {n}: {e}"),
         }
     }

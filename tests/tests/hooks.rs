@@ -24,9 +24,22 @@ fn hook(path: &str, script: &str, env: &[&str]) -> serde_json::Value {
 fn hooked_bundle(out: &Path) -> Bundle {
     let mut b = Bundle::busybox(&["sh", "-c", "echo main-ran >> /out/log"]);
     let log = out.join("log");
-    let host = |point: &str| hook("/bin/sh", &format!("read -r s; echo \"{point} $0 $K $(echo \"$s\" | tr -d ' \\n') net=$(readlink /proc/self/ns/net)\" >> {}", log.display()), &["K=V"]);
+    let host = |point: &str| {
+        hook(
+            "/bin/sh",
+            &format!("read -r s; echo \"{point} $0 $K $(echo \"$s\" | tr -d ' \\n') net=$(readlink /proc/self/ns/net)\" >> {}", log.display()),
+            &["K=V"],
+        )
+    };
     // (busybox picks its applet by argv[0]: "sh" there)
-    let in_container = |point: &str| hook_as("/bin/sh", "sh", &format!("read -r s; echo \"{point} $0 $K $(echo \"$s\" | tr -d ' \\n') net=$(readlink /proc/self/ns/net)\" >> /out/log"), &["K=V", "PATH=/bin"]);
+    let in_container = |point: &str| {
+        hook_as(
+            "/bin/sh",
+            "sh",
+            &format!("read -r s; echo \"{point} $0 $K $(echo \"$s\" | tr -d ' \\n') net=$(readlink /proc/self/ns/net)\" >> /out/log"),
+            &["K=V", "PATH=/bin"],
+        )
+    };
     let src = out.to_string_lossy().into_owned();
     b.edit(|c| {
         c["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/out", "type": "bind", "source": src, "options": ["rbind", "rw"]}));
@@ -57,9 +70,18 @@ fn every_hook_runs_at_its_point_in_its_namespaces_with_the_state() {
     let points: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap_or("")).collect();
     assert_eq!(points, ["prestart", "createRuntime", "createContainer", "startContainer", "main-ran", "poststart", "poststop"], "{log}");
     let host_net = ns_link("self", "net");
-    let field = |point: &str, key: &str| lines.iter().find(|l| l.starts_with(point)).and_then(|l| l.split(' ').find_map(|w| w.strip_prefix(key))).unwrap_or("").to_string();
+    let field = |point: &str, key: &str| {
+        lines.iter().find(|l| l.starts_with(point)).and_then(|l| l.split(' ').find_map(|w| w.strip_prefix(key))).unwrap_or("").to_string()
+    };
     // argv[0] and env from the hook's args and env; the state on stdin, with its status.
-    for (point, status) in [("prestart", "creating"), ("createRuntime", "creating"), ("createContainer", "creating"), ("startContainer", "created"), ("poststart", "running"), ("poststop", "stopped")] {
+    for (point, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("createContainer", "creating"),
+        ("startContainer", "created"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
         let line = lines.iter().find(|l| l.starts_with(point)).expect("line");
         let argv0 = if point == "startContainer" { "sh" } else { "hook-argv0" };
         assert!(line.contains(&format!(" {argv0} V ")), "{point}: args or env not honoured: {line}");

@@ -216,17 +216,7 @@ fn cli_uid_map_makes_root_inside_the_mapped_uid_outside() {
     let root = StateRoot::new();
     let rootfs = Rootfs::busybox();
     let out = Cli::new(root.path())
-        .run(&[
-            "run",
-            "--rootfs",
-            &rootfs.path().display().to_string(),
-            "--uid-map",
-            "0:100000:65536",
-            "--",
-            "sh",
-            "-c",
-            "id -u; touch /tmp/cli-made",
-        ])
+        .run(&["run", "--rootfs", &rootfs.path().display().to_string(), "--uid-map", "0:100000:65536", "--", "sh", "-c", "id -u; touch /tmp/cli-made"])
         .ok();
     assert_eq!(out.stdout, "0\n", "{out:?}");
     use std::os::unix::fs::MetadataExt;

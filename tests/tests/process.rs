@@ -244,11 +244,7 @@ fn rlimits_apply_via_the_library_builder() {
     require_root!();
     let root = StateRoot::new();
     let rootfs = Rootfs::busybox();
-    let spec = rcontainer_core::SpecBuilder::new(["sh", "-c", "ulimit -n"])
-        .rootfs(rootfs.path())
-        .rlimit("nofile", 111, 222)
-        .expect("rlimit")
-        .build();
+    let spec = rcontainer_core::SpecBuilder::new(["sh", "-c", "ulimit -n"]).rootfs(rootfs.path()).rlimit("nofile", 111, 222).expect("rlimit").build();
     let out = run_ok(&unique_id("rlimit-b"), &spec, root.path());
     assert_eq!(out.stdout, "111\n", "{out:?}");
 }

@@ -69,7 +69,10 @@ fn agent(sock: UnixListener, stop: Arc<AtomicBool>) -> Seen {
     let mut fds: Vec<OwnedFd> = Vec::new();
     let deadline = Instant::now() + TIMEOUT;
     while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-        let mut polls: Vec<libc::pollfd> = std::iter::once(sock.as_raw_fd()).chain(fds.iter().map(|f| f.as_raw_fd())).map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+        let mut polls: Vec<libc::pollfd> = std::iter::once(sock.as_raw_fd())
+            .chain(fds.iter().map(|f| f.as_raw_fd()))
+            .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
+            .collect();
         // SAFETY: valid pollfds.
         if unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, 50) } <= 0 {
             continue;
@@ -193,11 +196,14 @@ fn notify_profiles_the_runtime_cannot_honour_are_refused_up_front() {
     let path = dir.path().join("nobody.sock");
     let cases: Vec<(Value, &str)> = vec![
         (notify_profile(&path, &["write"]), "read or write"),
-        ({
-            let mut p = notify_profile(&path, &["mkdir"]);
-            p.as_object_mut().expect("object").remove("listenerPath");
-            p
-        }, "listenerPath"),
+        (
+            {
+                let mut p = notify_profile(&path, &["mkdir"]);
+                p.as_object_mut().expect("object").remove("listenerPath");
+                p
+            },
+            "listenerPath",
+        ),
         (json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": path}), "default action"),
         // Nobody listens there: create fails naming the path, and leaves nothing.
         (notify_profile(&path, &["mkdir"]), "nobody.sock"),

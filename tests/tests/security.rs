@@ -96,7 +96,11 @@ fn capabilities_and_seccomp_profiles_from_the_spec() {
     // An ERRNO rule makes mkdir fail with that errno (EDQUOT = 122).
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = dir.path().join("mkdir.json");
-    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122}]}"#).expect("write");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122}]}"#,
+    )
+    .expect("write");
     let opt = format!("seccomp={}", profile.display());
     let out = adhoc(&root, &["--security-opt", &opt], "mkdir /tmp/x");
     assert_eq!(out.code, Some(1), "{:?}", out.stderr);
@@ -237,7 +241,11 @@ fn the_default_root_hides_host_secrets_and_is_read_only_all_the_way_down() {
     let out = output_timeout(
         {
             let mut c = std::process::Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "sh", "-c", setup, "sh"]).arg(&bin).arg("--root").arg(root.path()).args(["run", "--", "sh", "-c", &script]);
+            c.args(["--mount", "--propagation", "private", "sh", "-c", setup, "sh"])
+                .arg(&bin)
+                .arg("--root")
+                .arg(root.path())
+                .args(["run", "--", "sh", "-c", &script]);
             c
         },
         TIMEOUT,

@@ -94,18 +94,27 @@ fn config_files_that_never_end_or_block_are_refused_at_once() {
     let config = b.path().join("config.json");
     type Make<'a> = Box<dyn Fn() + 'a>;
     let cases: [(&str, Make); 3] = [
-        ("not a regular file", Box::new(|| {
-            std::fs::remove_file(&config).expect("rm");
-            std::os::unix::fs::symlink("/dev/zero", &config).expect("symlink");
-        })),
-        ("not a regular file", Box::new(|| {
-            std::fs::remove_file(&config).expect("rm");
-            nix::unistd::mkfifo(&config, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
-        })),
-        ("larger than", Box::new(|| {
-            std::fs::remove_file(&config).expect("rm");
-            std::fs::write(&config, vec![b' '; 17 << 20]).expect("write");
-        })),
+        (
+            "not a regular file",
+            Box::new(|| {
+                std::fs::remove_file(&config).expect("rm");
+                std::os::unix::fs::symlink("/dev/zero", &config).expect("symlink");
+            }),
+        ),
+        (
+            "not a regular file",
+            Box::new(|| {
+                std::fs::remove_file(&config).expect("rm");
+                nix::unistd::mkfifo(&config, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+            }),
+        ),
+        (
+            "larger than",
+            Box::new(|| {
+                std::fs::remove_file(&config).expect("rm");
+                std::fs::write(&config, vec![b' '; 17 << 20]).expect("write");
+            }),
+        ),
     ];
     for (needle, make) in cases {
         make();

@@ -124,10 +124,8 @@ fn main() {
     );
     if let Some(path) = json {
         let list: Vec<String> = times.iter().map(|t| format!("{t:.9}")).collect();
-        let text = format!(
-            "{{\"results\":[{{\"command\":\"{name}\",\"mean\":{mean:.9},\"median\":{median:.9},\"min\":{min:.9},\"times\":[{}]}}]}}\n",
-            list.join(",")
-        );
+        let text =
+            format!("{{\"results\":[{{\"command\":\"{name}\",\"mean\":{mean:.9},\"median\":{median:.9},\"min\":{min:.9},\"times\":[{}]}}]}}\n", list.join(","));
         if let Err(e) = std::fs::write(&path, text) {
             eprintln!("inproc: {}: {e}", path.display());
             std::process::exit(1)

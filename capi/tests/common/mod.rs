@@ -110,7 +110,6 @@ pub fn include_dir() -> PathBuf {
     repo_dir().join("include")
 }
 
-
 #[derive(Clone, Copy, Debug)]
 pub enum Link {
     Shared,

@@ -131,7 +131,7 @@ pub(crate) fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
         ldx_w(R2, R1, 0),
         and32(R2, 0xffff), // type
         ldx_w(R3, R1, 0),
-        rsh32(R3, 16), // access
+        rsh32(R3, 16),    // access
         ldx_w(R4, R1, 4), // major
         ldx_w(R5, R1, 8), // minor
     ];
@@ -273,7 +273,10 @@ fn load(prog: &[Insn]) -> Result<OwnedFd> {
             let end = log.iter().position(|b| *b == 0).unwrap_or(0);
             let text = String::from_utf8_lossy(&log[..end]);
             let last = text.lines().rev().take(3).collect::<Vec<_>>().join(" / ");
-            Err(Error::Sys { op: format!("load the cgroup v2 device program (BPF_PROG_LOAD){}", if last.is_empty() { String::new() } else { format!(": {last}") }), errno: e })
+            Err(Error::Sys {
+                op: format!("load the cgroup v2 device program (BPF_PROG_LOAD){}", if last.is_empty() { String::new() } else { format!(": {last}") }),
+                errno: e,
+            })
         }
     }
 }
@@ -281,7 +284,13 @@ fn load(prog: &[Insn]) -> Result<OwnedFd> {
 /// The ids of the device programs attached to the cgroup itself (not its ancestors).
 fn attached(cgroup: &OwnedFd) -> std::result::Result<Vec<u32>, Errno> {
     let mut ids = vec![0u32; 64];
-    let mut attr = QueryAttr { target_fd: cgroup.as_raw_fd() as u32, attach_type: BPF_CGROUP_DEVICE, prog_ids: ids.as_mut_ptr() as u64, prog_cnt: ids.len() as u32, ..Default::default() };
+    let mut attr = QueryAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        ..Default::default()
+    };
     bpf(BPF_PROG_QUERY, &mut attr)?;
     ids.truncate(attr.prog_cnt as usize);
     Ok(ids)
@@ -291,18 +300,26 @@ fn attached(cgroup: &OwnedFd) -> std::result::Result<Vec<u32>, Errno> {
 /// first, then any program attached there before detached, so there is no moment without one.
 pub(crate) fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     let prog = load(&program(rules)?)?;
-    let cgroup: OwnedFd = nix::fcntl::open(dir, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
+    let cgroup: OwnedFd =
+        nix::fcntl::open(dir, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(|e| Error::Sys { op: format!("open {}", dir.display()), errno: e })?;
     let old = attached(&cgroup).map_err(|e| Error::Sys { op: format!("list the device programs of {} (BPF_PROG_QUERY)", dir.display()), errno: e })?;
-    let mut attr = AttachAttr { target_fd: cgroup.as_raw_fd() as u32, attach_bpf_fd: prog.as_raw_fd() as u32, attach_type: BPF_CGROUP_DEVICE, attach_flags: BPF_F_ALLOW_MULTI };
+    let mut attr = AttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+    };
     bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| Error::Sys { op: format!("attach the device program to {} (BPF_PROG_ATTACH)", dir.display()), errno: e })?;
     for id in old {
         let mut get = GetFdAttr { prog_id: id, ..Default::default() };
         let Ok(fd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut get) else { continue };
         // SAFETY: a new fd from BPF_PROG_GET_FD_BY_ID.
         let old_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        let mut detach = AttachAttr { target_fd: cgroup.as_raw_fd() as u32, attach_bpf_fd: old_fd.as_raw_fd() as u32, attach_type: BPF_CGROUP_DEVICE, attach_flags: 0 };
-        bpf(BPF_PROG_DETACH, &mut detach).map_err(|e| Error::Sys { op: format!("detach the previous device program of {} (BPF_PROG_DETACH)", dir.display()), errno: e })?;
+        let mut detach =
+            AttachAttr { target_fd: cgroup.as_raw_fd() as u32, attach_bpf_fd: old_fd.as_raw_fd() as u32, attach_type: BPF_CGROUP_DEVICE, attach_flags: 0 };
+        bpf(BPF_PROG_DETACH, &mut detach)
+            .map_err(|e| Error::Sys { op: format!("detach the previous device program of {} (BPF_PROG_DETACH)", dir.display()), errno: e })?;
     }
     Ok(())
 }

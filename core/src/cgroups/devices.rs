@@ -22,15 +22,15 @@ fn defaults() -> Vec<LinuxDeviceCgroup> {
     vec![
         rule(C, None, None, "m"),
         rule(B, None, None, "m"),
-        rule(C, Some(1), Some(3), "rwm"),   // null
-        rule(C, Some(1), Some(5), "rwm"),   // zero
-        rule(C, Some(1), Some(7), "rwm"),   // full
-        rule(C, Some(1), Some(8), "rwm"),   // random
-        rule(C, Some(1), Some(9), "rwm"),   // urandom
-        rule(C, Some(5), Some(0), "rwm"),   // tty
-        rule(C, Some(5), Some(1), "rwm"),   // console
-        rule(C, Some(5), Some(2), "rwm"),   // ptmx
-        rule(C, Some(136), None, "rwm"),    // pts
+        rule(C, Some(1), Some(3), "rwm"),    // null
+        rule(C, Some(1), Some(5), "rwm"),    // zero
+        rule(C, Some(1), Some(7), "rwm"),    // full
+        rule(C, Some(1), Some(8), "rwm"),    // random
+        rule(C, Some(1), Some(9), "rwm"),    // urandom
+        rule(C, Some(5), Some(0), "rwm"),    // tty
+        rule(C, Some(5), Some(1), "rwm"),    // console
+        rule(C, Some(5), Some(2), "rwm"),    // ptmx
+        rule(C, Some(136), None, "rwm"),     // pts
         rule(C, Some(10), Some(200), "rwm"), // tun
     ]
 }

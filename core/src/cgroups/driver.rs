@@ -130,9 +130,13 @@ impl Cgroup {
     pub fn v2_dir_fd(&self) -> Option<OwnedFd> {
         match &self.inner {
             // Above 2 (sys::not_stdio): the child would take an fd at 0-2 for its stdio.
-            Inner::V2(c) => nix::fcntl::open(&c.dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                .and_then(crate::sys::not_stdio)
-                .ok(),
+            Inner::V2(c) => nix::fcntl::open(
+                &c.dir,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .and_then(crate::sys::not_stdio)
+            .ok(),
             Inner::V1(_) => None,
         }
     }

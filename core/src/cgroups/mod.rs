@@ -8,14 +8,14 @@ mod devices;
 mod driver;
 mod resources;
 mod stats;
-mod v1;
-mod v2;
 #[cfg(test)]
 mod tests_real;
+mod v1;
+mod v2;
 
 pub use devices::with_default_device_rules;
-pub use driver::{Cgroup, CgroupRecord};
 pub(crate) use driver::CGROUP_ROOT;
+pub use driver::{Cgroup, CgroupRecord};
 pub use resources::{blkio_weight_to_io_weight, shares_to_weight, validate_resources, MIN_MEMORY_LIMIT};
 pub use stats::Stats;
 

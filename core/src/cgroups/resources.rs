@@ -75,7 +75,11 @@ pub(crate) fn validate_with(r: &LinuxResources, cpus_online: Option<&BTreeSet<u3
                     ))
                 }
                 Some(-1) => {
-                    return Err(Error::invalid(format!("{F}.memory.swap"), swap, "a memory+swap limit needs a memory limit, but linux.resources.memory.limit is -1 (unlimited)"))
+                    return Err(Error::invalid(
+                        format!("{F}.memory.swap"),
+                        swap,
+                        "a memory+swap limit needs a memory limit, but linux.resources.memory.limit is -1 (unlimited)",
+                    ))
                 }
                 _ => {}
             }
@@ -377,9 +381,15 @@ mod tests {
         assert!(check(cpu(LinuxCpuBuilder::default().quota(-1i64))).is_ok());
         assert_eq!(field_of(check(cpu(LinuxCpuBuilder::default().shares(1u64))).expect_err("must be rejected")).0, "linux.resources.cpu.shares");
         assert_eq!(field_of(check(cpu(LinuxCpuBuilder::default().shares(300_000u64))).expect_err("must be rejected")).0, "linux.resources.cpu.shares");
-        assert_eq!(field_of(check(cpu(LinuxCpuBuilder::default().quota(-7i64))).expect_err("must be rejected")), ("linux.resources.cpu.quota".into(), "-7".into()));
+        assert_eq!(
+            field_of(check(cpu(LinuxCpuBuilder::default().quota(-7i64))).expect_err("must be rejected")),
+            ("linux.resources.cpu.quota".into(), "-7".into())
+        );
         assert_eq!(field_of(check(cpu(LinuxCpuBuilder::default().quota(500i64))).expect_err("must be rejected")).0, "linux.resources.cpu.quota");
-        assert_eq!(field_of(check(cpu(LinuxCpuBuilder::default().quota(50_000i64).period(0u64))).expect_err("must be rejected")).0, "linux.resources.cpu.period");
+        assert_eq!(
+            field_of(check(cpu(LinuxCpuBuilder::default().quota(50_000i64).period(0u64))).expect_err("must be rejected")).0,
+            "linux.resources.cpu.period"
+        );
         assert_eq!(field_of(check(cpu(LinuxCpuBuilder::default().period(10u64))).expect_err("must be rejected")).0, "linux.resources.cpu.period");
         let e = check(cpu(LinuxCpuBuilder::default().cpus("0-5"))).expect_err("must be rejected");
         assert!(e.to_string().contains("cpu 4 is not online"), "{e}");
@@ -397,7 +407,10 @@ mod tests {
 
         let blk = |b: LinuxBlockIoBuilder| LinuxResourcesBuilder::default().block_io(b.build().expect("b")).build().expect("r");
         assert!(check(blk(LinuxBlockIoBuilder::default().weight(500u16))).is_ok());
-        assert_eq!(field_of(check(blk(LinuxBlockIoBuilder::default().weight(5u16))).expect_err("must be rejected")), ("linux.resources.blockIO.weight".into(), "5".into()));
+        assert_eq!(
+            field_of(check(blk(LinuxBlockIoBuilder::default().weight(5u16))).expect_err("must be rejected")),
+            ("linux.resources.blockIO.weight".into(), "5".into())
+        );
         assert_eq!(field_of(check(blk(LinuxBlockIoBuilder::default().weight(1001u16))).expect_err("must be rejected")).0, "linux.resources.blockIO.weight");
         let dev = LinuxThrottleDeviceBuilder::default().major(-1i64).minor(0i64).rate(10u64).build().expect("d");
         assert_eq!(
@@ -414,7 +427,12 @@ mod tests {
         assert!(check(huge("2MB")).is_ok());
         assert_eq!(field_of(check(huge("2Mb")).expect_err("must be rejected")).0, "linux.resources.hugepageLimits[0].pageSize");
 
-        let unified = |k: &str| LinuxResourcesBuilder::default().unified([(k.to_string(), "1".to_string())].into_iter().collect::<std::collections::HashMap<_, _>>()).build().expect("r");
+        let unified = |k: &str| {
+            LinuxResourcesBuilder::default()
+                .unified([(k.to_string(), "1".to_string())].into_iter().collect::<std::collections::HashMap<_, _>>())
+                .build()
+                .expect("r")
+        };
         assert!(check(unified("memory.high")).is_ok());
         assert!(check(unified("../x.y")).is_err());
         assert!(check(unified("cgroup")).is_err());

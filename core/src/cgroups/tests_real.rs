@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, LinuxThrottleDeviceBuilder};
+use oci_spec::runtime::{
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, LinuxThrottleDeviceBuilder,
+};
 
 use super::driver::Inner;
 use super::{host, shares_to_weight, Cgroup, CgroupRecord, Layout};
@@ -75,13 +77,8 @@ impl Guard {
     }
     /// Starts `sh -c script` blocked on a line from stdin, moves it into the cgroup, releases it.
     fn spawn(&mut self, script: &str) -> u32 {
-        let mut child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("read go; {script}"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn sh");
+        let mut child =
+            Command::new("/bin/sh").arg("-c").arg(format!("read go; {script}")).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn sh");
         let pid = child.id();
         self.cg().add_pid(pid as i32).expect("add_pid");
         let mut stdin = child.stdin.take().expect("stdin");
@@ -276,11 +273,8 @@ fn cgroups_real_default_placement_nests_under_own_cgroup() {
     let g = Guard::new(cg);
     let own = super::driver::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").expect("read"));
     let mem = dir_of(g.cg(), "memory");
-    let want_own = own
-        .iter()
-        .find(|o| if v2() { o.controllers.is_empty() } else { o.controllers.contains("memory") })
-        .map(|o| o.path.clone())
-        .expect("own memory cgroup");
+    let want_own =
+        own.iter().find(|o| if v2() { o.controllers.is_empty() } else { o.controllers.contains("memory") }).map(|o| o.path.clone()).expect("own memory cgroup");
     let base = if v2() { PathBuf::from("/sys/fs/cgroup") } else { PathBuf::from("/sys/fs/cgroup/memory") };
     assert_eq!(mem, base.join(want_own).join(format!("rcontainer-{}", id("nest"))));
     // A relative path nests under the own cgroup too.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use cgroups_rs::fs::cpuacct::CpuAcctController;
 use cgroups_rs::fs::freezer::FreezerController;
-use cgroups_rs::FreezerState;
 use cgroups_rs::fs::memory::MemController;
+use cgroups_rs::FreezerState;
 use oci_spec::runtime::LinuxResources;
 
 use super::driver::{make_dirs, read_file, remove_tree, wait_until, write_file, write_limit, ControlFiles, OwnCgroup, Placement, CGROUP_ROOT};
@@ -34,7 +34,9 @@ pub(crate) struct V1 {
 fn controllers_of(hierarchy: &str) -> BTreeSet<String> {
     let opts = super::host().v1.iter().find(|h| h.dir == hierarchy).map(|h| h.options.clone()).unwrap_or_else(|| hierarchy.to_string());
     opts.split(',')
-        .filter(|o| !o.is_empty() && !matches!(*o, "none" | "xattr" | "noprefix" | "clone_children" | "cpuset_v2_mode" | "rw" | "ro") && !o.starts_with("release_agent"))
+        .filter(|o| {
+            !o.is_empty() && !matches!(*o, "none" | "xattr" | "noprefix" | "clone_children" | "cpuset_v2_mode" | "rw" | "ro") && !o.starts_with("release_agent")
+        })
         .map(String::from)
         .collect()
 }
@@ -167,9 +169,15 @@ impl V1 {
             let field = format!("{F}.blockIO");
             let has_any = b.weight().is_some_and(|w| w != 0)
                 || b.leaf_weight().is_some_and(|w| w != 0)
-                || [b.weight_device().as_ref().map(Vec::len), b.throttle_read_bps_device().as_ref().map(Vec::len), b.throttle_write_bps_device().as_ref().map(Vec::len), b.throttle_read_iops_device().as_ref().map(Vec::len), b.throttle_write_iops_device().as_ref().map(Vec::len)]
-                    .into_iter()
-                    .any(|n| n.unwrap_or(0) > 0);
+                || [
+                    b.weight_device().as_ref().map(Vec::len),
+                    b.throttle_read_bps_device().as_ref().map(Vec::len),
+                    b.throttle_write_bps_device().as_ref().map(Vec::len),
+                    b.throttle_read_iops_device().as_ref().map(Vec::len),
+                    b.throttle_write_iops_device().as_ref().map(Vec::len),
+                ]
+                .into_iter()
+                .any(|n| n.unwrap_or(0) > 0);
             if has_any {
                 let dir = self.need("blkio", &field)?;
                 // Kernels with only BFQ (no CFQ, 5.0+) have blkio.bfq.* instead of blkio.weight.
@@ -283,9 +291,13 @@ impl V1 {
         f.freeze().map_err(err)?;
         // FREEZING can stall while a task is in an uninterruptible sleep; writing FROZEN again
         // makes the kernel retry (runc does the same).
-        let frozen = wait_until(FREEZE_TIMEOUT, || matches!(f.state(), Ok(FreezerState::Frozen)), || {
-            let _ = f.freeze();
-        });
+        let frozen = wait_until(
+            FREEZE_TIMEOUT,
+            || matches!(f.state(), Ok(FreezerState::Frozen)),
+            || {
+                let _ = f.freeze();
+            },
+        );
         if !frozen {
             let _ = f.thaw();
             return Err(Error::Timeout(FREEZE_TIMEOUT));
@@ -296,9 +308,13 @@ impl V1 {
     pub(crate) fn thaw(&self) -> Result<()> {
         let f = self.freezer()?;
         f.thaw().map_err(|e| Error::Sys { op: format!("thaw cgroup: {e}"), errno: nix::errno::Errno::EIO })?;
-        if !wait_until(FREEZE_TIMEOUT, || matches!(f.state(), Ok(FreezerState::Thawed)), || {
-            let _ = f.thaw();
-        }) {
+        if !wait_until(
+            FREEZE_TIMEOUT,
+            || matches!(f.state(), Ok(FreezerState::Thawed)),
+            || {
+                let _ = f.thaw();
+            },
+        ) {
             return Err(Error::Timeout(FREEZE_TIMEOUT));
         }
         Ok(())
@@ -348,7 +364,10 @@ fn set_memory_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Res
     let write_mem = |v: i64| {
         write_limit(dir, "memory.limit_in_bytes", &v.to_string(), &format!("{F}.limit")).map_err(|e| match e {
             Error::Sys { op, errno: nix::errno::Errno::EINVAL } if has_memsw => Error::Sys {
-                op: format!("{op} (the memory limit must not exceed the memory+swap limit {}; set linux.resources.memory.swap too)", read_i64(dir, memsw).unwrap_or(-1)),
+                op: format!(
+                    "{op} (the memory limit must not exceed the memory+swap limit {}; set linux.resources.memory.swap too)",
+                    read_i64(dir, memsw).unwrap_or(-1)
+                ),
                 errno: nix::errno::Errno::EINVAL,
             },
             e => e,

@@ -176,7 +176,12 @@ impl V2 {
             }
             for (i, d) in b.weight_device().iter().flatten().enumerate() {
                 if let Some(w) = d.weight().filter(|w| *w != 0) {
-                    write_limit(dir, weight_file, &format!("{}:{} {}", d.major(), d.minor(), blkio_weight_to_io_weight(w)), &format!("{field}.weightDevice[{i}]"))?;
+                    write_limit(
+                        dir,
+                        weight_file,
+                        &format!("{}:{} {}", d.major(), d.minor(), blkio_weight_to_io_weight(w)),
+                        &format!("{field}.weightDevice[{i}]"),
+                    )?;
                 }
             }
             for (name, key, list) in [

@@ -161,7 +161,8 @@ fn walk(root: i32, path: &CStr, no_symlinks: bool, create: Create) -> Result<i32
                 k += 1;
             }
             let last = k == rest.len();
-            opened = make(dir, cname, last && create == Create::File).and_then(|()| raw::openat(dir, cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0));
+            opened =
+                make(dir, cname, last && create == Create::File).and_then(|()| raw::openat(dir, cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0));
         }
         let fd = match opened {
             Ok(fd) => fd,

@@ -47,12 +47,12 @@ std::arch::global_asm!(
     ".hidden rcontainer_exec_stub_end",
     ".p2align 4",
     "rcontainer_exec_stub_start:",
-    "    mov rax, qword ptr [rsp]",        // argc
+    "    mov rax, qword ptr [rsp]", // argc
     "    cmp rax, 6",
     "    jb 9f",
-    "    lea r13, [rsp + 8]",              // argv
-    "    lea r14, [r13 + rax*8 + 8]",      // envp
-    "    mov eax, 157",                    // prctl(PR_SET_DUMPABLE, 0)
+    "    lea r13, [rsp + 8]",         // argv
+    "    lea r14, [r13 + rax*8 + 8]", // envp
+    "    mov eax, 157",               // prctl(PR_SET_DUMPABLE, 0)
     "    mov edi, 4",
     "    xor esi, esi",
     "    syscall",
@@ -60,44 +60,44 @@ std::arch::global_asm!(
     "    call 20f",
     "    test rax, rax",
     "    js 9f",
-    "    mov r15, rax",                    // report fd
+    "    mov r15, rax", // report fd
     "    mov rdi, qword ptr [r13 + 16]",
     "    call 20f",
     "    test rax, rax",
     "    js 9f",
-    "    mov rbx, rax",                    // start fd
+    "    mov rbx, rax", // start fd
     "    mov rdi, qword ptr [r13 + 24]",
     "    call 20f",
-    "    mov r12, rax",                    // LSM fd, or -1
+    "    mov r12, rax", // LSM fd, or -1
     "    sub rsp, 32",
-    "    mov dword ptr [rsp], -1",         // READY: step u32::MAX, errno 0
+    "    mov dword ptr [rsp], -1", // READY: step u32::MAX, errno 0
     "    mov dword ptr [rsp + 4], 0",
-    "    mov eax, 1",                      // write(report, record, 8)
+    "    mov eax, 1", // write(report, record, 8)
     "    mov rdi, r15",
     "    mov rsi, rsp",
     "    mov edx, 8",
     "    syscall",
     "2:",
-    "    xor eax, eax",                    // read(start, buf, 1)
+    "    xor eax, eax", // read(start, buf, 1)
     "    mov rdi, rbx",
     "    lea rsi, [rsp + 8]",
     "    mov edx, 1",
     "    syscall",
-    "    cmp rax, -4",                     // EINTR
+    "    cmp rax, -4", // EINTR
     "    je 2b",
     "    cmp rax, 1",
     "    jne 9f",
-    "    mov eax, 3",                      // close(start)
+    "    mov eax, 3", // close(start)
     "    mov rdi, rbx",
     "    syscall",
-    "    mov eax, 72",                     // fcntl(report, F_SETFD, FD_CLOEXEC)
+    "    mov eax, 72", // fcntl(report, F_SETFD, FD_CLOEXEC)
     "    mov rdi, r15",
     "    mov esi, 2",
     "    mov edx, 1",
     "    syscall",
     "    test r12, r12",
     "    js 4f",
-    "    mov rsi, qword ptr [r13 + 32]",   // write(lsm, label, strlen(label))
+    "    mov rsi, qword ptr [r13 + 32]", // write(lsm, label, strlen(label))
     "    xor edx, edx",
     "5:",
     "    cmp byte ptr [rsi + rdx], 0",
@@ -108,36 +108,36 @@ std::arch::global_asm!(
     "    mov eax, 1",
     "    mov rdi, r12",
     "    syscall",
-    "    mov ecx, -7",                     // LSM_FAILED
+    "    mov ecx, -7", // LSM_FAILED
     "    test rax, rax",
     "    js 8f",
-    "    mov eax, 3",                      // close(lsm)
+    "    mov eax, 3", // close(lsm)
     "    mov rdi, r12",
     "    syscall",
     "4:",
-    "    lea rbp, [rip + 3f]",             // the seccomp trailer: count, flags, program
+    "    lea rbp, [rip + 3f]", // the seccomp trailer: count, flags, program
     "    mov eax, dword ptr [rbp]",
     "    test eax, eax",
     "    jz 14f",
-    "    mov word ptr [rsp + 16], ax",     // struct sock_fprog { len, filter }
+    "    mov word ptr [rsp + 16], ax", // struct sock_fprog { len, filter }
     "    lea rcx, [rbp + 8]",
     "    mov qword ptr [rsp + 24], rcx",
-    "    mov eax, 317",                    // seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)
+    "    mov eax, 317", // seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)
     "    mov edi, 1",
     "    mov esi, dword ptr [rbp + 4]",
     "    lea rdx, [rsp + 16]",
     "    syscall",
-    "    mov ecx, -8",                     // SECCOMP_FAILED
+    "    mov ecx, -8", // SECCOMP_FAILED
     "    test rax, rax",
     "    js 8f",
     "14:",
-    "    mov eax, 59",                     // execve(argv[0], argv + 5, envp)
+    "    mov eax, 59", // execve(argv[0], argv + 5, envp)
     "    mov rdi, qword ptr [r13]",
     "    lea rsi, [r13 + 40]",
     "    mov rdx, r14",
     "    syscall",
-    "    mov ecx, -6",                     // EXEC_FAILED
-    "8:",                                  // rax = -errno, ecx = the step
+    "    mov ecx, -6", // EXEC_FAILED
+    "8:",              // rax = -errno, ecx = the step
     "    neg eax",
     "    mov dword ptr [rsp + 4], eax",
     "    mov dword ptr [rsp], ecx",
@@ -148,17 +148,17 @@ std::arch::global_asm!(
     "    xor edx, edx",
     "    mov r10d, 8",
     "    syscall",
-    "    mov eax, 1",                      // write(report, record, 8)
+    "    mov eax, 1", // write(report, record, 8)
     "    mov rdi, r15",
     "    mov rsi, rsp",
     "    mov edx, 8",
     "    syscall",
     "9:",
-    "    mov eax, 231",                    // exit_group(127)
+    "    mov eax, 231", // exit_group(127)
     "    mov edi, 127",
     "    syscall",
     "    hlt",
-    "20:",                                 // rax = the decimal number at rdi (< 2^31), or -1
+    "20:", // rax = the decimal number at rdi (< 2^31), or -1
     "    xor eax, eax",
     "    movzx ecx, byte ptr [rdi]",
     "    test ecx, ecx",
@@ -195,56 +195,56 @@ std::arch::global_asm!(
     ".hidden rcontainer_exec_stub_end",
     ".p2align 4",
     "rcontainer_exec_stub_start:",
-    "    ldr x19, [sp]",                   // argc
+    "    ldr x19, [sp]", // argc
     "    cmp x19, #6",
     "    b.lo 9f",
-    "    add x20, sp, #8",                 // argv
+    "    add x20, sp, #8", // argv
     "    add x21, x20, x19, lsl #3",
-    "    add x21, x21, #8",                // envp
-    "    mov x8, #167",                    // prctl(PR_SET_DUMPABLE, 0)
+    "    add x21, x21, #8", // envp
+    "    mov x8, #167",     // prctl(PR_SET_DUMPABLE, 0)
     "    mov x0, #4",
     "    mov x1, #0",
     "    svc #0",
     "    ldr x0, [x20, #8]",
     "    bl 20f",
     "    tbnz x0, #63, 9f",
-    "    mov x22, x0",                     // report fd
+    "    mov x22, x0", // report fd
     "    ldr x0, [x20, #16]",
     "    bl 20f",
     "    tbnz x0, #63, 9f",
-    "    mov x23, x0",                     // start fd
+    "    mov x23, x0", // start fd
     "    ldr x0, [x20, #24]",
     "    bl 20f",
-    "    mov x24, x0",                     // LSM fd, or -1
+    "    mov x24, x0", // LSM fd, or -1
     "    sub sp, sp, #32",
-    "    movn w9, #0",                     // READY: step u32::MAX, errno 0
+    "    movn w9, #0", // READY: step u32::MAX, errno 0
     "    str w9, [sp]",
     "    str wzr, [sp, #4]",
-    "    mov x8, #64",                     // write(report, record, 8)
+    "    mov x8, #64", // write(report, record, 8)
     "    mov x0, x22",
     "    mov x1, sp",
     "    mov x2, #8",
     "    svc #0",
     "2:",
-    "    mov x8, #63",                     // read(start, buf, 1)
+    "    mov x8, #63", // read(start, buf, 1)
     "    mov x0, x23",
     "    add x1, sp, #8",
     "    mov x2, #1",
     "    svc #0",
-    "    cmn x0, #4",                      // EINTR
+    "    cmn x0, #4", // EINTR
     "    b.eq 2b",
     "    cmp x0, #1",
     "    b.ne 9f",
-    "    mov x8, #57",                     // close(start)
+    "    mov x8, #57", // close(start)
     "    mov x0, x23",
     "    svc #0",
-    "    mov x8, #25",                     // fcntl(report, F_SETFD, FD_CLOEXEC)
+    "    mov x8, #25", // fcntl(report, F_SETFD, FD_CLOEXEC)
     "    mov x0, x22",
     "    mov x1, #2",
     "    mov x2, #1",
     "    svc #0",
     "    tbnz x24, #63, 4f",
-    "    ldr x1, [x20, #32]",              // write(lsm, label, strlen(label))
+    "    ldr x1, [x20, #32]", // write(lsm, label, strlen(label))
     "    mov x2, #0",
     "5:",
     "    ldrb w9, [x1, x2]",
@@ -255,37 +255,37 @@ std::arch::global_asm!(
     "    mov x8, #64",
     "    mov x0, x24",
     "    svc #0",
-    "    movn w10, #6",                    // LSM_FAILED
+    "    movn w10, #6", // LSM_FAILED
     "    tbnz x0, #63, 8f",
-    "    mov x8, #57",                     // close(lsm)
+    "    mov x8, #57", // close(lsm)
     "    mov x0, x24",
     "    svc #0",
     "4:",
-    "    adr x25, 3f",                     // the seccomp trailer: count, flags, program
+    "    adr x25, 3f", // the seccomp trailer: count, flags, program
     "    ldr w9, [x25]",
     "    cbz w9, 14f",
-    "    strh w9, [sp, #16]",              // struct sock_fprog { len, filter }
+    "    strh w9, [sp, #16]", // struct sock_fprog { len, filter }
     "    add x9, x25, #8",
     "    str x9, [sp, #24]",
-    "    mov x8, #277",                    // seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)
+    "    mov x8, #277", // seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)
     "    mov x0, #1",
     "    ldr w1, [x25, #4]",
     "    add x2, sp, #16",
     "    svc #0",
-    "    movn w10, #7",                    // SECCOMP_FAILED
+    "    movn w10, #7", // SECCOMP_FAILED
     "    tbnz x0, #63, 8f",
     "14:",
-    "    mov x8, #221",                    // execve(argv[0], argv + 5, envp)
+    "    mov x8, #221", // execve(argv[0], argv + 5, envp)
     "    ldr x0, [x20]",
     "    add x1, x20, #40",
     "    mov x2, x21",
     "    svc #0",
-    "    movn w10, #5",                    // EXEC_FAILED
-    "8:",                                  // x0 = -errno, w10 = the step
+    "    movn w10, #5", // EXEC_FAILED
+    "8:",               // x0 = -errno, w10 = the step
     "    neg w0, w0",
     "    str w0, [sp, #4]",
     "    str w10, [sp]",
-    "    mov x9, #0x1000",                 // rt_sigprocmask(SIG_BLOCK, {SIGPIPE}, NULL, 8)
+    "    mov x9, #0x1000", // rt_sigprocmask(SIG_BLOCK, {SIGPIPE}, NULL, 8)
     "    str x9, [sp, #8]",
     "    mov x8, #135",
     "    mov x0, #0",
@@ -293,17 +293,17 @@ std::arch::global_asm!(
     "    mov x2, #0",
     "    mov x3, #8",
     "    svc #0",
-    "    mov x8, #64",                     // write(report, record, 8)
+    "    mov x8, #64", // write(report, record, 8)
     "    mov x0, x22",
     "    mov x1, sp",
     "    mov x2, #8",
     "    svc #0",
     "9:",
-    "    mov x8, #94",                     // exit_group(127)
+    "    mov x8, #94", // exit_group(127)
     "    mov x0, #127",
     "    svc #0",
     "    brk #0",
-    "20:",                                 // x0 = the decimal number at x0 (< 2^31), or -1
+    "20:", // x0 = the decimal number at x0 (< 2^31), or -1
     "    mov x1, x0",
     "    mov x0, #0",
     "    ldrb w2, [x1]",
@@ -383,7 +383,7 @@ pub(crate) fn image(seccomp: Option<(&[libc::sock_filter], libc::c_uint)>) -> Ve
     u16_(&mut v, 64); // e_shentsize
     u16_(&mut v, 0); // e_shnum
     u16_(&mut v, 0); // e_shstrndx
-    // PT_LOAD, PF_R | PF_X, the whole file at address 0 (+ the load bias).
+                     // PT_LOAD, PF_R | PF_X, the whole file at address 0 (+ the load bias).
     u32_(&mut v, 1);
     u32_(&mut v, 4 | 1);
     for x in [0, 0, 0, total, total, 0x10000] {
@@ -436,9 +436,9 @@ pub(crate) fn memfd(seccomp: Option<(&[libc::sock_filter], libc::c_uint)>) -> Re
     .and_then(crate::sys::not_stdio)
     .map_err(|e| match e {
         // vm.memfd_noexec = 2 forbids executable memfds.
-        nix::errno::Errno::EACCES => Error::Unsupported(
-            "the exec stub needs an executable memfd, which vm.memfd_noexec = 2 forbids on this host (set it to 0 or 1)".into(),
-        ),
+        nix::errno::Errno::EACCES => {
+            Error::Unsupported("the exec stub needs an executable memfd, which vm.memfd_noexec = 2 forbids on this host (set it to 0 or 1)".into())
+        }
         e => Error::Sys { op: "memfd_create (exec stub)".into(), errno: e },
     })?;
     let image = image(seccomp);
@@ -496,7 +496,12 @@ mod tests {
         let (sr, sw) = pipe();
         let (rw_fd, sr_fd) = (rw.as_raw_fd(), sr.as_raw_fd());
         let mut cmd = Command::new(format!("/proc/self/fd/{}", memfd.as_raw_fd()));
-        cmd.arg0(path).args([rw_fd.to_string(), sr_fd.to_string(), "-".into(), String::new()]).args(extra).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.arg0(path)
+            .args([rw_fd.to_string(), sr_fd.to_string(), "-".into(), String::new()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -555,7 +560,8 @@ mod tests {
         let memfd = memfd(None).expect("memfd");
         // As an interpreter of itself, or with fds that are not numbers: exit 127, no exec.
         for args in [vec!["--version"], vec!["x", "y", "-", "", "/bin/echo", "pwned"]] {
-            let out = Command::new(format!("/proc/self/fd/{}", memfd.as_raw_fd())).args(&args).stdin(Stdio::null()).stderr(Stdio::piped()).output().expect("run");
+            let out =
+                Command::new(format!("/proc/self/fd/{}", memfd.as_raw_fd())).args(&args).stdin(Stdio::null()).stderr(Stdio::piped()).output().expect("run");
             assert_eq!(out.status.code(), Some(127), "{args:?}");
             assert!(out.stdout.is_empty(), "{args:?}: {:?}", out.stdout);
         }

@@ -128,7 +128,8 @@ pub fn prepare(cache: &Path) -> Result<(PathBuf, Vec<Mount>)> {
     // cache must be searchable by others (0711: not listable, not writable).
     let mode = nix::sys::stat::fstat(&fd).map_err(Error::sys(format!("stat {}", cache.display())))?.st_mode & 0o7777;
     if mode & 0o011 != 0o011 {
-        nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate((mode | 0o711) & 0o755)).map_err(Error::sys(format!("chmod {}", cache.display())))?;
+        nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate((mode | 0o711) & 0o755))
+            .map_err(Error::sys(format!("chmod {}", cache.display())))?;
     }
     let dir = crate::state::cache::default_root_dir(cache);
     if !dir.join("proc").is_dir() {
@@ -142,7 +143,9 @@ pub fn prepare(cache: &Path) -> Result<(PathBuf, Vec<Mount>)> {
         match fs::symlink_metadata(&host) {
             // ro/nosuid/nodev for the top mount, and the same for every mount below it (rro...):
             // a submount of the host's /etc or /usr must not be writable from the container.
-            Ok(m) if m.is_dir() => mounts.push(mount(&format!("/{name}"), "bind", &host.to_string_lossy(), &["rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"])),
+            Ok(m) if m.is_dir() => {
+                mounts.push(mount(&format!("/{name}"), "bind", &host.to_string_lossy(), &["rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"]))
+            }
             _ => {}
         }
     }

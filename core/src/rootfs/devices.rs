@@ -12,14 +12,8 @@ use crate::plan::{cpath, cstr, Create, InRoot, Op, Step};
 use crate::spec::Spec;
 
 /// (path, major, minor): the devices every container gets.
-const STANDARD: &[(&str, u32, u32)] = &[
-    ("/dev/null", 1, 3),
-    ("/dev/zero", 1, 5),
-    ("/dev/full", 1, 7),
-    ("/dev/random", 1, 8),
-    ("/dev/urandom", 1, 9),
-    ("/dev/tty", 5, 0),
-];
+const STANDARD: &[(&str, u32, u32)] =
+    &[("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)];
 
 struct Node<'a> {
     path: &'a Path,
@@ -107,7 +101,8 @@ pub(super) fn plan_dev(spec: &Spec, user_ns: bool, steps: &mut Vec<Step>) -> Res
     }
 
     let mounts = spec.config().mounts().as_deref().unwrap_or(&[]);
-    let mut links = vec![("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")];
+    let mut links =
+        vec![("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")];
     if mounts.iter().any(|m| m.destination() == Path::new("/dev/pts")) && !devices.iter().any(|d| d.path() == Path::new("/dev/ptmx")) {
         links.push(("pts/ptmx", "/dev/ptmx"));
     }

@@ -67,7 +67,10 @@ pub(crate) fn plan_rootfs(
         Some(p) if p.contains("private") => libc::MS_PRIVATE | libc::MS_REC,
         _ => libc::MS_SLAVE | libc::MS_REC,
     };
-    steps.push(Step { op: Op::MountPath { source: None, target: cstr("/", "/")?, flags: parent_flag }, what: "make / a slave mount (rootfs propagation)".into() });
+    steps.push(Step {
+        op: Op::MountPath { source: None, target: cstr("/", "/")?, flags: parent_flag },
+        what: "make / a slave mount (rootfs propagation)".into(),
+    });
     steps.push(Step {
         op: Op::MountPath { source: Some(c_rootfs.clone()), target: c_rootfs.clone(), flags: libc::MS_BIND | libc::MS_REC },
         what: format!("bind mount rootfs {} onto itself", rootfs.display()),

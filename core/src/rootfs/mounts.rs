@@ -11,8 +11,9 @@ use crate::plan::{cpath, cstr, Create, InRoot, Op, Step};
 use crate::spec::Spec;
 
 use super::mount_attr::{
-    ATIME_MASK as MOUNT_ATTR_ATIME_MASK, NOATIME as MOUNT_ATTR_NOATIME, NODEV as MOUNT_ATTR_NODEV, NODIRATIME as MOUNT_ATTR_NODIRATIME, NOEXEC as MOUNT_ATTR_NOEXEC,
-    NOSUID as MOUNT_ATTR_NOSUID, NOSYMFOLLOW as MOUNT_ATTR_NOSYMFOLLOW, RDONLY as MOUNT_ATTR_RDONLY, STRICTATIME as MOUNT_ATTR_STRICTATIME,
+    ATIME_MASK as MOUNT_ATTR_ATIME_MASK, NOATIME as MOUNT_ATTR_NOATIME, NODEV as MOUNT_ATTR_NODEV, NODIRATIME as MOUNT_ATTR_NODIRATIME,
+    NOEXEC as MOUNT_ATTR_NOEXEC, NOSUID as MOUNT_ATTR_NOSUID, NOSYMFOLLOW as MOUNT_ATTR_NOSYMFOLLOW, RDONLY as MOUNT_ATTR_RDONLY,
+    STRICTATIME as MOUNT_ATTR_STRICTATIME,
 };
 
 /// Mount options split into flags, propagation flags and the filesystem-specific data string.
@@ -63,8 +64,8 @@ pub(crate) fn parse_options(field: &str, options: &[String]) -> Result<Options> 
                 o.propagation.push(propagation_flag(field, opt)?);
                 continue;
             }
-            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rstrictatime"
-            | "rnodiratime" | "rdiratime" | "rrelatime" | "rnorelatime" | "rnosymfollow" | "rsymfollow" => {
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rstrictatime" | "rnodiratime"
+            | "rdiratime" | "rrelatime" | "rnorelatime" | "rnosymfollow" | "rsymfollow" => {
                 let (set, clear) = match opt.as_str() {
                     "rro" => (MOUNT_ATTR_RDONLY, 0),
                     "rrw" => (0, MOUNT_ATTR_RDONLY),
@@ -188,7 +189,11 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
         let dest_in_root = if matches!(typ, "proc" | "sysfs") { at()?.no_symlinks() } else { at()? };
         if typ == "tmpfs" && !opts.data.iter().any(|d| d.starts_with("mode=")) {
             if data.as_ref().is_some_and(|d| d.as_bytes().len() > TMPFS_DATA_MAX) {
-                return Err(Error::invalid(format!("{field}.options"), m.options().as_deref().unwrap_or(&[]).join(","), format!("tmpfs options longer than {TMPFS_DATA_MAX} bytes")));
+                return Err(Error::invalid(
+                    format!("{field}.options"),
+                    m.options().as_deref().unwrap_or(&[]).join(","),
+                    format!("tmpfs options longer than {TMPFS_DATA_MAX} bytes"),
+                ));
             }
             steps.push(Step {
                 op: Op::MountTmpfs { source: cstr(&format!("{field}.source"), &source)?, dest: dest_in_root, flags: opts.flags, data },
@@ -205,7 +210,11 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
                 flags: opts.flags,
                 data,
             },
-            what: if matches!(typ, "proc" | "sysfs") { format!("mount {source} on {shown} (a directory, not a symlink)") } else { format!("mount {source} on {shown}") },
+            what: if matches!(typ, "proc" | "sysfs") {
+                format!("mount {source} on {shown} (a directory, not a symlink)")
+            } else {
+                format!("mount {source} on {shown}")
+            },
         });
     }
     plan_mount_attrs(m, &opts, is_bind, &dest_field, dest, steps)
@@ -275,7 +284,10 @@ fn plan_cgroup_mount(field: &str, dest: &Path, opts: &Options, own_cgroups: Opti
     match own_cgroups {
         None => {
             for h in &host.v1 {
-                steps.push(Step { op: mount("cgroup", Some(&h.dir), "cgroup", sub_flags, Some(&h.options))?, what: format!("mount cgroup ({}) on {shown}/{}", h.options, h.dir) });
+                steps.push(Step {
+                    op: mount("cgroup", Some(&h.dir), "cgroup", sub_flags, Some(&h.options))?,
+                    what: format!("mount cgroup ({}) on {shown}/{}", h.options, h.dir),
+                });
             }
             if host.layout == Layout::Hybrid {
                 steps.push(Step { op: mount("cgroup2", Some("unified"), "cgroup2", sub_flags, None)?, what: format!("mount cgroup2 on {shown}/unified") });

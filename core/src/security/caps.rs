@@ -6,30 +6,72 @@ use crate::error::{Error, Result};
 
 /// Capability names in kernel order (the index is the capability number).
 pub const NAMES: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 /// Docker's default capability set (the ad-hoc mode's default).
 pub const DOCKER_DEFAULT: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 /// The number of a capability given as `CAP_CHOWN`, `chown` or `CHOWN`.
 pub fn number(name: &str) -> Result<u32> {
     let upper = name.to_ascii_uppercase();
     let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
-    NAMES
-        .iter()
-        .position(|n| *n == full)
-        .map(|i| i as u32)
-        .ok_or_else(|| Error::invalid("process.capabilities", name, "unknown capability"))
+    NAMES.iter().position(|n| *n == full).map(|i| i as u32).ok_or_else(|| Error::invalid("process.capabilities", name, "unknown capability"))
 }
 
 /// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap).
@@ -47,10 +89,12 @@ pub fn last_cap() -> u32 {
 
 /// The capabilities this process can still grant (its bounding set).
 pub fn own_bounding() -> u64 {
-    (0..=last_cap()).filter(|c| {
-        // SAFETY: PR_CAPBSET_READ only reads.
-        unsafe { libc::prctl(libc::PR_CAPBSET_READ, *c as libc::c_ulong, 0, 0, 0) == 1 }
-    }).fold(0u64, |m, c| m | 1 << c)
+    (0..=last_cap())
+        .filter(|c| {
+            // SAFETY: PR_CAPBSET_READ only reads.
+            unsafe { libc::prctl(libc::PR_CAPBSET_READ, *c as libc::c_ulong, 0, 0, 0) == 1 }
+        })
+        .fold(0u64, |m, c| m | 1 << c)
 }
 
 /// The five sets as bitmasks.
@@ -103,8 +147,8 @@ pub fn uniform(names: &[&str]) -> Result<LinuxCapabilities> {
     let mut set = Capabilities::new();
     for n in names {
         let full = NAMES.get(number(n)? as usize).copied().unwrap_or_default();
-        let cap = serde_json::from_value(serde_json::Value::String(full.to_string()))
-            .map_err(|_| Error::invalid("capabilities", n, "unknown to the OCI model"))?;
+        let cap =
+            serde_json::from_value(serde_json::Value::String(full.to_string())).map_err(|_| Error::invalid("capabilities", n, "unknown to the OCI model"))?;
         set.insert(cap);
     }
     let mut caps = LinuxCapabilities::default();

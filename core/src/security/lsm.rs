@@ -37,7 +37,11 @@ pub(crate) fn exec_label(spec: &Spec) -> Result<Option<(CString, CString, String
             }
             // The interface of Linux 5.8+, and the shared one before it (relative to /proc).
             let path = if Path::new("/proc/self/attr/apparmor/exec").exists() { "thread-self/attr/apparmor/exec" } else { "thread-self/attr/exec" };
-            Ok(Some((cstr("process.apparmorProfile", path)?, cstr("process.apparmorProfile", format!("exec {profile}"))?, format!("set AppArmor profile {profile:?}"))))
+            Ok(Some((
+                cstr("process.apparmorProfile", path)?,
+                cstr("process.apparmorProfile", format!("exec {profile}"))?,
+                format!("set AppArmor profile {profile:?}"),
+            )))
         }
         (None, Some(label)) => {
             if !selinux_enabled() {

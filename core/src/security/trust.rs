@@ -58,7 +58,8 @@ pub(crate) fn open_private_dir(dir: &Path) -> Result<OwnedFd, String> {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(e) => return Err(e.desc().to_string()),
     }
-    let fd = nix::fcntl::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| e.desc().to_string())?;
+    let fd =
+        nix::fcntl::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| e.desc().to_string())?;
     let st = nix::sys::stat::fstat(&fd).map_err(|e| e.desc().to_string())?;
     check_stat(&st, true)?;
     Ok(fd)
@@ -81,7 +82,12 @@ pub(crate) fn open_private_file(dir: &impl AsFd, name: &str, max: u64) -> Result
 pub(crate) fn write_private_file(dir: &impl AsFd, name: &str, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let unique = format!(".tmp-{name}.{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')', ' '], "");
-    let fd = nix::fcntl::openat(dir, unique.as_str(), OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o600))?;
+    let fd = nix::fcntl::openat(
+        dir,
+        unique.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
     let mut f = std::fs::File::from(fd);
     let written = f.write_all(data).and_then(|()| nix::fcntl::renameat(dir, unique.as_str(), dir, name).map_err(std::io::Error::from));
     if written.is_err() {

@@ -43,13 +43,9 @@ pub(crate) fn pipes() -> Result<Pipes> {
     let (report_r, report_w) = sys::pipe_cloexec().map_err(Error::sys("pipe"))?;
     // A socket pair, not a pipe, so the parent's "go" can be sent with MSG_NOSIGNAL: a child
     // that died early must not raise SIGPIPE in a host that does not ignore it.
-    let (go_r, go_w) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::Stream,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(Error::sys("socketpair"))?;
+    let (go_r, go_w) =
+        nix::sys::socket::socketpair(nix::sys::socket::AddressFamily::Unix, nix::sys::socket::SockType::Stream, None, nix::sys::socket::SockFlag::SOCK_CLOEXEC)
+            .map_err(Error::sys("socketpair"))?;
     let (go_r, go_w) = (sys::not_stdio(go_r).map_err(Error::sys("socketpair"))?, sys::not_stdio(go_w).map_err(Error::sys("socketpair"))?);
     Ok(Pipes { report_r, report_w, go_r, go_w })
 }
@@ -157,9 +153,13 @@ fn clone_fork(plan: &Plan, flags: u64, cgroup: u64, pid_ns: Option<&OwnedFd>, re
     };
     let mut restore_pidns = None;
     if let Some(ns) = pid_ns {
-        let own = nix::fcntl::open("/proc/thread-self/ns/pid_for_children", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .and_then(sys::not_stdio)
-            .map_err(Error::sys("open /proc/thread-self/ns/pid_for_children"));
+        let own = nix::fcntl::open(
+            "/proc/thread-self/ns/pid_for_children",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .and_then(sys::not_stdio)
+        .map_err(Error::sys("open /proc/thread-self/ns/pid_for_children"));
         let joined = own.and_then(|own| {
             // SAFETY: setns on valid fds; affects only this thread's pid_for_children.
             if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {

@@ -228,7 +228,12 @@ pub(super) fn clone(plan: Plan, flags: u64, cgroup: u64, report_r: RawFd, report
         report_w,
         parent_ends: [report_r, go_w],
         stack,
-        args: sys::CloneArgs { flags: flags | (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | sys::CLONE_PARENT_SETTID, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() },
+        args: sys::CloneArgs {
+            flags: flags | (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | sys::CLONE_PARENT_SETTID,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup,
+            ..Default::default()
+        },
         tid: AtomicI32::new(0),
         pidfd: AtomicI32::new(-1),
         helper_stack,
@@ -244,9 +249,7 @@ pub(super) fn clone(plan: Plan, flags: u64, cgroup: u64, report_r: RawFd, report
         Ok(Some(r)) if r.step == child::HELLO => Outcome::Cloned(vm),
         // ENOSYS (valgrind, a seccomp profile) or EINVAL (e.g. the host itself is in a new time
         // namespace): the fork-style clone may still work.
-        Ok(Some(r)) if r.step == child::CLONE_FAILED && matches!(Errno::from_raw(r.errno), Errno::ENOSYS | Errno::EINVAL) => {
-            Outcome::Fallback(vm.into_plan())
-        }
+        Ok(Some(r)) if r.step == child::CLONE_FAILED && matches!(Errno::from_raw(r.errno), Errno::ENOSYS | Errno::EINVAL) => Outcome::Fallback(vm.into_plan()),
         Ok(Some(r)) if r.step == child::CLONE_FAILED => {
             vm.release();
             Outcome::Failed(crate::error::Error::Sys { op: format!("clone3 (namespace flags {flags:#x})"), errno: Errno::from_raw(r.errno) })
