@@ -12,8 +12,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// What `--help` ends with.
+const EXAMPLES: &str = "Examples:
+  rcontainer run -- sh -c 'hostname; ps'            a command in a container on the default root
+  rcontainer run -it --rootfs ./rootfs -- sh        an interactive shell in a root filesystem you have
+  rcontainer run --memory 64M --pids 32 -- CMD      with limits
+  rcontainer spec && rcontainer run --bundle . ID   an OCI bundle (config.json + rootfs), as runc
+  rcontainer create --bundle . ID; rcontainer start ID; rcontainer delete ID";
+
 #[derive(Parser, Debug)]
-#[command(name = "rcontainer", version, about = "Run Linux containers: a runc-compatible OCI runtime", long_about = None)]
+#[command(name = "rcontainer", version, about = "Run Linux containers: a runc-compatible OCI runtime", long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     /// Directory holding container state
     #[arg(long, global = true, default_value = rcontainer_core::DEFAULT_STATE_ROOT)]
@@ -263,6 +271,13 @@ fn main() {
                 let text = e.to_string();
                 let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
                 Log::from_args(&args).write("error", first);
+            }
+            // Docker's word order (`run IMAGE CMD`): say how it is spelled here.
+            let run_without_dashes = args.iter().skip(1).any(|a| a == "run") && !args.iter().any(|a| a == "--");
+            if e.kind() == clap::error::ErrorKind::UnknownArgument && run_without_dashes {
+                let _ = e.print();
+                eprintln!("\nhint: the command to run goes after `--`: `rcontainer run [--rootfs DIR] -- CMD ARGS...` (images are not supported yet: unpack one into a directory and give it with --rootfs; `rcontainer run --bundle DIR ID` runs an OCI bundle)");
+                std::process::exit(e.exit_code());
             }
             e.exit();
         }

@@ -424,3 +424,15 @@ fn a_failure_late_in_setup_leaves_nothing() {
     command_fails(&out, &["/nonexistent-rct-source"]);
     assert_nothing_left(root.path(), &id, &[b.path(), root.path()]);
 }
+
+/// Docker's word order gets a hint toward this command's, and --help shows examples.
+#[test]
+fn docker_word_order_gets_a_hint_and_help_has_examples() {
+    let root = StateRoot::new();
+    let cli = Cli::new(root.path());
+    let out = cli.run(&["run", "busybox", "/bin/sh"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("hint:") && out.stderr.contains("-- CMD") && out.stderr.contains("--rootfs"), "{out:?}");
+    let help = cli.run(&["--help"]);
+    assert!(help.success() && help.stdout.contains("Examples:") && help.stdout.contains("rcontainer run -it"), "{help:?}");
+}
