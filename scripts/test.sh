@@ -47,6 +47,9 @@ RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
   --test escape_fd_leak --test escape_runtime_binary --test escape_mount_targets --test escape_terminal --test security \
   --test terminal --test exec --test hooks
 
+echo "== the README's walkthrough, pasted as a reader would (tests/readme/run.sh)"
+tests/readme/run.sh "$static_bin"
+
 echo "== the static command killed at every system call of create, start, run, kill and delete, then recovered (tests/crash/run.sh)"
 tests/crash/run.sh "$static_bin"
 
