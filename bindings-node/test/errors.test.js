@@ -87,15 +87,29 @@ test('bad signals are EINVAL', () => {
   }
 })
 
-test('a user namespace under a state root its root user cannot reach is EINVAL with a hint', async () => {
+test('a user namespace whose root cannot reach the rootfs is EINVAL with a hint', async () => {
   const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'rcontainer-node-closed-')) // mode 0700
+  const rootfs = path.join(closed, 'rootfs')
+  fs.mkdirSync(rootfs)
   try {
-    await assert.rejects(run(['true'], { root: closed, uidMap: '0:100000:65536' }), (e) => {
+    await assert.rejects(run(['true'], { root, rootfs, uidMap: '0:100000:65536' }), (e) => {
       assert.equal(e.code, 'EINVAL', e.message)
       assert.match(e.message, /not reachable by uid 100000/)
       assert.match(e.message, /chmod o\+x/)
       return true
     })
+    assert.deepEqual(stateDirs(root), [])
+  } finally {
+    fs.rmSync(closed, { recursive: true, force: true })
+  }
+})
+
+test('a user namespace on the default root works under a state root only root can reach (the skeleton is in the cache)', async () => {
+  const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'rcontainer-node-closed-')) // mode 0700
+  try {
+    const r = await run(['id', '-u'], { root: closed, uidMap: '0:100000:65536', capture: true })
+    assert.equal(r.code, 0, JSON.stringify(r))
+    assert.equal(r.stdout.trim(), '0')
     assert.deepEqual(stateDirs(closed), [])
   } finally {
     removeRoot(closed)

@@ -295,7 +295,7 @@ fn check_reachable(rootfs: &Path, uid_maps: &[LinuxIdMapping], gid_maps: &[Linux
             return Err(Error::invalid(
                 "root.path",
                 rootfs.display(),
-                format!("not reachable by uid {uid}, the user namespace's root: {} (mode {:o}, owner {}) cannot be searched by it; make it searchable (chmod o+x) or move the rootfs (or the state root, for the default root)", dir.display(), mode & 0o7777, m.uid()),
+                format!("not reachable by uid {uid}, the user namespace's root: {} (mode {:o}, owner {}) cannot be searched by it; make it searchable (chmod o+x) or move the rootfs", dir.display(), mode & 0o7777, m.uid()),
             ));
         }
     }
