@@ -159,7 +159,12 @@ pub fn exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Failure> {
     if terminal && a.detach && console.is_none() {
         return Err(Failure::new("exec -d: the process has a terminal: give --console-socket to receive its pty", 1));
     }
-    let mut opts = ExecOptions { console_socket: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd), preserve_fds: a.preserve_fds, ..Default::default() };
+    let mut opts = ExecOptions {
+        console_socket: console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+        preserve_fds: a.preserve_fds,
+        detach: a.detach,
+        ..Default::default()
+    };
     let mut relay = if a.detach || terminal { None } else { Relay::for_terminals()? };
     let mut _null = None;
     if let Some(r) = &relay {

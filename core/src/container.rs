@@ -667,17 +667,8 @@ impl Container {
             return Err(Error::WrongState { id: self.state.id.clone(), op: "wait", status: Status::Stopped });
         };
         let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let ms = match deadline {
-                None => -1,
-                Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
-            };
-            if sys::poll_one(fd.as_raw_fd(), libc::POLLIN, ms).map_err(Error::sys("poll pidfd"))? {
-                break;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout(timeout.unwrap_or_default()));
-            }
+        if !sys::pidfd_wait_until(fd.as_raw_fd(), deadline).map_err(Error::sys("poll pidfd"))? {
+            return Err(Error::Timeout(timeout.unwrap_or_default()));
         }
         match sys::waitid_pidfd(fd.as_fd(), false).map_err(Error::sys(format!("waitid container {:?}", self.state.id)))? {
             Some(e) => {

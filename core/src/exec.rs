@@ -11,7 +11,8 @@
 //! does not finish exiting until each of them has been reaped: an exec'd process left a zombie
 //! (its handle not waited for, or dropped) would keep `Container::wait` and `Container::delete`
 //! waiting on the init forever. So each exec'd process gets a reaper thread that blocks in
-//! waitid(2) on it and keeps its exit status for the handle.
+//! waitid(2) on it and keeps its exit status for the handle, unless the exec is detached
+//! ([`ExecOptions::detach`]): then the exit status belongs to whoever inherits the process.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Condvar, Mutex};
@@ -37,6 +38,13 @@ pub struct ExecOptions {
     pub console_socket: Option<RawFd>,
     /// Pass fds 3..3+N to the process.
     pub preserve_fds: u32,
+    /// Leave the reaping to whoever inherits the process (runc's `exec --detach`): no reaper
+    /// thread is started, so the exit status stays with the process until this process exits
+    /// and its parent (containerd's shim, conmon: child subreapers) collects it. Without this,
+    /// a command that exits at once would be reaped here and its exit lost to that parent,
+    /// which then waits for it forever. [`Process::wait`] still works (it reaps in the calling
+    /// thread), but nothing else reaps the process: wait for it or exit.
+    pub detach: bool,
 }
 
 /// The process an exec runs, as `runc exec CMD` and `docker exec` build it: the container's own
@@ -69,7 +77,8 @@ pub struct Process {
     pty: Option<OwnedFd>,
     exit: Option<ExitStatus>,
     cgroup: Option<Cgroup>,
-    reaped: Arc<Reaped>,
+    /// The reaper thread's finding; None for a detached exec (reaped by `wait` itself).
+    reaped: Option<Arc<Reaped>>,
 }
 
 /// What the reaper thread found (waitid's result), for the handle.
@@ -286,7 +295,7 @@ impl Container {
         )?;
         drop(tasks);
         drop(start_r);
-        let reaped = match start_reaper(spawned.pid, &spawned.pidfd) {
+        let reaped = match if opts.detach { Ok(None) } else { start_reaper(spawned.pid, &spawned.pidfd).map(Some) } {
             Ok(r) => r,
             Err(e) => {
                 let _ = sys::pidfd_send_signal(spawned.pidfd.as_fd(), spawned.pid, libc::SIGKILL);
@@ -355,7 +364,7 @@ impl Process {
     pub fn kill(&self, signal: i32) -> Result<()> {
         let stopped = || Error::WrongState { id: self.container.clone(), op: "kill the exec'd process of", status: Status::Stopped };
         let fd = self.pidfd.as_ref().ok_or_else(stopped)?;
-        if self.reaped.lock().is_some() {
+        if self.reaped.as_ref().is_some_and(|r| r.lock().is_some()) {
             return Err(stopped());
         }
         match sys::pidfd_send_signal(fd.as_fd(), self.pid, signal) {
@@ -372,7 +381,9 @@ impl Process {
             return Ok(e);
         }
         let deadline = timeout.map(|t| Instant::now() + t);
-        let reaped = self.reaped.clone();
+        let Some(reaped) = self.reaped.clone() else {
+            return self.wait_here(deadline, timeout);
+        };
         let mut g = reaped.lock();
         let found = loop {
             if let Some(r) = *g {
@@ -398,6 +409,22 @@ impl Process {
         match found {
             Ok(Some(e)) => Ok(self.reaped(e)),
             Ok(None) => Err(Error::Sys { op: format!("waitid process {} of container {:?}", self.pid, self.container), errno: Errno::ECHILD }),
+            Err(e) => Err(Error::Sys { op: format!("waitid process {} of container {:?}", self.pid, self.container), errno: e }),
+        }
+    }
+
+    /// `wait` of a detached exec (no reaper thread): poll the pidfd until `deadline`, then reap.
+    fn wait_here(&mut self, deadline: Option<Instant>, timeout: Option<Duration>) -> Result<ExitStatus> {
+        let gone = || Error::Sys { op: format!("waitid process {} of container {:?}", self.pid, self.container), errno: Errno::ECHILD };
+        let fd = self.pidfd.as_ref().ok_or_else(gone)?;
+        let ended = sys::pidfd_wait_until(fd.as_raw_fd(), deadline)
+            .map_err(|e| Error::Sys { op: format!("poll process {} of container {:?}", self.pid, self.container), errno: e })?;
+        if !ended {
+            return Err(Error::Timeout(timeout.unwrap_or_default()));
+        }
+        match sys::waitid_pidfd(fd.as_fd(), false) {
+            Ok(Some(e)) => Ok(self.reaped(e)),
+            Ok(None) => Err(gone()),
             Err(e) => Err(Error::Sys { op: format!("waitid process {} of container {:?}", self.pid, self.container), errno: e }),
         }
     }

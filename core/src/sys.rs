@@ -104,6 +104,22 @@ pub(crate) fn poll_one(fd: RawFd, events: i16, timeout_ms: i32) -> Result<bool, 
     }
 }
 
+/// Polls a pidfd until its process ends (true) or `deadline` passes (false; None: no deadline).
+pub(crate) fn pidfd_wait_until(fd: RawFd, deadline: Option<std::time::Instant>) -> Result<bool, Errno> {
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => i32::try_from(d.saturating_duration_since(std::time::Instant::now()).as_millis()).unwrap_or(i32::MAX),
+        };
+        if poll_one(fd, libc::POLLIN, ms)? {
+            return Ok(true);
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Ok(false);
+        }
+    }
+}
+
 /// How a reaped child ended.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Exit {

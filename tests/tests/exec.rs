@@ -182,3 +182,58 @@ fn the_exec_command_with_runcs_flags() {
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("stopped"), "{}", out.stderr);
 }
+
+/// `exec -d` as containerd's shim and conmon run it: they are child subreapers, read the pid
+/// file once the command returns, and collect the process's exit status themselves. The command
+/// must leave that status to them: reaped by the command, it is lost, and `docker exec` and
+/// `ctr task exec` of a command that ends at once waited for it forever. The subreaper is this
+/// test binary again (`exec_detach_subreaper_child`); a command that exits at once, many times,
+/// gives the command every chance to reap it first.
+#[test]
+fn a_detached_execs_exit_status_reaches_the_subreaper() {
+    require_root!();
+    let root = StateRoot::new();
+    let cli = Cli::new(root.path());
+    let b = Bundle::busybox(&["sleep", "100"]);
+    let id = unique_id("execdetach");
+    cli.run(&["run", "-d", "--bundle", &b.path().to_string_lossy(), &id]).ok();
+    let _g = CliGuard { cli: &cli, id: id.clone() };
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.args(["--exact", "exec_detach_subreaper_child", "--nocapture", "--test-threads=1"])
+        .env("RCT_EXEC_DETACH_ROOT", root.path())
+        .env("RCT_EXEC_DETACH_ID", &id);
+    let out = output_timeout(cmd, Duration::from_secs(120));
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("subreaper-done"), "the subreaper did not finish: {text}");
+    let statuses: Vec<&str> = text.lines().filter_map(|l| l.find("exec-d ").map(|i| &l[i..])).collect();
+    assert_eq!(statuses.len(), 30, "{text}");
+    for s in statuses {
+        assert!(s.ends_with(": exited 5"), "the subreaper did not get the exit status of the detached process ({s}): {text}");
+    }
+}
+
+#[test]
+fn exec_detach_subreaper_child() {
+    let (Ok(root), Ok(id)) = (std::env::var("RCT_EXEC_DETACH_ROOT"), std::env::var("RCT_EXEC_DETACH_ID")) else { return };
+    // SAFETY: prctl with integer arguments.
+    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0, "PR_SET_CHILD_SUBREAPER");
+    let cli = Cli::new(std::path::Path::new(&root));
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..30 {
+        let pidfile = dir.path().join(format!("pid{i}"));
+        cli.run(&["exec", "-d", "--pid-file", &pidfile.to_string_lossy(), &id, "sh", "-c", "exit 5"]).ok();
+        let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid file").trim().parse().expect("pid");
+        let mut status = 0;
+        // SAFETY: waitpid on a pid with a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let what = if r != pid {
+            format!("waitpid: {}", std::io::Error::last_os_error())
+        } else if libc::WIFEXITED(status) {
+            format!("exited {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("status {status:#x}")
+        };
+        println!("exec-d {i} pid {pid}: {what}");
+    }
+    println!("subreaper-done");
+}
