@@ -37,30 +37,54 @@ echo "$out"
 echo "$out" | grep -qx demo
 echo "$out" | grep -Eq '^ *1 ps$'
 
-echo "== unit and end-to-end tests"
-cargo test --workspace --no-fail-fast
+# The suites: each bounded in time (a hang fails its suite instead of the whole run; all of
+# them within RCONTAINER_TEST_BUDGET seconds of the start, under CI's 90 minutes) and each run
+# even when an earlier one failed, so one run reports every failure; the summary at the end.
+budget=${RCONTAINER_TEST_BUDGET:-4800}
+failed=()
+stage() {
+  local desc=$1 limit=$2 status=0
+  shift 2
+  [ $((budget - SECONDS)) -lt "$limit" ] && limit=$((budget - SECONDS))
+  if [ "$limit" -le 0 ]; then
+    echo "== $desc: not run, the time budget (${budget}s) is spent"
+    failed+=("$desc (not run)")
+    return
+  fi
+  echo "== $desc"
+  local t0=$SECONDS
+  timeout -k 60 "$limit" "$@" || status=$?
+  [ "$status" = 124 ] && echo "== $desc: timed out after ${limit}s"
+  echo "== $desc: $([ "$status" = 0 ] && echo passed || echo "FAILED (status $status)") in $((SECONDS - t0))s"
+  [ "$status" = 0 ] || failed+=("$desc")
+}
 
-echo "== the command as shipped, a static PIE (cli/build-static.sh): its command-line tests again"
+stage "unit and end-to-end tests" 1500 cargo test --workspace --no-fail-fast
+
+echo "== the command as shipped, a static PIE (cli/build-static.sh)"
 static_bin=$(cli/build-static.sh)
-RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
+stage "the static command's command-line tests" 900 env RCONTAINER_BIN="$static_bin" cargo test -p rcontainer-tests --no-fail-fast \
   --test lifecycle_cli --test cgroups --test namespaces --test process \
   --test escape_fd_leak --test escape_runtime_binary --test escape_mount_targets --test escape_terminal --test security \
   --test terminal --test exec --test hooks
 
-echo "== the README's walkthrough, pasted as a reader would (tests/readme/run.sh)"
-tests/readme/run.sh "$static_bin"
+stage "the README's walkthrough, pasted as a reader would (tests/readme/run.sh)" 300 tests/readme/run.sh "$static_bin"
 
-echo "== the static command killed at every system call of create, start, run, kill and delete, then recovered (tests/crash/run.sh)"
-tests/crash/run.sh "$static_bin"
+stage "the static command killed at every system call of create, start, run, kill and delete, then recovered (tests/crash/run.sh)" 900 \
+  tests/crash/run.sh "$static_bin"
 
-echo "== real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)"
-tests/clients/run.sh "$static_bin"
+stage "real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)" 1200 \
+  tests/clients/run.sh "$static_bin"
 
-echo "== cgroup v2 tests in a v2-only guest (QEMU)"
-tests/vm/run-cgroup-tests.sh
+stage "cgroup v2 tests in a v2-only guest (QEMU)" 900 tests/vm/run-cgroup-tests.sh
 
-echo "== Python package (venv, pip install, pytest)"
-bindings-python/test.sh
+stage "Python package (venv, pip install, pytest)" 900 bindings-python/test.sh
 
-echo "== Node package (npm ci, build, node --test, npm pack)"
-bindings-node/test.sh
+stage "Node package (npm ci, build, node --test, npm pack)" 900 bindings-node/test.sh
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "== FAILED: ${#failed[@]} suite(s):"
+  printf '   %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "== every suite passed (${SECONDS}s)"

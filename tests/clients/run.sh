@@ -12,9 +12,9 @@
 #           container's /sys/fs/cgroup, --tmpfs's mode, exec and exec -it,
 #           a healthcheck going healthy, a user-defined bridge network (eth0 and its address,
 #           set up by Docker's prestart hook), stop, kill, rm;
-#   ctr:    run, run -t, task exec, the runtime's own state of a container ctr made (the shim's
+#   ctr:    run, run -t, task exec (and its exit status), the runtime's own state of a container ctr made (the shim's
 #           BinaryName option, what containerd's CRI plugin passes for a RuntimeClass handler);
-#   podman: run, run -it, exec, exec -it, a failing OCI hook (--hooks-dir) failing the run;
+#   podman: run, run -it, exec (and its exit status), exec -it, a failing OCI hook (--hooks-dir) failing the run;
 # then stops what it started (by pid) and removes what it made (cgroups under
 # rcontainer-clients*, mounts, the temp dir, the network namespace).
 # Prints TAP-like lines and "N passed, M failed"; exits non-zero if anything failed.
@@ -30,6 +30,10 @@ pass=0
 fail=0
 FAILED=()
 
+# Every client command is bounded, and killed when it outlives its TERM (ctr forwards TERM to
+# the task and goes on waiting): a hang is a failed check, never a stalled suite.
+T="timeout -k 10 120"
+
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() {
 	fail=$((fail + 1))
@@ -42,7 +46,7 @@ bad() {
 check() {
 	local desc=$1 want=$2 needle=$3 out status
 	shift 3
-	out=$(timeout 120 "$@" 2>&1)
+	out=$($T "$@" 2>&1)
 	status=$?
 	if { [ "$want" = nonzero ] && [ "$status" != 0 ]; } || [ "$status" = "$want" ]; then
 		case "$out" in *"$needle"*) ok "$desc"; return ;; esac
@@ -69,20 +73,20 @@ for rt in runc rcontainer; do
 	check "[$rt] docker run --tmpfs /tmp: the tmpfs keeps the image's /tmp mode (755 here)" 0 755 \
 		$d --user 1000:1000 --tmpfs /tmp busybox:rcontainer-clients stat -c %a /tmp
 	name=rct-clients-$rt
-	$DOCKER run -d --name "$name" --runtime "$rt" --health-cmd true --health-interval 1s busybox:rcontainer-clients sleep 300 >/dev/null
+	$T $DOCKER run -d --name "$name" --runtime "$rt" --health-cmd true --health-interval 1s busybox:rcontainer-clients sleep 300 >/dev/null
 	check "[$rt] docker exec" 0 exec-ok $DOCKER exec "$name" sh -c 'echo exec-ok; ps -o pid,comm | grep -q "^ *1 sleep"'
 	check "[$rt] docker exec: the exit status" 5 "" $DOCKER exec "$name" sh -c 'exit 5'
 	check "[$rt] docker exec -it" 0 "/dev/pts/" $PTY 24 80 -- $DOCKER exec -it "$name" sh -c tty
 	health=
 	for _ in $(seq 100); do
-		health=$($DOCKER inspect -f '{{.State.Health.Status}}' "$name" 2>&1)
+		health=$($T $DOCKER inspect -f '{{.State.Health.Status}}' "$name" 2>&1)
 		[ "$health" = healthy ] && break
 		sleep 0.1
 	done
 	[ "$health" = healthy ] && ok "[$rt] docker healthcheck goes healthy" || bad "[$rt] docker healthcheck goes healthy" "$health"
 	check "[$rt] docker stop" 0 "$name" $DOCKER stop -t 1 "$name"
 	check "[$rt] docker rm" 0 "$name" $DOCKER rm "$name"
-	$DOCKER run -d --name "$name" --runtime "$rt" busybox:rcontainer-clients sleep 300 >/dev/null
+	$T $DOCKER run -d --name "$name" --runtime "$rt" busybox:rcontainer-clients sleep 300 >/dev/null
 	check "[$rt] docker kill" 0 "$name" $DOCKER kill "$name"
 	check "[$rt] docker rm -f" 0 "$name" $DOCKER rm -f "$name"
 	check "[$rt] docker run on a user-defined bridge network: eth0 and an address" 0 "inet 1" \
@@ -91,24 +95,26 @@ for rt in runc rcontainer; do
 	c="$CTR run --rm --runc-binary $bin --cgroup $CGPARENT/ctr-$rt"
 	check "[$rt] ctr run" 0 ctr-ok $c $IMG ctr-$rt sh -c 'echo ctr-ok'
 	check "[$rt] ctr run -t" 0 "/dev/pts/0" $PTY 24 80 -- $c -t $IMG ctr-t-$rt sh -c tty
-	$CTR run -d --runc-binary "$bin" --cgroup "$CGPARENT/ctrd-$rt" $IMG ctrd-$rt sleep 300 >/dev/null
+	$T $CTR run -d --runc-binary "$bin" --cgroup "$CGPARENT/ctrd-$rt" $IMG ctrd-$rt sleep 300 >/dev/null
 	check "[$rt] ctr task exec" 0 ctr-exec-ok $CTR task exec --exec-id e1 ctrd-$rt sh -c 'echo ctr-exec-ok'
+	check "[$rt] ctr task exec: the exit status" 6 "" $CTR task exec --exec-id e2 ctrd-$rt sh -c 'exit 6'
 	# --runc-binary is the runc v2 shim's BinaryName option: what containerd's CRI plugin passes
 	# for a Kubernetes RuntimeClass handler (see setup.sh's config). The state is the runtime's.
 	check "[$rt] ctr run --runc-binary (the shim option a RuntimeClass handler sets): $rt made the container" 0 '"status": "running"' \
-		"$bin" --root /run/containerd/runc/rcontainer-clients state ctrd-$rt
-	$CTR task kill -s SIGKILL ctrd-$rt >/dev/null 2>&1
-	for _ in $(seq 50); do $CTR task ls 2>/dev/null | grep -q "ctrd-$rt.*RUNNING" || break; sleep 0.1; done
-	$CTR task rm ctrd-$rt >/dev/null 2>&1
-	$CTR containers rm ctrd-$rt >/dev/null 2>&1
+		"$bin" --root "/run/containerd/runc/$CTRNS" state ctrd-$rt
+	$T $CTR task kill -s SIGKILL ctrd-$rt >/dev/null 2>&1
+	for _ in $(seq 50); do $T $CTR task ls 2>/dev/null | grep -q "ctrd-$rt.*RUNNING" || break; sleep 0.1; done
+	$T $CTR task rm ctrd-$rt >/dev/null 2>&1
+	$T $CTR containers rm ctrd-$rt >/dev/null 2>&1
 
 	p="$PODMAN --runtime $bin"
 	check "[$rt] podman run" 0 podman-ok $p run --rm --network none --cgroup-parent "$CGPARENT" $PIMG sh -c 'echo podman-ok'
 	check "[$rt] podman run -it" 0 "/dev/pts/0" $PTY 24 80 -- $p run -it --rm --network none --cgroup-parent "$CGPARENT" $PIMG sh -c tty
-	$p run -d --name "p-$rt" --network none --cgroup-parent "$CGPARENT" $PIMG sleep 300 >/dev/null
+	$T $p run -d --name "p-$rt" --network none --cgroup-parent "$CGPARENT" $PIMG sleep 300 >/dev/null
 	check "[$rt] podman exec" 0 podman-exec-ok $p exec "p-$rt" sh -c 'echo podman-exec-ok'
+	check "[$rt] podman exec: the exit status" 7 "" $p exec "p-$rt" sh -c 'exit 7'
 	check "[$rt] podman exec -it" 0 "/dev/pts/" $PTY 24 80 -- $p exec -it "p-$rt" sh -c tty
-	$p rm -f -t 0 "p-$rt" >/dev/null 2>&1
+	$T $p rm -f -t 0 "p-$rt" >/dev/null 2>&1
 	check "[$rt] podman: a failing prestart hook fails the run" nonzero "hook" \
 		$p --hooks-dir "$W/hooks" run --rm --network none --cgroup-parent "$CGPARENT" $PIMG true
 done

@@ -40,6 +40,9 @@ BUSYBOX=$(dpkg-query -L busybox-static | grep -m1 '/bin/busybox$')
 W=$(mktemp -d /tmp/rcontainer-clients.XXXXXX)
 NETNS=rcontainer-clients-$$
 CGPARENT=/rcontainer-clients-$$
+# ctr's namespace, and so the runc shim's state root /run/containerd/runc/$CTRNS: per run, so
+# what a killed run left there cannot collide with this one.
+CTRNS=rcontainer-clients-$$
 PIDS=()
 
 cleanup() {
@@ -55,6 +58,11 @@ cleanup() {
 		kill -9 "$pid" 2>/dev/null
 	done
 	ip netns del "$NETNS" 2>/dev/null
+	for id in $(ls "/run/containerd/runc/$CTRNS" 2>/dev/null); do
+		"$RC_BIN" --root "/run/containerd/runc/$CTRNS" delete --force "$id" >/dev/null 2>&1
+		runc --root "/run/containerd/runc/$CTRNS" delete --force "$id" >/dev/null 2>&1
+	done
+	rmdir "/run/containerd/runc/$CTRNS" 2>/dev/null
 	grep " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 	find /sys/fs/cgroup -depth -type d -path "*${CGPARENT}*" -exec rmdir {} \; 2>/dev/null
 	rm -rf "$W"
@@ -109,7 +117,7 @@ if ! $DOCKER info >/dev/null 2>&1; then
 	tail -n 20 "$W/dockerd.log" "$W/containerd.log" >&2
 	exit 1
 fi
-CTR="ctr --address $W/containerd.sock -n rcontainer-clients"
+CTR="ctr --address $W/containerd.sock -n $CTRNS"
 # No default ulimits: podman's (nofile=1048576) need CAP_SYS_RESOURCE, which CI's root may lack.
 printf '[containers]\ndefault_ulimits = []\n' >"$W/containers.conf"
 # A wrapper file, not a shell function: timeout and pty.py exec it.
