@@ -221,6 +221,11 @@ export interface ExecOptions {
   input?: string | Buffer
   /** With `capture`: 'utf8' (default, strings) or 'buffer' (Buffers). */
   encoding?: 'utf8' | 'buffer'
+  /**
+   * With `capture`: bytes kept of stdout and of stderr (default 16 MiB, at most 256 MiB); the
+   * rest is read and dropped, and `stdoutTruncated` / `stderrTruncated` say so.
+   */
+  maxBuffer?: number
 }
 
 /** How a container's process ended. */
@@ -283,6 +288,12 @@ export interface RunOptions {
   input?: string | Buffer
   /** 'utf8' (default): stdout and stderr are strings; 'buffer': Buffers. */
   encoding?: 'utf8' | 'buffer'
+  /**
+   * With `capture`: bytes kept of stdout and of stderr (default 16 MiB, at most 256 MiB); the
+   * rest is read and dropped (the container never blocks on a full pipe, and this process's
+   * memory stays bounded), and `stdoutTruncated` / `stderrTruncated` say so.
+   */
+  maxBuffer?: number
 }
 
 /** What `run` and `process.wait()` resolve to. */
@@ -293,6 +304,9 @@ export interface RunResult {
   /** Captured output (null without `capture`). */
   stdout: string | Buffer | null
   stderr: string | Buffer | null
+  /** The output was longer than `maxBuffer`: only its first `maxBuffer` bytes are kept. */
+  stdoutTruncated: boolean
+  stderrTruncated: boolean
 }
 
 /** A snapshot of the container's cgroup accounting (`container.stats()`). */

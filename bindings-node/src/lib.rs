@@ -331,6 +331,9 @@ pub struct ExecOptions {
     /// With `capture`: 'utf8' (default, strings) or 'buffer' (Buffers).
     #[napi(ts_type = "'utf8' | 'buffer'")]
     pub encoding: Option<String>,
+    /// With `capture`: bytes kept of stdout and of stderr (default 16 MiB, at most 256 MiB); the
+    /// rest is read and dropped, and `stdoutTruncated` / `stderrTruncated` say so.
+    pub max_buffer: Option<f64>,
 }
 
 /// A user namespace id mapping.
@@ -365,6 +368,10 @@ pub struct RunOptions {
     /// 'utf8' (default): stdout and stderr are strings; 'buffer': Buffers.
     #[napi(ts_type = "'utf8' | 'buffer'")]
     pub encoding: Option<String>,
+    /// With `capture`: bytes kept of stdout and of stderr (default 16 MiB, at most 256 MiB); the
+    /// rest is read and dropped (the container never blocks on a full pipe, and this process's
+    /// memory stays bounded), and `stdoutTruncated` / `stderrTruncated` say so.
+    pub max_buffer: Option<f64>,
 }
 
 /// What `run` and `process.wait()` resolve to.
@@ -378,6 +385,9 @@ pub struct RunResult {
     pub stdout: Either3<String, Buffer, Null>,
     #[napi(ts_type = "string | Buffer | null")]
     pub stderr: Either3<String, Buffer, Null>,
+    /// The output was longer than `maxBuffer`: only its first `maxBuffer` bytes are kept.
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
 }
 
 fn signal_name(n: i32) -> String {
@@ -822,6 +832,7 @@ impl Container {
             op: format!("exec {argv:?} in container {:?}", self.id),
             timeout: extras.timeout.map(|t| (t, tokio::time::Instant::now() + t)),
             as_buffer: extras.as_buffer,
+            max_buffer: extras.max_buffer,
         };
         if eager {
             // Output is read and the timeout kept from now on, whether or not wait() is called.
@@ -895,6 +906,7 @@ pub struct Process {
     op: String,
     timeout: Option<(Duration, tokio::time::Instant)>,
     as_buffer: bool,
+    max_buffer: usize,
 }
 
 impl Process {
@@ -905,10 +917,10 @@ impl Process {
     /// The wait (with the capture and the timeout) whose outcome every wait() shares; whoever
     /// runs it first takes the capture pipes.
     fn outcome_future(&self) -> impl Future<Output = Outcome> + Send + 'static {
-        let (inner, what, op, timeout) = (self.inner.clone(), self.what(), self.op.clone(), self.timeout);
+        let (inner, what, op, timeout, max_buffer) = (self.inner.clone(), self.what(), self.op.clone(), self.timeout, self.max_buffer);
         async move {
             let (pipes, input) = lock(&inner).capture.take().unwrap_or_default();
-            collect(inner, what, op, timeout, pipes, input).await
+            collect(inner, what, op, timeout, pipes, input, max_buffer).await
         }
     }
 }
@@ -1051,13 +1063,24 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn read_all(fd: Option<OwnedFd>) -> std::io::Result<Option<Vec<u8>>> {
+/// Reads a pipe to its end, keeping at most `max` bytes (the rest is read and dropped, so the
+/// writer never blocks); the bool says whether anything was dropped.
+async fn read_all(fd: Option<OwnedFd>, max: usize) -> std::io::Result<Option<(Vec<u8>, bool)>> {
     let Some(fd) = fd else { return Ok(None) };
     set_nonblocking(&fd)?;
     let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(fd)?;
     let mut buf = Vec::new();
-    rx.read_to_end(&mut buf).await?;
-    Ok(Some(buf))
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut truncated = false;
+    loop {
+        let n = rx.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(Some((buf, truncated)));
+        }
+        let keep = n.min(max - buf.len());
+        buf.extend_from_slice(&chunk[..keep]);
+        truncated |= keep < n;
+    }
 }
 
 async fn write_all(fd: Option<OwnedFd>, data: Vec<u8>) {
@@ -1077,7 +1100,12 @@ struct RunExtras {
     timeout: Option<Duration>,
     input: Option<Vec<u8>>,
     as_buffer: bool,
+    max_buffer: usize,
 }
+
+/// `maxBuffer`'s default (16 MiB) and limit (256 MiB: a string of it still fits in V8's).
+const DEFAULT_MAX_BUFFER: usize = 16 << 20;
+const MAX_MAX_BUFFER: usize = 256 << 20;
 
 fn parse_run_extras(env: &Env, op: &str, obj: Option<&Object>) -> Result<RunExtras> {
     let fail = |f: Failure| f.into_napi(env);
@@ -1127,7 +1155,21 @@ fn parse_run_extras(env: &Env, op: &str, obj: Option<&Object>) -> Result<RunExtr
             _ => return Err(fail(Failure::invalid(op, "options.encoding must be 'utf8' or 'buffer'"))),
         },
     };
-    Ok(RunExtras { capture, timeout, input, as_buffer })
+    let max_buffer = match get("maxBuffer")? {
+        None => DEFAULT_MAX_BUFFER,
+        Some(u) => match u.get_type()? {
+            ValueType::Null => DEFAULT_MAX_BUFFER,
+            ValueType::Number => {
+                let n = f64::from_unknown(u)?;
+                if !(n.fract() == 0.0 && (0.0..=MAX_MAX_BUFFER as f64).contains(&n)) {
+                    return Err(fail(Failure::invalid(op, format!("options.maxBuffer must be a whole number of bytes from 0 to {MAX_MAX_BUFFER}, got {n}"))));
+                }
+                n as usize
+            }
+            _ => return Err(fail(Failure::invalid(op, "options.maxBuffer must be a number of bytes"))),
+        },
+    };
+    Ok(RunExtras { capture, timeout, input, as_buffer, max_buffer })
 }
 
 /// The default stdio kinds with `capture` (pipes for stdout and stderr, which win over
@@ -1165,8 +1207,8 @@ fn capture_stdio(values: &mut HashMap<String, Value>, x: &RunExtras) -> [StdioKi
 #[derive(Clone)]
 struct Outcome {
     status: BResult<CoreExit>,
-    stdout: Option<Vec<u8>>,
-    stderr: Option<Vec<u8>>,
+    stdout: Option<(Vec<u8>, bool)>,
+    stderr: Option<(Vec<u8>, bool)>,
     read_error: Option<Failure>,
     timed_out: Option<Duration>,
 }
@@ -1180,6 +1222,7 @@ async fn collect<T: Waitable>(
     timeout: Option<(Duration, tokio::time::Instant)>,
     pipes: [Option<OwnedFd>; 3],
     input: Vec<u8>,
+    max_buffer: usize,
 ) -> Outcome {
     let [stdin_fd, stdout_fd, stderr_fd] = pipes;
     let waiter = async {
@@ -1196,7 +1239,7 @@ async fn collect<T: Waitable>(
         }
     };
     let readers = async {
-        let (o, e, ()) = tokio::join!(read_all(stdout_fd), read_all(stderr_fd), write_all(stdin_fd, input));
+        let (o, e, ()) = tokio::join!(read_all(stdout_fd, max_buffer), read_all(stderr_fd, max_buffer), write_all(stdin_fd, input));
         (o, e)
     };
     let ((status, timed_out), (o, e)) = tokio::join!(waiter, readers);
@@ -1215,8 +1258,10 @@ async fn collect<T: Waitable>(
 /// The JavaScript result of an Outcome: a RunResult, or the error (a timeout's carries the
 /// partial result; `killed` names what the timeout killed).
 fn finish(env: &Env, r: Outcome, as_buffer: bool, op: &str, killed: &str) -> Result<RunResult> {
-    let text = |b: Option<Vec<u8>>| -> Either3<String, Buffer, Null> {
-        match b {
+    let cut = |b: &Option<(Vec<u8>, bool)>| b.as_ref().is_some_and(|(_, t)| *t);
+    let (stdout_truncated, stderr_truncated) = (cut(&r.stdout), cut(&r.stderr));
+    let text = |b: Option<(Vec<u8>, bool)>| -> Either3<String, Buffer, Null> {
+        match b.map(|(b, _)| b) {
             None => Either3::C(Null),
             Some(b) if as_buffer => Either3::B(Buffer::from(b)),
             Some(b) => Either3::A(match String::from_utf8(b) {
@@ -1238,6 +1283,8 @@ fn finish(env: &Env, r: Outcome, as_buffer: bool, op: &str, killed: &str) -> Res
         oom_killed: status.oom_killed,
         stdout: text(r.stdout),
         stderr: text(r.stderr),
+        stdout_truncated,
+        stderr_truncated,
     };
     if let Some(t) = r.timed_out {
         let f = Failure {
@@ -1294,7 +1341,8 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
     let argv0 = format!("run {argv:?}");
     let op_run = argv0.clone();
     let fut = async move {
-        let mut r = collect(shared.clone(), format!("container {id:?}"), op_run.clone(), timeout, pipes, extras.input.unwrap_or_default()).await;
+        let mut r =
+            collect(shared.clone(), format!("container {id:?}"), op_run.clone(), timeout, pipes, extras.input.unwrap_or_default(), extras.max_buffer).await;
         let deleted = lock(&shared).c.delete(true);
         if let (Ok(_), Err(e)) = (&r.status, deleted) {
             r.status = Err(Failure::core(&format!("{op_run}: delete container {id:?}"), &e));

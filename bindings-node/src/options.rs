@@ -55,11 +55,11 @@ pub const CREATE_KEYS: &[&str] = &[
     "tty",
     "ttySize",
 ];
-/// The keys of `container.exec(args, options)` (besides RUN_KEYS: capture, timeout, input, encoding).
+/// The keys of `container.exec(args, options)` (besides RUN_KEYS: capture, timeout, input, encoding, maxBuffer).
 pub const EXEC_KEYS: &[&str] = &["env", "cwd", "user", "tty", "ttySize", "stdio"];
 /// The keys of `container.limit(options)` (also accepted by `Container.create`).
 pub const LIMIT_KEYS: &[&str] = &["memory", "memorySwap", "cpus", "pids"];
-pub const RUN_KEYS: &[&str] = &["capture", "timeout", "input", "encoding"];
+pub const RUN_KEYS: &[&str] = &["capture", "timeout", "input", "encoding", "maxBuffer"];
 
 fn show(v: &Value) -> String {
     let s = v.to_string();

@@ -146,3 +146,36 @@ test('timeout kills the container and rejects with ETIMEDOUT and the partial out
   })
   assert.ok(Date.now() - t0 < 5000)
 })
+
+test('captured output is bounded by maxBuffer and the cut is reported', async () => {
+  const r = await run(['sh', '-c', 'head -c 5000 /dev/zero; echo err >&2; exit 2'], { root, capture: true, maxBuffer: 1000, encoding: 'buffer' })
+  assert.equal(r.code, 2)
+  assert.equal(r.stdout.length, 1000)
+  assert.equal(r.stdoutTruncated, true)
+  assert.equal(r.stderr.toString(), 'err\n')
+  assert.equal(r.stderrTruncated, false)
+  const exact = await run(['head', '-c', '1000', '/dev/zero'], { root, capture: true, maxBuffer: 1000 })
+  assert.equal(exact.stdout.length, 1000)
+  assert.equal(exact.stdoutTruncated, false)
+  for (const bad of [-1, 1.5, '10', 2 ** 40]) {
+    await assert.rejects(run(['true'], { root, capture: true, maxBuffer: bad }), { code: 'EINVAL', message: /options\.maxBuffer/ })
+  }
+})
+
+test('a container printing without end cannot exhaust our memory: yes for 2 s keeps 16 MiB', () => {
+  // In a Node process of its own: maxRSS is a process's peak. Before the bound, this captured
+  // gigabytes and rejected with "Failed to convert rust String into napi string".
+  const script = `
+    const { run } = require(${JSON.stringify(require.resolve('..'))})
+    run(['yes'], { root: ${JSON.stringify(root)}, capture: true, timeout: 2000 }).then(
+      () => console.log('resolved'),
+      (e) => console.log(JSON.stringify({ code: e.code, message: e.message, length: e.stdout.length, cut: e.result.stdoutTruncated, maxRSS: process.resourceUsage().maxRSS })),
+    )`
+  const out = require('node:child_process').execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 })
+  const r = JSON.parse(out)
+  assert.equal(r.code, 'ETIMEDOUT', out)
+  assert.match(r.message, /timed out after 2000 ms \(the container was killed\)/)
+  assert.equal(r.length, 16 << 20)
+  assert.equal(r.cut, true)
+  assert.ok(r.maxRSS < 300 * 1024, `peak memory ${Math.round(r.maxRSS / 1024)} MiB while capturing yes`)
+})

@@ -19,7 +19,7 @@ test('version', () => {
 
 test('run captures stdout, stderr and the exit code', async () => {
   const r = await run(['sh', '-c', 'echo out; echo err >&2; exit 3'], { capture: true, root })
-  assert.deepEqual(r, { code: 3, signal: null, oomKilled: false, stdout: 'out\n', stderr: 'err\n' })
+  assert.deepEqual(r, { code: 3, signal: null, oomKilled: false, stdout: 'out\n', stderr: 'err\n', stdoutTruncated: false, stderrTruncated: false })
 })
 
 test('run without capture inherits stdout and returns null output', async () => {

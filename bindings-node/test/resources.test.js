@@ -56,7 +56,7 @@ test('OOM: run(..., { memory: "32M" }) resolves with oomKilled true; within the 
   assert.equal(r.oomKilled, true, JSON.stringify(r))
   assert.equal(r.signal, 'SIGKILL')
   const ok = await run(['sh', '-c', 'x=$(head -c 1000000 /dev/zero | tr "\\0" a); echo ${#x}'], { id: nextId(), memory: 32 * 1024 * 1024, capture: true, root })
-  assert.deepEqual(ok, { code: 0, signal: null, oomKilled: false, stdout: '1000000\n', stderr: '' })
+  assert.deepEqual(ok, { code: 0, signal: null, oomKilled: false, stdout: '1000000\n', stderr: '', stdoutTruncated: false, stderrTruncated: false })
 })
 
 test('limit(): raising the memory limit live lets a waiting hog finish', async () => {

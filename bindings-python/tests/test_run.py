@@ -175,3 +175,40 @@ with open({str(result)!r}, "w") as f:
     assert p.returncode == 0, p.stderr
     assert result.read_text() == "5"
     assert log.read_text() == "hi\nerr\n"
+
+
+def test_captured_output_is_bounded_and_the_cut_reported(kw):
+    r = rcontainer.run(["sh", "-c", "head -c 5000 /dev/zero; echo err >&2; exit 2"], capture_output=True, max_output=1000, **kw)
+    assert (r.returncode, len(r.stdout), r.stdout_truncated) == (2, 1000, True)
+    assert (r.stderr, r.stderr_truncated) == (b"err\n", False)
+    r = rcontainer.run(["head", "-c", "1000", "/dev/zero"], capture_output=True, max_output=1000, **kw)
+    assert (len(r.stdout), r.stdout_truncated) == (1000, False)
+    r = rcontainer.run(["head", "-c", "1000", "/dev/zero"], capture_output=True, max_output=None, **kw)
+    assert (len(r.stdout), r.stdout_truncated) == (1000, False)
+    for bad in (-1, 1.5, "10", True):
+        with pytest.raises(rcontainer.ConfigError, match="max_output"):
+            rcontainer.run(["true"], capture_output=True, max_output=bad, **kw)
+
+
+def test_a_container_printing_without_end_cannot_exhaust_the_hosts_memory(kw):
+    # `yes` for 2 s writes gigabytes: by default run() keeps 16 MiB of it (this process's peak
+    # memory stays far below what was written), reports the cut, and the timeout says the
+    # container was killed. Measured in a process of its own (ru_maxrss is a process's peak).
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, rcontainer
+try:
+    rcontainer.run(["yes"], capture_output=True, timeout=2, root={kw['root']!r})
+except rcontainer.ContainerTimeoutError as e:
+    print(len(e.stdout), e.stdout_truncated, e.stderr_truncated, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(e)
+"""
+    p = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    first, message = p.stdout.splitlines()[:2]
+    size, out_cut, err_cut, peak_kib = first.split()
+    assert (int(size), out_cut, err_cut) == (rcontainer.DEFAULT_MAX_OUTPUT, "True", "False"), p.stdout
+    assert int(peak_kib) < 200 * 1024, f"peak memory {int(peak_kib) // 1024} MiB while capturing yes"
+    assert "timed out after 2 s and was killed" in message, message

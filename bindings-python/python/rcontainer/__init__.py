@@ -33,7 +33,7 @@ import subprocess
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from . import _native
 from ._errors import (
@@ -59,7 +59,7 @@ DEVNULL: int = subprocess.DEVNULL
 STDOUT: int = subprocess.STDOUT
 
 __all__ = [
-    "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run",
+    "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run", "DEFAULT_MAX_OUTPUT",
     "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
     "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
     "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
@@ -152,6 +152,9 @@ class CompletedContainer:
     stderr: Any = None
     oom_killed: bool = False
     id: str = ""
+    #: The output was longer than run()'s ``max_output``: only its first ``max_output`` bytes are kept.
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
 
     def check_returncode(self) -> None:
         """Raises CalledProcessError if the return code is not 0."""
@@ -460,7 +463,7 @@ class _Waitable:
         Returns (stdout, stderr). On timeout raises ContainerTimeoutError (the process keeps
         running) with the output read so far in its ``stdout`` and ``stderr``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        out, err = _communicate(self, input, deadline, timeout)
+        out, err, _, _ = _communicate(self, input, deadline, timeout)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             self.wait(remaining)
@@ -813,15 +816,37 @@ class Process(_Waitable):
         return f"<rcontainer.Process pid={self.pid} container={self.container_id!r}>"
 
 
-def _communicate(c: _Waitable, input: Optional[bytes], deadline: Optional[float], timeout: Optional[float]) -> Tuple[Optional[bytes], Optional[bytes]]:
+class _Captured(NamedTuple):
+    """What _communicate read: stdout and stderr (None where not a pipe), and whether each was
+    cut at max_output."""
+
+    stdout: Optional[bytes]
+    stderr: Optional[bytes]
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+
+
+def _communicate(
+    c: _Waitable, input: Optional[bytes], deadline: Optional[float], timeout: Optional[float], max_output: Optional[int] = None
+) -> _Captured:
+    """Writes ``input`` to stdin (then closes it) and reads stdout and stderr to their end,
+    concurrently. With ``max_output``, at most that many bytes of each are kept: the rest is read
+    and dropped, so the process never blocks on a full pipe and the host's memory stays bounded.
+    On timeout raises ContainerTimeoutError with what was read (``stdout``, ``stderr``, and
+    ``stdout_truncated``/``stderr_truncated``)."""
     def fd_of(f: Optional[IO[bytes]]) -> int:
         return f.fileno() if f is not None and not f.closed else -1
 
     stdin_fd, out_fd, err_fd = fd_of(c.stdin), fd_of(c.stdout), fd_of(c.stderr)
     chunks: Dict[int, List[bytes]] = {fd: [] for fd in (out_fd, err_fd) if fd >= 0}
+    kept: Dict[int, int] = {fd: 0 for fd in chunks}
+    cut: Set[int] = set()
 
-    def collected(fd: int) -> Optional[bytes]:
-        return b"".join(chunks[fd]) if fd in chunks else None
+    def collected() -> _Captured:
+        def get(fd: int) -> Optional[bytes]:
+            return b"".join(chunks[fd]) if fd in chunks else None
+
+        return _Captured(get(out_fd), get(err_fd), out_fd in cut, err_fd in cut)
 
     view = memoryview(input or b"")
     offset = 0
@@ -838,7 +863,9 @@ def _communicate(c: _Waitable, input: Optional[bytes], deadline: Optional[float]
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 e = ContainerTimeoutError(_errno.ETIMEDOUT, f"{c._what()} still running after {timeout} s")
-                e.stdout, e.stderr = collected(out_fd), collected(err_fd)
+                got = collected()
+                e.stdout, e.stderr = got.stdout, got.stderr
+                e.stdout_truncated, e.stderr_truncated = got.stdout_truncated, got.stderr_truncated
                 raise e
             for key, _ in sel.select(remaining):
                 if key.fd == stdin_fd:
@@ -853,14 +880,23 @@ def _communicate(c: _Waitable, input: Optional[bytes], deadline: Optional[float]
                         c.stdin.close()  # type: ignore[union-attr]
                 else:
                     data = os.read(key.fd, 1 << 18)
+                    if not data:
+                        sel.unregister(key.fd)
+                        continue
+                    if max_output is not None and kept[key.fd] + len(data) > max_output:
+                        cut.add(key.fd)
+                        data = data[:max(0, max_output - kept[key.fd])]
                     if data:
                         chunks[key.fd].append(data)
-                    else:
-                        sel.unregister(key.fd)
+                        kept[key.fd] += len(data)
     for f in (c.stdout, c.stderr):
         if f is not None and f.fileno() in chunks:
             f.close()
-    return collected(out_fd), collected(err_fd)
+    return collected()
+
+
+#: run()'s default bound on captured output, per stream (16 MiB).
+DEFAULT_MAX_OUTPUT = 16 << 20
 
 
 def run(
@@ -871,20 +907,26 @@ def run(
     check: bool = False,
     input: Union[bytes, str, None] = None,
     text: bool = False,
+    max_output: Optional[int] = DEFAULT_MAX_OUTPUT,
     **create_kwargs: Any,
 ) -> CompletedContainer:
     """Runs ``args`` in a new container and waits for it, like subprocess.run: create, start,
     read the output, wait, delete. ``create_kwargs`` are Container.create()'s (rootfs, env,
     memory, stdout=PIPE, ...).
 
-    ``capture_output=True`` captures stdout and stderr (read concurrently: any size, no
-    deadlock); ``input`` is written to stdin; ``text=True`` decodes output (and encodes input) as
-    UTF-8. With ``timeout`` (seconds) the container is killed and ContainerTimeoutError raised
-    (a TimeoutError; ``stdout``/``stderr`` hold what was read). With ``check=True`` a non-zero
-    return code raises CalledProcessError. The container is deleted in every case.
+    ``capture_output=True`` captures stdout and stderr (read concurrently: no deadlock), each up
+    to ``max_output`` bytes (default 16 MiB; None: no bound): what comes after is read and
+    dropped, and ``stdout_truncated``/``stderr_truncated`` say so. A container printing without
+    end cannot exhaust this process's memory. ``input`` is written to stdin; ``text=True``
+    decodes output (and encodes input) as UTF-8. With ``timeout`` (seconds) the container is
+    killed and ContainerTimeoutError raised (a TimeoutError; its ``stdout``/``stderr`` and
+    ``*_truncated`` hold what was read). With ``check=True`` a non-zero return code raises
+    CalledProcessError. The container is deleted in every case.
     """
     if create_kwargs.get("tty"):
         raise ConfigError("invalid configuration: run() does not read a terminal: use Container.create(tty=True) and its pty")
+    if max_output is not None and (isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0):
+        raise ConfigError(f"invalid configuration: max_output must be a number of bytes (an int >= 0) or None, got {max_output!r}")
     if capture_output:
         if create_kwargs.get("stdout") is not None or create_kwargs.get("stderr") is not None:
             raise ConfigError("invalid configuration: stdout and stderr arguments may not be used with capture_output")
@@ -902,19 +944,23 @@ def run(
 
     with Container.create(args, **create_kwargs) as c:
         c.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            out, err = c.communicate(input, timeout)  # type: ignore[arg-type]
+            got = _communicate(c, input, deadline, timeout, max_output)  # type: ignore[arg-type]
+            status = c.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except ContainerTimeoutError as e:
             try:
                 c.kill(_signal.SIGKILL)
             except ContainerError:
                 pass
+            c.wait()
+            e.strerror = f"{c._what()} timed out after {timeout} s and was killed"
+            e.args = (e.errno, e.strerror)
             e.stdout, e.stderr = decode(e.stdout), decode(e.stderr)
             raise
-        status = c.wait()
         result = CompletedContainer(
-            args=c.args, returncode=status.returncode, stdout=decode(out), stderr=decode(err),
-            oom_killed=status.oom_killed, id=c.id,
+            args=c.args, returncode=status.returncode, stdout=decode(got.stdout), stderr=decode(got.stderr),
+            oom_killed=status.oom_killed, id=c.id, stdout_truncated=got.stdout_truncated, stderr_truncated=got.stderr_truncated,
         )
     if check:
         result.check_returncode()

@@ -91,7 +91,19 @@ class CompletedContainer:
     stderr: Any
     oom_killed: bool
     id: str
-    def __init__(self, args: List[str], returncode: int, stdout: Any = ..., stderr: Any = ..., oom_killed: bool = ..., id: str = ...) -> None: ...
+    stdout_truncated: bool
+    stderr_truncated: bool
+    def __init__(
+        self,
+        args: List[str],
+        returncode: int,
+        stdout: Any = ...,
+        stderr: Any = ...,
+        oom_killed: bool = ...,
+        id: str = ...,
+        stdout_truncated: bool = ...,
+        stderr_truncated: bool = ...,
+    ) -> None: ...
     def check_returncode(self) -> None: ...
 
 class Container:
@@ -197,6 +209,8 @@ class Process:
     def __enter__(self) -> Process: ...
     def __exit__(self, *exc: Any) -> None: ...
 
+DEFAULT_MAX_OUTPUT: int
+
 def run(
     args: Sequence[_PathLike],
     *,
@@ -205,5 +219,6 @@ def run(
     check: bool = False,
     input: Union[bytes, str, None] = None,
     text: bool = False,
+    max_output: Optional[int] = ...,
     **create_kwargs: Any,
 ) -> CompletedContainer: ...

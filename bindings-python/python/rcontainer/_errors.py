@@ -36,10 +36,13 @@ class ContainerOSError(ContainerError, OSError):
 
 class ContainerTimeoutError(ContainerError, TimeoutError):
     """A wait ran out of time (errno ETIMEDOUT). From run(), ``stdout`` and ``stderr`` hold
-    the output read so far."""
+    the output read so far, and ``stdout_truncated``/``stderr_truncated`` whether it was cut at
+    ``max_output``."""
 
     stdout: Optional[bytes] = None
     stderr: Optional[bytes] = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
 
 
 class UnsupportedError(ContainerError, NotImplementedError):

@@ -11,6 +11,8 @@ class ContainerOSError(ContainerError, OSError): ...
 class ContainerTimeoutError(ContainerError, TimeoutError):
     stdout: Optional[bytes]
     stderr: Optional[bytes]
+    stdout_truncated: bool
+    stderr_truncated: bool
 
 class UnsupportedError(ContainerError, NotImplementedError): ...
 
