@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount};
-use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, SpecBuilder};
+use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type, parse_size, SpecBuilder};
 use rcontainer_core::{Limits, Spec, DEFAULT_STATE_ROOT};
 use serde_json::Value;
 
@@ -139,60 +139,7 @@ pub fn parse_stdio(op: &str, v: &Value) -> BResult<[Option<StdioKind>; 3]> {
 
 fn mounts(op: &str, v: &Value) -> BResult<Vec<Mount>> {
     let arr = v.as_array().ok_or_else(|| Failure::invalid(op, format!("options.mounts must be an array, got {}", show(v))))?;
-    let mut out = Vec::new();
-    for (i, e) in arr.iter().enumerate() {
-        let m = e.as_object().ok_or_else(|| {
-            Failure::invalid(op, format!("options.mounts[{i}] must be an object {{source, destination, type?, options?, readonly?}}, got {}", show(e)))
-        })?;
-        let get_str = |k: &str| -> BResult<Option<String>> {
-            match m.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(o) => Err(Failure::invalid(op, format!("options.mounts[{i}].{k} must be a string, got {}", show(o)))),
-            }
-        };
-        let dest = get_str("destination")?
-            .or(get_str("target")?)
-            .ok_or_else(|| Failure::invalid(op, format!("options.mounts[{i}].destination is required, got {}", show(e))))?;
-        let typ = get_str("type")?.unwrap_or_else(|| "bind".into());
-        let source = get_str("source")?;
-        let readonly = match m.get("readonly") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(o) => return Err(Failure::invalid(op, format!("options.mounts[{i}].readonly must be a boolean, got {}", show(o)))),
-        };
-        let mut options = match m.get("options") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(o) => string_array(op, &format!("options.mounts[{i}].options"), o)?,
-        };
-        if typ == "bind" {
-            let src = source.ok_or_else(|| Failure::invalid(op, format!("options.mounts[{i}].source is required for a bind mount")))?;
-            let abs = std::path::absolute(&src).map_err(|e| Failure::os(op, &e))?;
-            if !options.iter().any(|o| o == "bind" || o == "rbind") {
-                options.insert(0, "rbind".into());
-            }
-            if readonly && !options.iter().any(|o| o == "ro") {
-                options.push("ro".into());
-            }
-            let mut mnt = Mount::default();
-            mnt.set_destination(PathBuf::from(&dest));
-            mnt.set_typ(Some("bind".into()));
-            mnt.set_source(Some(abs));
-            mnt.set_options(Some(options));
-            out.push(mnt);
-        } else {
-            if readonly && !options.iter().any(|o| o == "ro") {
-                options.push("ro".into());
-            }
-            let mut mnt = Mount::default();
-            mnt.set_destination(PathBuf::from(&dest));
-            mnt.set_source(Some(PathBuf::from(source.unwrap_or_else(|| typ.clone()))));
-            mnt.set_typ(Some(typ));
-            mnt.set_options(Some(options));
-            out.push(mnt);
-        }
-    }
-    Ok(out)
+    arr.iter().enumerate().map(|(i, m)| spec::mount_from_json(&format!("options.mounts[{i}]"), m).map_err(|e| Failure::core(op, &e))).collect()
 }
 
 pub fn parse_user(op: &str, v: &Value) -> BResult<(u32, u32)> {

@@ -73,6 +73,14 @@ test('run: bind mounts, read-only and read-write', async () => {
     assert.match(r.stdout, /^hello/)
     assert.match(r.stdout, /readonly/)
     assert.equal(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'x\n')
+    // A misspelt key must not give a writable mount the caller thought read-only.
+    for (const [bad, named] of [
+      [{ source: dir, destination: '/ro', readOnly: true }, /options\.mounts\[0\]\.readOnly.*unknown key/],
+      [{ source: dir, destination: '/ro', readonly: 'yes' }, /options\.mounts\[0\]\.readonly/],
+      [{ destination: '/d' }, /options\.mounts\[0\]\.source/],
+    ]) {
+      await assert.rejects(run(['true'], { root, mounts: [bad] }), { code: 'EINVAL', message: named })
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

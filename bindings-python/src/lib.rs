@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-use rcontainer_core::oci_spec::runtime::{LinuxNamespaceType, Mount};
+use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
 use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, Limits};
 use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExecCommand, ExecOptions, ExitStatus, Process, Spec, SpecBuilder, Stdio};
 
@@ -222,12 +222,12 @@ fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
         let gid_maps = gid_src.iter().map(|m| parse_id_map("gid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
         b = b.id_maps(uid_maps, gid_maps);
     }
-    for m in &c.mounts {
+    for (i, m) in c.mounts.iter().enumerate() {
         b = match m {
             MountArg::Bind(src, dst, ro) => b.bind(src.clone(), dst.clone(), *ro),
             MountArg::Oci(json) => {
-                let mount: Mount = serde_json::from_str(json).map_err(|e| invalid("mounts[]", json.clone(), &e.to_string()))?;
-                b.mount(mount)
+                let v: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&format!("mounts[{i}]"), json.clone(), &e.to_string()))?;
+                b.mount_json(&format!("mounts[{i}]"), &v)?
             }
         };
     }

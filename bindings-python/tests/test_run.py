@@ -1,6 +1,7 @@
 """rcontainer.run(): output, options, defaults."""
 
 import os
+import re
 import signal
 
 import pytest
@@ -212,3 +213,23 @@ except rcontainer.ContainerTimeoutError as e:
     assert (int(size), out_cut, err_cut) == (rcontainer.DEFAULT_MAX_OUTPUT, "True", "False"), p.stdout
     assert int(peak_kib) < 200 * 1024, f"peak memory {int(peak_kib) // 1024} MiB while capturing yes"
     assert "timed out after 2 s and was killed" in message, message
+
+
+def test_a_mount_dict_is_a_bind_mount_by_default_and_unknown_keys_are_refused(kw, tmp_path):
+    # Without "type" a dict is a bind mount of a host path (it failed with ENODEV); "readonly"
+    # makes it read-only (it was silently ignored: a writable mount the caller thought read-only).
+    (tmp_path / "f").write_text("from host\n")
+    r = rcontainer.run(
+        ["sh", "-c", "cat /rw/f; echo x > /rw/g; echo y > /ro/h 2>/dev/null || echo ro"], capture_output=True, text=True,
+        mounts=[{"source": tmp_path, "destination": "/rw"}, {"source": str(tmp_path), "destination": "/ro", "readonly": True}], **kw,
+    )
+    assert (r.returncode, r.stdout) == (0, "from host\nro\n"), r.stderr
+    assert (tmp_path / "g").read_text() == "x\n" and not (tmp_path / "h").exists()
+    for bad, named in (
+        ({"source": str(tmp_path), "destination": "/ro", "read_only": True}, "mounts[0].read_only"),
+        ({"source": str(tmp_path), "destination": "/ro", "readonly": "yes"}, "mounts[0].readonly"),
+        ({"destination": "/d"}, "mounts[0].source"),
+        ({"source": str(tmp_path)}, "mounts[0].destination"),
+    ):
+        with pytest.raises(rcontainer.ConfigError, match=re.escape(named)):
+            rcontainer.run(["true"], mounts=[bad], **kw)

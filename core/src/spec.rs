@@ -599,6 +599,11 @@ impl SpecBuilder {
         self
     }
 
+    /// A mount given as the bindings take one (Python's dict, Node's object): see [`mount_from_json`].
+    pub fn mount_json(self, field: &str, description: &serde_json::Value) -> Result<Self> {
+        Ok(self.mount(mount_from_json(field, description)?))
+    }
+
     /// A bind mount of host `source` at `destination`, read-only when `readonly`.
     pub fn bind(self, source: impl Into<PathBuf>, destination: impl Into<PathBuf>, readonly: bool) -> Self {
         let mut options = vec!["rbind".to_string()];
@@ -759,6 +764,68 @@ impl SpecBuilder {
         }
         self.spec
     }
+}
+
+/// The keys a mount description may have (see [`mount_from_json`]).
+pub const MOUNT_KEYS: &[&str] = &["destination", "target", "source", "type", "options", "readonly"];
+
+/// A mount as the bindings describe one (a JSON object; `field` names it in errors, e.g.
+/// `mounts[2]`): `destination` (or `target`), `source`, `type` (default "bind": `source` is then
+/// a host path, made absolute, and the bind recursive unless `options` say "bind"), `options`
+/// (mount(8)'s, e.g. "ro", "nosuid") and `readonly` (adds "ro"). Any other key is refused,
+/// naming it: a misspelt `readonly` must not give a writable mount.
+pub fn mount_from_json(field: &str, v: &serde_json::Value) -> Result<oci::Mount> {
+    use serde_json::Value;
+    let show = |v: &Value| v.to_string();
+    let m = v.as_object().ok_or_else(|| Error::invalid(field, show(v), "a mount is an object {destination, source?, type?, options?, readonly?}"))?;
+    if let Some(k) = m.keys().find(|k| !MOUNT_KEYS.contains(&k.as_str())) {
+        return Err(Error::invalid(format!("{field}.{k}"), show(&m[k.as_str()]), format!("unknown key of a mount (known: {})", MOUNT_KEYS.join(", "))));
+    }
+    let string = |k: &str| -> Result<Option<String>> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(o) => Err(Error::invalid(format!("{field}.{k}"), show(o), "must be a string")),
+        }
+    };
+    let destination = match (string("destination")?, string("target")?) {
+        (Some(_), Some(_)) => return Err(Error::invalid(field, show(v), "give destination or target, not both")),
+        (Some(d), None) | (None, Some(d)) => d,
+        (None, None) => return Err(Error::invalid(format!("{field}.destination"), show(v), "is required")),
+    };
+    let typ = string("type")?.unwrap_or_else(|| "bind".into());
+    let source = string("source")?;
+    let readonly = match m.get("readonly") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(o) => return Err(Error::invalid(format!("{field}.readonly"), show(o), "must be true or false")),
+    };
+    let mut options = match m.get("options") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|o| o.as_str().map(str::to_string).ok_or_else(|| Error::invalid(format!("{field}.options"), show(o), "must be a list of strings")))
+            .collect::<Result<Vec<_>>>()?,
+        Some(o) => return Err(Error::invalid(format!("{field}.options"), show(o), "must be a list of strings")),
+    };
+    if readonly && !options.iter().any(|o| o == "ro") {
+        options.push("ro".into());
+    }
+    let mut mnt = oci::Mount::default();
+    mnt.set_destination(PathBuf::from(&destination));
+    if typ == "bind" {
+        let src = source.ok_or_else(|| Error::invalid(format!("{field}.source"), show(v), "is required for a bind mount (a host path)"))?;
+        let abs = std::path::absolute(&src).map_err(|e| Error::invalid(format!("{field}.source"), &src, e.to_string()))?;
+        if !options.iter().any(|o| o == "bind" || o == "rbind") {
+            options.insert(0, "rbind".into());
+        }
+        mnt.set_source(Some(abs));
+    } else {
+        mnt.set_source(Some(PathBuf::from(source.unwrap_or_else(|| typ.clone()))));
+    }
+    mnt.set_typ(Some(typ));
+    mnt.set_options(Some(options));
+    Ok(mnt)
 }
 
 #[cfg(test)]

@@ -548,8 +548,9 @@ class Container(_Waitable):
           ipc, uts, mount, cgroup); a dict {type: path} joins the namespaces at those paths.
         - ``uid_map`` / ``gid_map``: "CONTAINER:HOST:SIZE" strings or (c, h, n) tuples; adds a user
           namespace (``gid_map`` defaults to ``uid_map``).
-        - ``mounts``: bind mounts as (source, destination[, readonly]) or "SRC:DST[:ro]", or OCI
-          mount dicts ({"destination", "type", "source", "options"}).
+        - ``mounts``: bind mounts as (source, destination[, readonly]) or "SRC:DST[:ro]", or dicts
+          {"destination", "source", "type", "options", "readonly"}: "type" defaults to a bind mount
+          of the host path "source"; any other key is a ConfigError naming it.
         - ``network``: "none" (a private network namespace with only lo) or "host".
         - ``memory`` (bytes or "32M"), ``cpus`` (e.g. 0.5), ``pids``: cgroup limits.
         - ``stdin``/``stdout``/``stderr``: None (inherit), PIPE, DEVNULL, STDOUT (stderr only),
