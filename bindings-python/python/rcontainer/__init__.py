@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import errno as _errno
+import functools
 import io
 import json
 import os
@@ -59,7 +60,7 @@ DEVNULL: int = subprocess.DEVNULL
 STDOUT: int = subprocess.STDOUT
 
 __all__ = [
-    "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run", "DEFAULT_MAX_OUTPUT",
+    "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run", "run_async", "DEFAULT_MAX_OUTPUT",
     "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
     "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
     "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
@@ -818,8 +819,8 @@ class Process(_Waitable):
 
 
 class _Captured(NamedTuple):
-    """What _communicate read: stdout and stderr (None where not a pipe), and whether each was
-    cut at max_output."""
+    """What was read of stdout and stderr (None where not a pipe), and whether each was cut at
+    max_output."""
 
     stdout: Optional[bytes]
     stderr: Optional[bytes]
@@ -827,28 +828,58 @@ class _Captured(NamedTuple):
     stderr_truncated: bool = False
 
 
+class _Capture:
+    """The stdout and stderr pipes of a container or process being read: keeps at most
+    ``max_output`` bytes of each (None: all); the rest is dropped, so the process never blocks
+    on a full pipe and our memory stays bounded. Shared by the blocking and the asyncio reader."""
+
+    def __init__(self, c: _Waitable, max_output: Optional[int]) -> None:
+        def fd_of(f: Optional[IO[bytes]]) -> int:
+            return f.fileno() if f is not None and not f.closed else -1
+
+        self.c = c
+        self.stdin_fd, self.out_fd, self.err_fd = fd_of(c.stdin), fd_of(c.stdout), fd_of(c.stderr)
+        self.max_output = max_output
+        self.chunks: Dict[int, List[bytes]] = {fd: [] for fd in (self.out_fd, self.err_fd) if fd >= 0}
+        self.kept: Dict[int, int] = {fd: 0 for fd in self.chunks}
+        self.cut: Set[int] = set()
+
+    def add(self, fd: int, data: bytes) -> None:
+        if self.max_output is not None and self.kept[fd] + len(data) > self.max_output:
+            self.cut.add(fd)
+            data = data[:max(0, self.max_output - self.kept[fd])]
+        if data:
+            self.chunks[fd].append(data)
+            self.kept[fd] += len(data)
+
+    def captured(self) -> _Captured:
+        def get(fd: int) -> Optional[bytes]:
+            return b"".join(self.chunks[fd]) if fd in self.chunks else None
+
+        return _Captured(get(self.out_fd), get(self.err_fd), self.out_fd in self.cut, self.err_fd in self.cut)
+
+    def timeout_error(self, timeout: Optional[float]) -> ContainerTimeoutError:
+        e = ContainerTimeoutError(_errno.ETIMEDOUT, f"{self.c._what()} still running after {timeout} s")
+        got = self.captured()
+        e.stdout, e.stderr = got.stdout, got.stderr
+        e.stdout_truncated, e.stderr_truncated = got.stdout_truncated, got.stderr_truncated
+        return e
+
+    def close_read_ends(self) -> None:
+        for f in (self.c.stdout, self.c.stderr):
+            if f is not None and not f.closed and f.fileno() in self.chunks:
+                f.close()
+
+
 def _communicate(
     c: _Waitable, input: Optional[bytes], deadline: Optional[float], timeout: Optional[float], max_output: Optional[int] = None
 ) -> _Captured:
     """Writes ``input`` to stdin (then closes it) and reads stdout and stderr to their end,
-    concurrently. With ``max_output``, at most that many bytes of each are kept: the rest is read
-    and dropped, so the process never blocks on a full pipe and the host's memory stays bounded.
-    On timeout raises ContainerTimeoutError with what was read (``stdout``, ``stderr``, and
+    concurrently, keeping at most ``max_output`` bytes of each (see _Capture). On timeout
+    raises ContainerTimeoutError with what was read (``stdout``, ``stderr``, and
     ``stdout_truncated``/``stderr_truncated``)."""
-    def fd_of(f: Optional[IO[bytes]]) -> int:
-        return f.fileno() if f is not None and not f.closed else -1
-
-    stdin_fd, out_fd, err_fd = fd_of(c.stdin), fd_of(c.stdout), fd_of(c.stderr)
-    chunks: Dict[int, List[bytes]] = {fd: [] for fd in (out_fd, err_fd) if fd >= 0}
-    kept: Dict[int, int] = {fd: 0 for fd in chunks}
-    cut: Set[int] = set()
-
-    def collected() -> _Captured:
-        def get(fd: int) -> Optional[bytes]:
-            return b"".join(chunks[fd]) if fd in chunks else None
-
-        return _Captured(get(out_fd), get(err_fd), out_fd in cut, err_fd in cut)
-
+    cap = _Capture(c, max_output)
+    stdin_fd = cap.stdin_fd
     view = memoryview(input or b"")
     offset = 0
     with selectors.DefaultSelector() as sel:
@@ -858,16 +889,12 @@ def _communicate(
                 sel.register(stdin_fd, selectors.EVENT_WRITE)
             else:
                 c.stdin.close()  # type: ignore[union-attr]
-        for fd in chunks:
+        for fd in cap.chunks:
             sel.register(fd, selectors.EVENT_READ)
         while sel.get_map():
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                e = ContainerTimeoutError(_errno.ETIMEDOUT, f"{c._what()} still running after {timeout} s")
-                got = collected()
-                e.stdout, e.stderr = got.stdout, got.stderr
-                e.stdout_truncated, e.stderr_truncated = got.stdout_truncated, got.stderr_truncated
-                raise e
+                raise cap.timeout_error(timeout)
             for key, _ in sel.select(remaining):
                 if key.fd == stdin_fd:
                     try:
@@ -881,23 +908,134 @@ def _communicate(
                         c.stdin.close()  # type: ignore[union-attr]
                 else:
                     data = os.read(key.fd, 1 << 18)
-                    if not data:
-                        sel.unregister(key.fd)
-                        continue
-                    if max_output is not None and kept[key.fd] + len(data) > max_output:
-                        cut.add(key.fd)
-                        data = data[:max(0, max_output - kept[key.fd])]
                     if data:
-                        chunks[key.fd].append(data)
-                        kept[key.fd] += len(data)
-    for f in (c.stdout, c.stderr):
-        if f is not None and f.fileno() in chunks:
-            f.close()
-    return collected()
+                        cap.add(key.fd, data)
+                    else:
+                        sel.unregister(key.fd)
+    cap.close_read_ends()
+    return cap.captured()
+
+
+async def _communicate_async(cap: _Capture, input: Optional[bytes]) -> None:
+    """_communicate for asyncio: the event loop watches the pipes (add_reader/add_writer), so
+    no thread is used; what was read stays in ``cap`` if the task is cancelled (a timeout)."""
+    loop = asyncio.get_running_loop()
+    c = cap.c
+    done: "asyncio.Future[None]" = loop.create_future()
+    readers: Set[int] = set()
+    writers: Set[int] = set()
+    view = memoryview(input or b"")
+    offset = 0
+
+    def finished(fd: int) -> None:
+        if fd in readers:
+            loop.remove_reader(fd)
+            readers.discard(fd)
+        if fd in writers:
+            loop.remove_writer(fd)
+            writers.discard(fd)
+            c.stdin.close()  # type: ignore[union-attr]
+        if not readers and not writers and not done.done():
+            done.set_result(None)
+
+    def on_read(fd: int) -> None:
+        try:
+            data = os.read(fd, 1 << 18)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            finished(fd)
+            if not done.done():
+                done.set_exception(e)
+            return
+        if data:
+            cap.add(fd, data)
+        else:
+            finished(fd)
+
+    def on_write(fd: int) -> None:
+        nonlocal offset
+        try:
+            offset += os.write(fd, view[offset:offset + (1 << 20)])
+        except BlockingIOError:
+            return
+        except BrokenPipeError:
+            offset = len(view)
+        if offset >= len(view):
+            finished(fd)
+
+    if cap.stdin_fd >= 0:
+        if view:
+            os.set_blocking(cap.stdin_fd, False)
+            writers.add(cap.stdin_fd)
+            loop.add_writer(cap.stdin_fd, on_write, cap.stdin_fd)
+        else:
+            c.stdin.close()  # type: ignore[union-attr]
+    for fd in cap.chunks:
+        os.set_blocking(fd, False)
+        readers.add(fd)
+        loop.add_reader(fd, on_read, fd)
+    if not readers and not writers:
+        return
+    try:
+        await done
+    finally:
+        for fd in list(readers):
+            loop.remove_reader(fd)
+        for fd in list(writers):
+            loop.remove_writer(fd)
+        cap.close_read_ends()
 
 
 #: run()'s default bound on captured output, per stream (16 MiB).
 DEFAULT_MAX_OUTPUT = 16 << 20
+
+
+def _run_setup(capture_output: bool, input: Union[bytes, str, None], max_output: Optional[int], create_kwargs: Dict[str, Any]) -> Optional[bytes]:
+    """run()'s and run_async()'s checks; sets the PIPEs in ``create_kwargs``; returns the input as bytes."""
+    if create_kwargs.get("tty"):
+        raise ConfigError("invalid configuration: run() does not read a terminal: use Container.create(tty=True) and its pty")
+    if max_output is not None and (isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0):
+        raise ConfigError(f"invalid configuration: max_output must be a number of bytes (an int >= 0) or None, got {max_output!r}")
+    if capture_output:
+        if create_kwargs.get("stdout") is not None or create_kwargs.get("stderr") is not None:
+            raise ConfigError("invalid configuration: stdout and stderr arguments may not be used with capture_output")
+        create_kwargs["stdout"] = PIPE
+        create_kwargs["stderr"] = PIPE
+    if input is not None:
+        if create_kwargs.get("stdin") is not None:
+            raise ConfigError("invalid configuration: stdin and input arguments may not both be used")
+        create_kwargs["stdin"] = PIPE
+        if isinstance(input, str):
+            input = input.encode()
+    return input
+
+
+def _decoder(text: bool) -> Any:
+    def decode(b: Optional[bytes]) -> Any:
+        return b.decode("utf-8", "replace") if (text and b is not None) else b
+
+    return decode
+
+
+def _timed_out(e: ContainerTimeoutError, c: Container, timeout: Optional[float], text: bool) -> ContainerTimeoutError:
+    """The ContainerTimeoutError of a run whose container was killed at its timeout."""
+    e.strerror = f"{c._what()} timed out after {timeout} s and was killed"
+    e.args = (e.errno, e.strerror)
+    decode = _decoder(text)
+    e.stdout, e.stderr = decode(e.stdout), decode(e.stderr)
+    return e
+
+
+def _completed(c: Container, status: ExitStatus, got: _Captured, text: bool, check: bool) -> CompletedContainer:
+    decode = _decoder(text)
+    result = CompletedContainer(
+        args=c.args, returncode=status.returncode, stdout=decode(got.stdout), stderr=decode(got.stderr),
+        oom_killed=status.oom_killed, id=c.id, stdout_truncated=got.stdout_truncated, stderr_truncated=got.stderr_truncated,
+    )
+    if check:
+        result.check_returncode()
+    return result
 
 
 def run(
@@ -922,32 +1060,15 @@ def run(
     decodes output (and encodes input) as UTF-8. With ``timeout`` (seconds) the container is
     killed and ContainerTimeoutError raised (a TimeoutError; its ``stdout``/``stderr`` and
     ``*_truncated`` hold what was read). With ``check=True`` a non-zero return code raises
-    CalledProcessError. The container is deleted in every case.
+    CalledProcessError. The container is deleted in every case. run_async() is the same for
+    asyncio.
     """
-    if create_kwargs.get("tty"):
-        raise ConfigError("invalid configuration: run() does not read a terminal: use Container.create(tty=True) and its pty")
-    if max_output is not None and (isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0):
-        raise ConfigError(f"invalid configuration: max_output must be a number of bytes (an int >= 0) or None, got {max_output!r}")
-    if capture_output:
-        if create_kwargs.get("stdout") is not None or create_kwargs.get("stderr") is not None:
-            raise ConfigError("invalid configuration: stdout and stderr arguments may not be used with capture_output")
-        create_kwargs["stdout"] = PIPE
-        create_kwargs["stderr"] = PIPE
-    if input is not None:
-        if create_kwargs.get("stdin") is not None:
-            raise ConfigError("invalid configuration: stdin and input arguments may not both be used")
-        create_kwargs["stdin"] = PIPE
-        if isinstance(input, str):
-            input = input.encode()
-
-    def decode(b: Optional[bytes]) -> Any:
-        return b.decode("utf-8", "replace") if (text and b is not None) else b
-
+    data = _run_setup(capture_output, input, max_output, create_kwargs)
     with Container.create(args, **create_kwargs) as c:
         c.start()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            got = _communicate(c, input, deadline, timeout, max_output)  # type: ignore[arg-type]
+            got = _communicate(c, data, deadline, timeout, max_output)
             status = c.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except ContainerTimeoutError as e:
             try:
@@ -955,14 +1076,45 @@ def run(
             except ContainerError:
                 pass
             c.wait()
-            e.strerror = f"{c._what()} timed out after {timeout} s and was killed"
-            e.args = (e.errno, e.strerror)
-            e.stdout, e.stderr = decode(e.stdout), decode(e.stderr)
-            raise
-        result = CompletedContainer(
-            args=c.args, returncode=status.returncode, stdout=decode(got.stdout), stderr=decode(got.stderr),
-            oom_killed=status.oom_killed, id=c.id, stdout_truncated=got.stdout_truncated, stderr_truncated=got.stderr_truncated,
-        )
-    if check:
-        result.check_returncode()
-    return result
+            raise _timed_out(e, c, timeout, text) from None
+    return _completed(c, status, got, text, check)
+
+
+async def run_async(
+    args: Sequence[PathLike],
+    *,
+    capture_output: bool = False,
+    timeout: Optional[float] = None,
+    check: bool = False,
+    input: Union[bytes, str, None] = None,
+    text: bool = False,
+    max_output: Optional[int] = DEFAULT_MAX_OUTPUT,
+    **create_kwargs: Any,
+) -> CompletedContainer:
+    """run() for asyncio, as asyncio.create_subprocess_exec + communicate: the same arguments,
+    result and errors. The event loop watches the pipes and the pidfd (no thread per
+    container); creating, starting and deleting run in the loop's default executor. Many may
+    run at once (asyncio.gather). Cancelling the task kills and deletes the container.
+    """
+    data = _run_setup(capture_output, input, max_output, create_kwargs)
+    loop = asyncio.get_running_loop()
+    c = await loop.run_in_executor(None, functools.partial(Container.create, args, **create_kwargs))
+    try:
+        await loop.run_in_executor(None, c.start)
+        cap = _Capture(c, max_output)
+        work = asyncio.gather(_communicate_async(cap, data), c.wait_async())
+        try:
+            _, status = await asyncio.wait_for(work, timeout)
+        except asyncio.TimeoutError:
+            c.kill(_signal.SIGKILL)
+            await c.wait_async()
+            raise _timed_out(cap.timeout_error(timeout), c, timeout, text) from None
+        return _completed(c, status, cap.captured(), text, check)
+    finally:
+        if c.poll() is None:
+            try:
+                c.kill(_signal.SIGKILL)
+            except StateError:
+                pass
+            await c.wait_async()
+        await loop.run_in_executor(None, c.__exit__, None, None, None)  # delete(force=True), close()

@@ -222,3 +222,15 @@ def run(
     max_output: Optional[int] = ...,
     **create_kwargs: Any,
 ) -> CompletedContainer: ...
+
+async def run_async(
+    args: Sequence[_PathLike],
+    *,
+    capture_output: bool = False,
+    timeout: Optional[float] = None,
+    check: bool = False,
+    input: Union[bytes, str, None] = None,
+    text: bool = False,
+    max_output: Optional[int] = ...,
+    **create_kwargs: Any,
+) -> CompletedContainer: ...
