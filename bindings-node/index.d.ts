@@ -32,7 +32,11 @@ export declare class Container {
    * container is 'created', or with the errno of the exec that failed (e.g. 'ENOENT').
    */
   start(): void
-  /** Resolves with how the process ended; the pidfd is watched off the JavaScript thread. */
+  /**
+   * Resolves with how the process ended; the pidfd is watched off the JavaScript thread.
+   * A piped `stdout`/`stderr` that is being read ('data' listener, pipe()) has ended by then,
+   * as with child_process's 'close' (index.js).
+   */
   wait(): Promise<ExitStatus>
   /**
    * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
@@ -105,7 +109,8 @@ export declare class Process {
    * Resolves with how the process ended ({ code, signal, oomKilled }) and, with `capture`,
    * its stdout and stderr (else null); the pidfd is watched off the JavaScript thread. Every
    * call resolves with the same result. With `timeout`, rejects with code 'ETIMEDOUT' once it
-   * was killed (`err.stdout`, `err.stderr`, `err.result`).
+   * was killed (`err.stdout`, `err.stderr`, `err.result`). A piped `stdout`/`stderr` that is
+   * being read ('data' listener, pipe()) has ended by then (index.js).
    */
   wait(): Promise<RunResult>
   /**

@@ -32,6 +32,36 @@ binding.__init((fd, readable, pty) => {
   return socket
 })
 
+// wait() of a container or an exec'd process whose piped stdout or stderr is being read (a
+// 'data' listener or pipe(): the stream is flowing) resolves once those streams have ended too,
+// as child_process's 'close' does, so the output is complete when wait() resolves. A stream
+// nobody reads (paused) is not waited for: its end would never come.
+function drained(obj) {
+  const pending = []
+  for (const name of ['stdout', 'stderr']) {
+    const d = Object.getOwnPropertyDescriptor(obj, name) // own once the getter made the stream
+    const s = d && d.value
+    if (s && s.readableFlowing === true && !s.readableEnded && !s.destroyed) {
+      pending.push(
+        new Promise((resolve) => {
+          s.once('end', resolve)
+          s.once('close', resolve)
+          s.once('error', resolve) // the error is the stream's to report
+        }),
+      )
+    }
+  }
+  return Promise.all(pending)
+}
+for (const cls of [binding.Container, binding.Process]) {
+  const nativeWait = cls.prototype.wait
+  cls.prototype.wait = async function wait(...args) {
+    const result = await nativeWait.apply(this, args)
+    await drained(this)
+    return result
+  }
+}
+
 // 'exit' listeners must be synchronous: __cleanup SIGKILLs, reaps and deletes every container
 // this Node environment created and has not deleted (process.exit(), end of the program,
 // uncaught exceptions).

@@ -608,6 +608,8 @@ impl Container {
     }
 
     /// Resolves with how the process ended; the pidfd is watched off the JavaScript thread.
+    /// A piped `stdout`/`stderr` that is being read ('data' listener, pipe()) has ended by then,
+    /// as with child_process's 'close' (index.js).
     #[napi(ts_return_type = "Promise<ExitStatus>")]
     pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ExitStatus>> {
         let shared = self.inner.clone();
@@ -936,7 +938,8 @@ impl Process {
     /// Resolves with how the process ended ({ code, signal, oomKilled }) and, with `capture`,
     /// its stdout and stderr (else null); the pidfd is watched off the JavaScript thread. Every
     /// call resolves with the same result. With `timeout`, rejects with code 'ETIMEDOUT' once it
-    /// was killed (`err.stdout`, `err.stderr`, `err.result`).
+    /// was killed (`err.stdout`, `err.stderr`, `err.result`). A piped `stdout`/`stderr` that is
+    /// being read ('data' listener, pipe()) has ended by then (index.js).
     #[napi(ts_return_type = "Promise<RunResult>")]
     pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, RunResult>> {
         let cell = self.outcome.clone();

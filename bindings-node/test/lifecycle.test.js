@@ -222,3 +222,42 @@ test('the default state root works', async () => {
   const r = await run(['true'])
   assert.equal(r.code, 0)
 })
+
+test('wait() resolves once the piped output being read has ended (as child_process "close")', async () => {
+  // Before, wait() could resolve before libuv had read the last bytes: 2 of 40 came out short.
+  let short = 0
+  for (let i = 0; i < 30; i++) {
+    const c = Container.create({ args: ['sh', '-c', 'echo hi; echo err >&2'], stdio: ['ignore', 'pipe', 'pipe'], root })
+    let out = ''
+    let err = ''
+    c.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+    c.stderr.setEncoding('utf8').on('data', (d) => (err += d))
+    c.start()
+    assert.equal((await c.wait()).code, 0)
+    if (out !== 'hi\n' || err !== 'err\n') short++
+    c.delete()
+  }
+  const box = Container.create({ args: ['sleep', '60'], root })
+  box.start()
+  try {
+    for (let i = 0; i < 30; i++) {
+      const p = box.exec(['sh', '-c', 'echo hi'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      p.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+      await p.wait()
+      if (out !== 'hi\n') short++
+    }
+    // A piped stream nobody reads is not waited for.
+    const quiet = Container.create({ args: ['echo', 'unread'], stdio: ['ignore', 'pipe', 'inherit'], root })
+    assert.ok(quiet.stdout)
+    quiet.start()
+    assert.equal((await quiet.wait()).code, 0)
+    quiet.stdout.destroy()
+    quiet.delete()
+  } finally {
+    box.kill('KILL')
+    await box.wait()
+    box.delete()
+  }
+  assert.equal(short, 0, `${short} of 60 waits resolved before their output had been read`)
+})
