@@ -48,6 +48,13 @@ for f in "$src/libcontainer_core.so" "$src/libcontainer_core.a" "$header"; do
 done
 
 static_libs=$(cat "$repo/capi/native-static-libs.txt")
+# Outside the dynamic linker's default directories, programs linked with the .pc file's Libs
+# find the library through an rpath (as `pkg-config --libs` users expect), not LD_LIBRARY_PATH.
+rpath="-Wl,-rpath,\${libdir} "
+multiarch=$(gcc -print-multiarch 2>/dev/null || true)
+for d in /lib /lib64 /usr/lib /usr/lib64 /usr/local/lib ${multiarch:+/lib/$multiarch /usr/lib/$multiarch}; do
+    [ "$LIBDIR" = "$d" ] && rpath=""
+done
 macro() { sed -n "s/^#define $1 \([0-9][0-9]*\)\$/\1/p" "$header"; }
 major=$(macro RCONTAINER_VERSION_MAJOR)
 version="$major.$(macro RCONTAINER_VERSION_MINOR).$(macro RCONTAINER_VERSION_PATCH)"
@@ -60,6 +67,9 @@ install -m 0755 "$src/libcontainer_core.so" "$lib/libcontainer_core.so.$version"
 ln -sfn "libcontainer_core.so.$version" "$lib/libcontainer_core.so.$major"
 ln -sfn "libcontainer_core.so.$major" "$lib/libcontainer_core.so"
 install -m 0644 "$src/libcontainer_core.a" "$lib/libcontainer_core.a"
+# The archive holds every object of Rust's std and of the dependencies (a linker keeps only what a
+# program uses: a C program linked statically against it is about 4 MB); its debug info goes.
+if command -v strip >/dev/null 2>&1; then strip --strip-debug "$lib/libcontainer_core.a"; fi
 install -m 0644 "$header" "$inc/container_core.h"
 cat > "$lib/pkgconfig/container_core.pc" <<PC
 prefix=$PREFIX
@@ -69,7 +79,7 @@ includedir=$INCLUDEDIR
 Name: container_core
 Description: rcontainer's C ABI: Linux containers (namespaces and cgroups) as a library
 Version: $version
-Libs: -L\${libdir} -lcontainer_core
+Libs: ${rpath}-L\${libdir} -lcontainer_core
 Libs.private: $static_libs
 Cflags: -I\${includedir}
 PC

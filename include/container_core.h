@@ -479,7 +479,8 @@ const char *rcontainer_namespace_name(uint32_t ns);
 int32_t rcontainer_cgroup_layout(void);
 
 /**
- * Creates a container named `id` (letters, digits, `_ + . -`) from `spec`: validates the spec,
+ * Creates a container named `id` (letters, digits, `_ + . -`; NULL: a new one, `rc-` and 12 hex
+ * digits, which rcontainer_container_id() tells) from `spec`: validates the spec,
  * makes the namespaces, mounts and root filesystem, and leaves the process blocked just before
  * exec until rcontainer_container_start(). Its state directory goes under `state_root` (NULL:
  * /run/rcontainer; as runc's --root), so other processes can find it by id.
@@ -504,6 +505,29 @@ rcontainer_error_t *rcontainer_container_create(const rcontainer_spec_t *spec,
                                                 const char *id,
                                                 const char *state_root,
                                                 rcontainer_container_t **out);
+
+/**
+ * Creates and starts a container (as rcontainer_container_create() then
+ * rcontainer_container_start()) whose stdin, stdout and stderr are new pipes, as minijail's
+ * minijail_run_pid_pipes(): for each of `stdin_fd`, `stdout_fd`, `stderr_fd` that is not NULL,
+ * the stream is a pipe and `*fd` receives this process's end (write to stdin, read stdout and
+ * stderr; close-on-exec; the caller closes them). A NULL pointer leaves that stream as the spec
+ * says. Read stdout and stderr while the container runs (poll(2) on them, or a thread each): a
+ * container that fills a pipe nobody reads blocks. Then rcontainer_container_wait().
+ *
+ * On success `*out` receives a new handle the caller owns and the fds are set; on failure
+ * nothing is left behind (no container, no fd) and `*out` and the fds are untouched.
+ *
+ * # Safety
+ * As rcontainer_container_create(); `stdin_fd`, `stdout_fd` and `stderr_fd` NULL or writable.
+ */
+rcontainer_error_t *rcontainer_container_run_pipes(const rcontainer_spec_t *spec,
+                                                   const char *id,
+                                                   const char *state_root,
+                                                   rcontainer_container_t **out,
+                                                   int *stdin_fd,
+                                                   int *stdout_fd,
+                                                   int *stderr_fd);
 
 /**
  * A handle on the container `id` under `state_root` (NULL: /run/rcontainer), created earlier by
@@ -908,7 +932,8 @@ rcontainer_error_t *rcontainer_process_resize_pty(rcontainer_process_t *process,
 
 /**
  * A new spec with `runc spec`'s defaults (terminal off): runs "sh" in new pid, network, ipc,
- * uts, mount and cgroup namespaces, hostname "runc", root filesystem "rootfs" relative to the
+ * uts, mount and cgroup namespaces, hostname the container's id (runc's is "runc"; set one with
+ * rcontainer_spec_set_hostname()), root filesystem "rootfs" relative to the
  * current directory (read-only), Docker's default capabilities, no_new_privileges, and the
  * caller's stdin, stdout and stderr.
  *

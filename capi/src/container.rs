@@ -3,12 +3,12 @@
 //! the plain value structs `rcontainer_limits_t` and `rcontainer_stats_t`.
 
 use std::ffi::{c_char, c_int, CString};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::ptr;
 use std::time::Duration;
 
-use rcontainer_core::{Container, CreateOptions, Limits, Status};
+use rcontainer_core::{Container, CreateOptions, Limits, Status, Stdio};
 
 use crate::{
     arg_opt_path, arg_opt_str, arg_str, guard, guard_value, out_ptr, owned_string, rcontainer_error_t, rcontainer_spec_t, CErr, Handle, Kind, MAGIC_CONTAINER,
@@ -101,7 +101,8 @@ pub(crate) unsafe fn with_container(
     })
 }
 
-/// Creates a container named `id` (letters, digits, `_ + . -`) from `spec`: validates the spec,
+/// Creates a container named `id` (letters, digits, `_ + . -`; NULL: a new one, `rc-` and 12 hex
+/// digits, which rcontainer_container_id() tells) from `spec`: validates the spec,
 /// makes the namespaces, mounts and root filesystem, and leaves the process blocked just before
 /// exec until rcontainer_container_start(). Its state directory goes under `state_root` (NULL:
 /// /run/rcontainer; as runc's --root), so other processes can find it by id.
@@ -134,9 +135,77 @@ pub unsafe extern "C" fn rcontainer_container_create(
         // SAFETY: from_ptr checks the registry before dereferencing.
         let s = unsafe { rcontainer_spec_t::from_ptr(spec, F, "spec") }?;
         // SAFETY: as the caller's.
-        let id = unsafe { arg_str(F, "id", id) }?;
+        let id = unsafe { arg_opt_str(F, "id", id) }?.map(str::to_string).unwrap_or_else(rcontainer_core::state::generate_id);
         let opts = CreateOptions { root: self::state_root(F, state_root)?, stdio: s.stdio(), ..CreateOptions::default() };
-        let c = Container::create(id, &s.spec(), &opts)?;
+        let c = Container::create(&id, &s.spec_for(&id), &opts)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out = rcontainer_container_t::new(c) };
+        Ok(())
+    })
+}
+
+/// A pipe whose ends are close-on-exec: (read end, write end).
+fn cloexec_pipe(func: &str) -> Result<(OwnedFd, OwnedFd), CErr> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(CErr::os(format!("{func}: pipe"), &std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Creates and starts a container (as rcontainer_container_create() then
+/// rcontainer_container_start()) whose stdin, stdout and stderr are new pipes, as minijail's
+/// minijail_run_pid_pipes(): for each of `stdin_fd`, `stdout_fd`, `stderr_fd` that is not NULL,
+/// the stream is a pipe and `*fd` receives this process's end (write to stdin, read stdout and
+/// stderr; close-on-exec; the caller closes them). A NULL pointer leaves that stream as the spec
+/// says. Read stdout and stderr while the container runs (poll(2) on them, or a thread each): a
+/// container that fills a pipe nobody reads blocks. Then rcontainer_container_wait().
+///
+/// On success `*out` receives a new handle the caller owns and the fds are set; on failure
+/// nothing is left behind (no container, no fd) and `*out` and the fds are untouched.
+///
+/// # Safety
+/// As rcontainer_container_create(); `stdin_fd`, `stdout_fd` and `stderr_fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rcontainer_container_run_pipes(
+    spec: *const rcontainer_spec_t,
+    id: *const c_char,
+    state_root: *const c_char,
+    out: *mut *mut rcontainer_container_t,
+    stdin_fd: *mut c_int,
+    stdout_fd: *mut c_int,
+    stderr_fd: *mut c_int,
+) -> *mut rcontainer_error_t {
+    const F: &str = "rcontainer_container_run_pipes";
+    guard(F, || {
+        out_ptr(F, "out", out)?;
+        // SAFETY: from_ptr checks the registry before dereferencing.
+        let s = unsafe { rcontainer_spec_t::from_ptr(spec, F, "spec") }?;
+        // SAFETY: as the caller's.
+        let id = unsafe { arg_opt_str(F, "id", id) }?.map(str::to_string).unwrap_or_else(rcontainer_core::state::generate_id);
+        // (ours, the container's) per stream asked for: stdin's write end is ours.
+        let stdin = if stdin_fd.is_null() { None } else { Some(cloexec_pipe(F).map(|(r, w)| (w, r))?) };
+        let stdout = if stdout_fd.is_null() { None } else { Some(cloexec_pipe(F)?) };
+        let stderr = if stderr_fd.is_null() { None } else { Some(cloexec_pipe(F)?) };
+        let given = s.stdio();
+        let theirs = |p: &Option<(OwnedFd, OwnedFd)>, default: Option<c_int>| p.as_ref().map(|(_, t)| t.as_raw_fd()).or(default);
+        let stdio = Stdio { stdin: theirs(&stdin, given.stdin), stdout: theirs(&stdout, given.stdout), stderr: theirs(&stderr, given.stderr) };
+        let opts = CreateOptions { root: self::state_root(F, state_root)?, stdio, ..CreateOptions::default() };
+        let mut c = Container::create(&id, &s.spec_for(&id), &opts)?;
+        let ours = |p: Option<(OwnedFd, OwnedFd)>| p.map(|(o, _)| o);
+        let (stdin, stdout, stderr) = (ours(stdin), ours(stdout), ours(stderr));
+        if let Err(e) = c.start() {
+            let _ = c.delete(true);
+            return Err(e.into());
+        }
+        for (ptr, fd) in [(stdin_fd, stdin), (stdout_fd, stdout), (stderr_fd, stderr)] {
+            if let Some(fd) = fd {
+                // SAFETY: non-NULL (a pipe was made only then), writable as the caller promised.
+                unsafe { *ptr = fd.into_raw_fd() };
+            }
+        }
         // SAFETY: checked non-NULL above.
         unsafe { *out = rcontainer_container_t::new(c) };
         Ok(())

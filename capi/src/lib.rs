@@ -217,6 +217,9 @@ impl CErr {
     pub(crate) fn arg(message: impl Into<String>) -> CErr {
         CErr { kind: RCONTAINER_ERROR_INVALID_ARGUMENT, errno: libc::EINVAL, message: message.into() }
     }
+    pub(crate) fn os(message: impl Into<String>, e: &std::io::Error) -> CErr {
+        CErr { kind: RCONTAINER_ERROR_OS, errno: e.raw_os_error().unwrap_or(0), message: format!("{}: {e}", message.into()) }
+    }
     pub(crate) fn internal(message: impl Into<String>) -> CErr {
         CErr { kind: RCONTAINER_ERROR_INTERNAL, errno: 0, message: message.into() }
     }

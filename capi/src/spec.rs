@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int};
 use std::path::PathBuf;
 use std::ptr;
 
-use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, Mount};
+use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceType, Mount};
 use rcontainer_core::spec::parse_namespace_type;
 use rcontainer_core::{Spec, SpecBuilder, Stdio};
 
@@ -22,6 +22,9 @@ pub struct rcontainer_spec_t {
     magic: u64,
     builder: SpecBuilder,
     stdio: Stdio,
+    /// rcontainer_spec_new()'s hostname: the container's id, filled in at create (until
+    /// rcontainer_spec_set_hostname()).
+    hostname_is_id: bool,
 }
 
 impl Handle for rcontainer_spec_t {
@@ -37,7 +40,7 @@ impl Handle for rcontainer_spec_t {
 
 impl rcontainer_spec_t {
     fn new(builder: SpecBuilder) -> *mut rcontainer_spec_t {
-        rcontainer_spec_t { magic: MAGIC_SPEC, builder, stdio: Stdio::default() }.into_raw()
+        rcontainer_spec_t { magic: MAGIC_SPEC, builder, stdio: Stdio::default(), hostname_is_id: false }.into_raw()
     }
 
     /// Applies a builder step; on failure (or panic) the spec is left as it was.
@@ -48,6 +51,16 @@ impl rcontainer_spec_t {
 
     pub(crate) fn spec(&self) -> Spec {
         self.builder.clone().build()
+    }
+
+    /// The spec of the container `id`: with rcontainer_spec_new()'s hostname, the id (when the
+    /// container has a uts namespace), as `rcontainer run` and the bindings name it.
+    pub(crate) fn spec_for(&self, id: &str) -> Spec {
+        let spec = self.spec();
+        if self.hostname_is_id && spec.has_namespace(LinuxNamespaceType::Uts) {
+            return self.builder.clone().hostname(id).build();
+        }
+        spec
     }
 
     pub(crate) fn stdio(&self) -> Stdio {
@@ -72,7 +85,8 @@ unsafe fn with_spec(
 }
 
 /// A new spec with `runc spec`'s defaults (terminal off): runs "sh" in new pid, network, ipc,
-/// uts, mount and cgroup namespaces, hostname "runc", root filesystem "rootfs" relative to the
+/// uts, mount and cgroup namespaces, hostname the container's id (runc's is "runc"; set one with
+/// rcontainer_spec_set_hostname()), root filesystem "rootfs" relative to the
 /// current directory (read-only), Docker's default capabilities, no_new_privileges, and the
 /// caller's stdin, stdout and stderr.
 ///
@@ -80,7 +94,16 @@ unsafe fn with_spec(
 /// not be allocated.
 #[no_mangle]
 pub extern "C" fn rcontainer_spec_new() -> *mut rcontainer_spec_t {
-    guard_value(ptr::null_mut(), || rcontainer_spec_t::new(SpecBuilder::new(["sh"])))
+    guard_value(ptr::null_mut(), || {
+        let mut spec = SpecBuilder::new(["sh"]).build();
+        spec.config_mut().set_hostname(None);
+        let s = rcontainer_spec_t::new(SpecBuilder::from_spec(spec));
+        // SAFETY: just made, not yet shared.
+        if let Some(s) = unsafe { s.as_mut() } {
+            s.hostname_is_id = true;
+        }
+        s
+    })
 }
 
 /// Frees a spec. NULL and a spec freed already are ignored.
@@ -312,7 +335,9 @@ pub unsafe extern "C" fn rcontainer_spec_set_hostname(spec: *mut rcontainer_spec
     unsafe {
         with_spec(F, spec, |s| {
             let h = arg_str(F, "hostname", hostname)?;
-            s.update(|b| Ok(b.hostname(h)))
+            s.update(|b| Ok(b.hostname(h)))?;
+            s.hostname_is_id = false;
+            Ok(())
         })
     }
 }

@@ -110,6 +110,11 @@ fn check_exec(stdout: &str) {
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
 
+fn check_pipes(stdout: &str) {
+    assert!(stdout.contains("run_pipes: id rc-") && stdout.contains("status 7, 200022 bytes out, stderr err"), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
 fn check_terminal(stdout: &str) {
     assert!(stdout.contains("/dev/pts/0") && stdout.contains("got:hello") && stdout.contains("got:typed"), "{stdout}");
     assert!(stdout.contains(" 0 failed"), "{stdout}");
@@ -125,6 +130,20 @@ fn run_c_test(name: &str, link: Link, check: fn(&str)) {
     assert!(out.status.success(), "{name} ({link:?}) failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
     check(&stdout);
     assert!(state.ids().is_empty(), "{name} left containers behind: {:?}", state.ids());
+}
+
+#[test]
+fn run_pipes_from_c_shared() {
+    if require_root("run_pipes_from_c_shared") {
+        run_c_test("pipes", Link::Shared, check_pipes);
+    }
+}
+
+#[test]
+fn run_pipes_from_c_static() {
+    if require_root("run_pipes_from_c_static") {
+        run_c_test("pipes", Link::Static, check_pipes);
+    }
 }
 
 #[test]
@@ -273,6 +292,7 @@ fn examples_under_valgrind() {
     valgrind("misuse", &misuse_src(), |stdout| assert!(stdout.contains(" 0 failed"), "{stdout}"));
     valgrind("exec", &c_test("exec"), check_exec);
     valgrind("terminal", &c_test("terminal"), check_terminal);
+    valgrind("pipes", &c_test("pipes"), check_pipes);
 }
 
 /// The static archive's link flags (capi/native-static-libs.txt) name every system library that
@@ -349,11 +369,13 @@ int main(void) {
         .output()
         .expect("gcc");
     assert!(out.status.success(), "gcc with pkg-config failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(&exe).env("LD_LIBRARY_PATH", &lib).output().expect("run app");
+    // Under a prefix outside the linker's default directories, the .pc file's rpath finds the
+    // library: no LD_LIBRARY_PATH.
+    let out = Command::new(&exe).env_remove("LD_LIBRARY_PATH").output().expect("run app");
     assert!(out.status.success(), "app failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{version} 1"));
     // It loaded the installed library, through its SONAME.
-    let ldd = Command::new("ldd").arg(&exe).env("LD_LIBRARY_PATH", &lib).output().expect("ldd");
+    let ldd = Command::new("ldd").arg(&exe).env_remove("LD_LIBRARY_PATH").output().expect("ldd");
     let ldd = String::from_utf8_lossy(&ldd.stdout);
     assert!(ldd.contains(&format!("libcontainer_core.so.{major} => {}", lib.display())), "{ldd}");
 }
