@@ -5,10 +5,10 @@
  *
  *   rcontainer_spec_t *spec = rcontainer_spec_new();           // runc's defaults
  *   const char *argv[] = {"ps", NULL};
- *   rcontainer_spec_set_args(spec, argv);
- *   rcontainer_spec_set_rootfs(spec, "/path/to/rootfs");
  *   rcontainer_container_t *c = NULL;
- *   rcontainer_error_t *err = rcontainer_container_create(spec, "demo", NULL, &c);
+ *   rcontainer_error_t *err = rcontainer_spec_set_args(spec, argv);
+ *   if (!err) err = rcontainer_spec_set_rootfs(spec, "/path/to/rootfs");
+ *   if (!err) err = rcontainer_container_create(spec, NULL, NULL, &c);  // NULL: a new id
  *   if (!err) err = rcontainer_container_start(c);
  *   rcontainer_exit_status_t st;
  *   if (!err) err = rcontainer_container_wait(c, -1, &st);
@@ -20,7 +20,8 @@
  *
  * CONVENTIONS
  * - Errors: a fallible function returns rcontainer_error_t * : NULL on success, else an error the
- *   CALLER OWNS and frees with rcontainer_error_free(). rcontainer_error_message(),
+ *   CALLER OWNS and frees with rcontainer_error_free() (RCONTAINER_NODISCARD: compilers warn when
+ *   the result is ignored). rcontainer_error_message(),
  *   rcontainer_error_kind() (RCONTAINER_ERROR_*) and rcontainer_error_errno() read it. On failure,
  *   out parameters are left untouched.
  * - Bad arguments never crash: a NULL handle or pointer, a string that is not UTF-8, or a handle
@@ -68,6 +69,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Marks the functions whose result (an error object the caller owns) must not be ignored. */
+#if defined(__GNUC__) || defined(__clang__)
+#define RCONTAINER_NODISCARD __attribute__((warn_unused_result))
+#else
+#define RCONTAINER_NODISCARD
+#endif
 
 /**
  * Major version of the library this header belongs to (the SONAME is libcontainer_core.so.MAJOR).
@@ -414,13 +422,16 @@ void rcontainer_string_free(char *s);
  * `kind` is an RCONTAINER_ERROR_* value, `errnum` an errno or 0; `message` is copied (NULL gives
  * an empty message).
  *
- * Returns a new error that the caller owns (free it with rcontainer_error_free()), or NULL if
- * `message` is not valid UTF-8.
+ * Returns a new error that the caller owns (free it with rcontainer_error_free()); never NULL
+ * (NULL means success everywhere else). Bytes of `message` that are not UTF-8 become U+FFFD.
  *
  * # Safety
  * `message` is NULL or a NUL-terminated string.
  */
-rcontainer_error_t *rcontainer_error_new(int32_t kind, int errnum, const char *message);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_error_new(int32_t kind,
+                                         int errnum,
+                                         const char *message);
 
 /**
  * Frees an error. NULL and an error freed already are ignored.
@@ -501,6 +512,7 @@ int32_t rcontainer_cgroup_layout(void);
  * `spec` is NULL or a pointer returned by rcontainer; `id` and `state_root` NULL or
  * NUL-terminated; `out` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_create(const rcontainer_spec_t *spec,
                                                 const char *id,
                                                 const char *state_root,
@@ -521,6 +533,7 @@ rcontainer_error_t *rcontainer_container_create(const rcontainer_spec_t *spec,
  * # Safety
  * As rcontainer_container_create(); `stdin_fd`, `stdout_fd` and `stderr_fd` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_run_pipes(const rcontainer_spec_t *spec,
                                                    const char *id,
                                                    const char *state_root,
@@ -541,6 +554,7 @@ rcontainer_error_t *rcontainer_container_run_pipes(const rcontainer_spec_t *spec
  * # Safety
  * `state_root` and `id` NULL or NUL-terminated; `out` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_load(const char *state_root,
                                               const char *id,
                                               rcontainer_container_t **out);
@@ -574,6 +588,7 @@ const char *rcontainer_container_id(const rcontainer_container_t *container);
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_start(rcontainer_container_t *container);
 
 /**
@@ -585,6 +600,7 @@ rcontainer_error_t *rcontainer_container_start(rcontainer_container_t *container
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_wait(rcontainer_container_t *container,
                                               int64_t timeout_ms,
                                               rcontainer_exit_status_t *status);
@@ -596,7 +612,9 @@ rcontainer_error_t *rcontainer_container_wait(rcontainer_container_t *container,
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_container_kill(rcontainer_container_t *container, int sig);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_kill(rcontainer_container_t *container,
+                                              int sig);
 
 /**
  * Deletes the container: removes its state directory (and cgroup). A created or running container
@@ -607,7 +625,9 @@ rcontainer_error_t *rcontainer_container_kill(rcontainer_container_t *container,
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_container_delete(rcontainer_container_t *container, bool force);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_delete(rcontainer_container_t *container,
+                                                bool force);
 
 /**
  * The pidfd of the container's init process: it becomes readable (POLLIN) when the process exits,
@@ -620,7 +640,9 @@ rcontainer_error_t *rcontainer_container_delete(rcontainer_container_t *containe
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
  */
-rcontainer_error_t *rcontainer_container_pidfd(const rcontainer_container_t *container, int *fd);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_pidfd(const rcontainer_container_t *container,
+                                               int *fd);
 
 /**
  * The pty master of a container created with a terminal (rcontainer_spec_set_terminal(), or
@@ -636,7 +658,9 @@ rcontainer_error_t *rcontainer_container_pidfd(const rcontainer_container_t *con
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
  */
-rcontainer_error_t *rcontainer_container_pty_fd(const rcontainer_container_t *container, int *fd);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_pty_fd(const rcontainer_container_t *container,
+                                                int *fd);
 
 /**
  * Takes the pty master out of the handle (see rcontainer_container_pty_fd()).
@@ -648,7 +672,9 @@ rcontainer_error_t *rcontainer_container_pty_fd(const rcontainer_container_t *co
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
  */
-rcontainer_error_t *rcontainer_container_take_pty(rcontainer_container_t *container, int *fd);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_take_pty(rcontainer_container_t *container,
+                                                  int *fd);
 
 /**
  * Sets the size of the container's terminal (`rows` lines of `cols` columns), as a terminal
@@ -659,6 +685,7 @@ rcontainer_error_t *rcontainer_container_take_pty(rcontainer_container_t *contai
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_resize_pty(rcontainer_container_t *container,
                                                     uint16_t rows,
                                                     uint16_t cols);
@@ -669,7 +696,9 @@ rcontainer_error_t *rcontainer_container_resize_pty(rcontainer_container_t *cont
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `pid` NULL or writable.
  */
-rcontainer_error_t *rcontainer_container_pid(const rcontainer_container_t *container, int32_t *pid);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_pid(const rcontainer_container_t *container,
+                                             int32_t *pid);
 
 /**
  * The container's current status (RCONTAINER_STATUS_*), recomputed from its process.
@@ -678,7 +707,9 @@ rcontainer_error_t *rcontainer_container_pid(const rcontainer_container_t *conta
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
  */
-rcontainer_error_t *rcontainer_container_status(rcontainer_container_t *container, int32_t *status);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_status(rcontainer_container_t *container,
+                                                int32_t *status);
 
 /**
  * The container's OCI state as JSON (id, status, pid, bundle, rootfs, created, annotations), as
@@ -689,7 +720,9 @@ rcontainer_error_t *rcontainer_container_status(rcontainer_container_t *containe
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `out` NULL or writable.
  */
-rcontainer_error_t *rcontainer_container_state_json(rcontainer_container_t *container, char **out);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_state_json(rcontainer_container_t *container,
+                                                    char **out);
 
 /**
  * Changes the cgroup limits of a created, running or paused container; only the fields set in
@@ -702,6 +735,7 @@ rcontainer_error_t *rcontainer_container_state_json(rcontainer_container_t *cont
  * `container` is NULL or a pointer returned by rcontainer; `limits` NULL or readable, its strings
  * NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_limit(rcontainer_container_t *container,
                                                const rcontainer_limits_t *limits);
 
@@ -712,6 +746,7 @@ rcontainer_error_t *rcontainer_container_limit(rcontainer_container_t *container
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer; `stats` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_stats(rcontainer_container_t *container,
                                                rcontainer_stats_t *stats);
 
@@ -722,6 +757,7 @@ rcontainer_error_t *rcontainer_container_stats(rcontainer_container_t *container
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_pause(rcontainer_container_t *container);
 
 /**
@@ -731,6 +767,7 @@ rcontainer_error_t *rcontainer_container_pause(rcontainer_container_t *container
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_resume(rcontainer_container_t *container);
 
 /**
@@ -740,7 +777,9 @@ rcontainer_error_t *rcontainer_container_resume(rcontainer_container_t *containe
  * # Safety
  * `container` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_container_kill_all(rcontainer_container_t *container, int sig);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_container_kill_all(rcontainer_container_t *container,
+                                                  int sig);
 
 /**
  * New exec options: no changes to the container's process, the caller's stdio.
@@ -765,6 +804,7 @@ void rcontainer_exec_options_free(rcontainer_exec_options_t *options);
  * # Safety
  * `options` is NULL or a pointer returned by rcontainer; `key` and `value` NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_exec_options_set_env(rcontainer_exec_options_t *options,
                                                     const char *key,
                                                     const char *value);
@@ -775,6 +815,7 @@ rcontainer_error_t *rcontainer_exec_options_set_env(rcontainer_exec_options_t *o
  * # Safety
  * `options` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_exec_options_set_cwd(rcontainer_exec_options_t *options,
                                                     const char *dir);
 
@@ -784,6 +825,7 @@ rcontainer_error_t *rcontainer_exec_options_set_cwd(rcontainer_exec_options_t *o
  * # Safety
  * `options` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_exec_options_set_user(rcontainer_exec_options_t *options,
                                                      uint32_t uid,
                                                      uint32_t gid);
@@ -797,6 +839,7 @@ rcontainer_error_t *rcontainer_exec_options_set_user(rcontainer_exec_options_t *
  * # Safety
  * `options` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_exec_options_set_terminal(rcontainer_exec_options_t *options,
                                                          bool on,
                                                          uint16_t rows,
@@ -813,6 +856,7 @@ rcontainer_error_t *rcontainer_exec_options_set_terminal(rcontainer_exec_options
  * # Safety
  * `options` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_exec_options_set_stdio(rcontainer_exec_options_t *options,
                                                       int stdin_fd,
                                                       int stdout_fd,
@@ -833,6 +877,7 @@ rcontainer_error_t *rcontainer_exec_options_set_stdio(rcontainer_exec_options_t 
  * `container` and `options` NULL or pointers returned by rcontainer; `argv` NULL or a
  * NULL-terminated array of NUL-terminated strings; `out` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_exec(rcontainer_container_t *container,
                                               const char *const *argv,
                                               const rcontainer_exec_options_t *options,
@@ -856,7 +901,9 @@ void rcontainer_process_free(rcontainer_process_t *process);
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer; `pid` NULL or writable.
  */
-rcontainer_error_t *rcontainer_process_pid(const rcontainer_process_t *process, int32_t *pid);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_process_pid(const rcontainer_process_t *process,
+                                           int32_t *pid);
 
 /**
  * The process's pidfd: readable (POLLIN) once it has ended, for an event loop; then
@@ -869,7 +916,9 @@ rcontainer_error_t *rcontainer_process_pid(const rcontainer_process_t *process, 
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
  */
-rcontainer_error_t *rcontainer_process_pidfd(const rcontainer_process_t *process, int *fd);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_process_pidfd(const rcontainer_process_t *process,
+                                             int *fd);
 
 /**
  * Waits for the process to end, at most `timeout_ms` milliseconds (negative: no limit; 0: just
@@ -879,6 +928,7 @@ rcontainer_error_t *rcontainer_process_pidfd(const rcontainer_process_t *process
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_process_wait(rcontainer_process_t *process,
                                             int64_t timeout_ms,
                                             rcontainer_exit_status_t *status);
@@ -890,7 +940,9 @@ rcontainer_error_t *rcontainer_process_wait(rcontainer_process_t *process,
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_process_kill(rcontainer_process_t *process, int sig);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_process_kill(rcontainer_process_t *process,
+                                            int sig);
 
 /**
  * The pty master of a process exec'd with a terminal (rcontainer_exec_options_set_terminal()):
@@ -904,7 +956,9 @@ rcontainer_error_t *rcontainer_process_kill(rcontainer_process_t *process, int s
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
  */
-rcontainer_error_t *rcontainer_process_pty_fd(const rcontainer_process_t *process, int *fd);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_process_pty_fd(const rcontainer_process_t *process,
+                                              int *fd);
 
 /**
  * Takes the pty master out of the handle (see rcontainer_process_pty_fd()).
@@ -916,7 +970,9 @@ rcontainer_error_t *rcontainer_process_pty_fd(const rcontainer_process_t *proces
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
  */
-rcontainer_error_t *rcontainer_process_take_pty(rcontainer_process_t *process, int *fd);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_process_take_pty(rcontainer_process_t *process,
+                                                int *fd);
 
 /**
  * Sets the size of the process's terminal (`rows` lines of `cols` columns); its foreground
@@ -926,6 +982,7 @@ rcontainer_error_t *rcontainer_process_take_pty(rcontainer_process_t *process, i
  * # Safety
  * `process` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_process_resize_pty(rcontainer_process_t *process,
                                                   uint16_t rows,
                                                   uint16_t cols);
@@ -960,6 +1017,7 @@ void rcontainer_spec_free(rcontainer_spec_t *spec);
  * # Safety
  * `json` and `bundle_dir` are NULL or NUL-terminated strings; `out` is NULL or writable.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_from_json(const char *json,
                                               const char *bundle_dir,
                                               rcontainer_spec_t **out);
@@ -972,7 +1030,9 @@ rcontainer_error_t *rcontainer_spec_from_json(const char *json,
  * # Safety
  * `bundle_dir` is NULL or a NUL-terminated string; `out` is NULL or writable.
  */
-rcontainer_error_t *rcontainer_spec_from_bundle(const char *bundle_dir, rcontainer_spec_t **out);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_from_bundle(const char *bundle_dir,
+                                                rcontainer_spec_t **out);
 
 /**
  * The spec as OCI config JSON (pretty-printed, as `rcontainer spec` writes it).
@@ -982,7 +1042,9 @@ rcontainer_error_t *rcontainer_spec_from_bundle(const char *bundle_dir, rcontain
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `out` is NULL or writable.
  */
-rcontainer_error_t *rcontainer_spec_to_json(const rcontainer_spec_t *spec, char **out);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_to_json(const rcontainer_spec_t *spec,
+                                            char **out);
 
 /**
  * Sets the command: `argv` is a NULL-terminated array (as execv's), argv[0] is looked up in the
@@ -992,7 +1054,9 @@ rcontainer_error_t *rcontainer_spec_to_json(const rcontainer_spec_t *spec, char 
  * `spec` is NULL or a pointer returned by rcontainer; `argv` is NULL or a NULL-terminated array
  * of NUL-terminated strings.
  */
-rcontainer_error_t *rcontainer_spec_set_args(rcontainer_spec_t *spec, const char *const *argv);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_args(rcontainer_spec_t *spec,
+                                             const char *const *argv);
 
 /**
  * Sets (or replaces) the environment variable `key` to `value` in the container's process.
@@ -1000,6 +1064,7 @@ rcontainer_error_t *rcontainer_spec_set_args(rcontainer_spec_t *spec, const char
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `key` and `value` NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_env(rcontainer_spec_t *spec,
                                             const char *key,
                                             const char *value);
@@ -1010,7 +1075,9 @@ rcontainer_error_t *rcontainer_spec_set_env(rcontainer_spec_t *spec,
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
  */
-rcontainer_error_t *rcontainer_spec_set_cwd(rcontainer_spec_t *spec, const char *dir);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_cwd(rcontainer_spec_t *spec,
+                                            const char *dir);
 
 /**
  * Sets the user (uid and primary gid, as seen inside the container) of the container's process.
@@ -1018,7 +1085,10 @@ rcontainer_error_t *rcontainer_spec_set_cwd(rcontainer_spec_t *spec, const char 
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_spec_set_user(rcontainer_spec_t *spec, uint32_t uid, uint32_t gid);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_user(rcontainer_spec_t *spec,
+                                             uint32_t uid,
+                                             uint32_t gid);
 
 /**
  * Gives the container a terminal of its own (`process.terminal`), as `docker run -t` does: a new
@@ -1032,6 +1102,7 @@ rcontainer_error_t *rcontainer_spec_set_user(rcontainer_spec_t *spec, uint32_t u
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_terminal(rcontainer_spec_t *spec,
                                                  bool on,
                                                  uint16_t rows,
@@ -1043,7 +1114,9 @@ rcontainer_error_t *rcontainer_spec_set_terminal(rcontainer_spec_t *spec,
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
  */
-rcontainer_error_t *rcontainer_spec_set_rootfs(rcontainer_spec_t *spec, const char *dir);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_rootfs(rcontainer_spec_t *spec,
+                                               const char *dir);
 
 /**
  * Whether the root filesystem is mounted read-only inside the container (the default: true).
@@ -1051,7 +1124,9 @@ rcontainer_error_t *rcontainer_spec_set_rootfs(rcontainer_spec_t *spec, const ch
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_spec_set_readonly_root(rcontainer_spec_t *spec, bool readonly);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_readonly_root(rcontainer_spec_t *spec,
+                                                      bool readonly);
 
 /**
  * Uses the embedded default root instead of a root filesystem directory: a read-only view of the
@@ -1062,6 +1137,7 @@ rcontainer_error_t *rcontainer_spec_set_readonly_root(rcontainer_spec_t *spec, b
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `state_root` NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_default_root(rcontainer_spec_t *spec,
                                                      const char *state_root);
 
@@ -1071,7 +1147,9 @@ rcontainer_error_t *rcontainer_spec_set_default_root(rcontainer_spec_t *spec,
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `hostname` NULL or NUL-terminated.
  */
-rcontainer_error_t *rcontainer_spec_set_hostname(rcontainer_spec_t *spec, const char *hostname);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_hostname(rcontainer_spec_t *spec,
+                                                 const char *hostname);
 
 /**
  * Adds (enabled) or removes (not enabled) a namespace. `type` is one of "pid", "network",
@@ -1082,6 +1160,7 @@ rcontainer_error_t *rcontainer_spec_set_hostname(rcontainer_spec_t *spec, const 
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `type` and `path` NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_namespace(rcontainer_spec_t *spec,
                                                   const char *type,
                                                   bool enabled,
@@ -1095,6 +1174,7 @@ rcontainer_error_t *rcontainer_spec_set_namespace(rcontainer_spec_t *spec,
  * `spec` is NULL or a pointer returned by rcontainer; `uid_maps` and `gid_maps` are NULL or point
  * to `n_uid_maps` and `n_gid_maps` elements. The arrays are copied.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_id_maps(rcontainer_spec_t *spec,
                                                 const rcontainer_id_map_t *uid_maps,
                                                 size_t n_uid_maps,
@@ -1110,6 +1190,7 @@ rcontainer_error_t *rcontainer_spec_set_id_maps(rcontainer_spec_t *spec,
  * `spec` is NULL or a pointer returned by rcontainer; the strings are NULL or NUL-terminated;
  * `options` is NULL or a NULL-terminated array of strings.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_add_mount(rcontainer_spec_t *spec,
                                               const char *type,
                                               const char *source,
@@ -1123,6 +1204,7 @@ rcontainer_error_t *rcontainer_spec_add_mount(rcontainer_spec_t *spec,
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; the strings are NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_add_bind(rcontainer_spec_t *spec,
                                              const char *source,
                                              const char *destination,
@@ -1134,7 +1216,9 @@ rcontainer_error_t *rcontainer_spec_add_bind(rcontainer_spec_t *spec,
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_spec_set_memory(rcontainer_spec_t *spec, int64_t bytes);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_memory(rcontainer_spec_t *spec,
+                                               int64_t bytes);
 
 /**
  * CPU limit in CPUs (0.5 = half a CPU): a quota over a 100 ms period, as `docker --cpus`.
@@ -1142,7 +1226,9 @@ rcontainer_error_t *rcontainer_spec_set_memory(rcontainer_spec_t *spec, int64_t 
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_spec_set_cpus(rcontainer_spec_t *spec, double cpus);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_cpus(rcontainer_spec_t *spec,
+                                             double cpus);
 
 /**
  * Maximum number of processes in the container's cgroup (linux.resources.pids.limit).
@@ -1150,7 +1236,9 @@ rcontainer_error_t *rcontainer_spec_set_cpus(rcontainer_spec_t *spec, double cpu
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
-rcontainer_error_t *rcontainer_spec_set_pids(rcontainer_spec_t *spec, int64_t max);
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_pids(rcontainer_spec_t *spec,
+                                             int64_t max);
 
 /**
  * Sets the cgroup limits given in `limits` (see rcontainer_limits_t: fields that are 0 or NULL are
@@ -1161,6 +1249,7 @@ rcontainer_error_t *rcontainer_spec_set_pids(rcontainer_spec_t *spec, int64_t ma
  * `spec` is NULL or a pointer returned by rcontainer; `limits` NULL or readable, its strings
  * NULL or NUL-terminated.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_limits(rcontainer_spec_t *spec,
                                                const rcontainer_limits_t *limits);
 
@@ -1171,6 +1260,7 @@ rcontainer_error_t *rcontainer_spec_set_limits(rcontainer_spec_t *spec,
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_docker_defaults(rcontainer_spec_t *spec);
 
 /**
@@ -1185,6 +1275,7 @@ rcontainer_error_t *rcontainer_spec_set_docker_defaults(rcontainer_spec_t *spec)
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
  */
+RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_spec_set_stdio(rcontainer_spec_t *spec,
                                               int stdin_fd,
                                               int stdout_fd,

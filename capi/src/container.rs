@@ -122,6 +122,7 @@ pub(crate) unsafe fn with_container(
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `id` and `state_root` NULL or
 /// NUL-terminated; `out` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_create(
     spec: *const rcontainer_spec_t,
@@ -168,6 +169,7 @@ fn cloexec_pipe(func: &str) -> Result<(OwnedFd, OwnedFd), CErr> {
 ///
 /// # Safety
 /// As rcontainer_container_create(); `stdin_fd`, `stdout_fd` and `stderr_fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_run_pipes(
     spec: *const rcontainer_spec_t,
@@ -222,6 +224,7 @@ pub unsafe extern "C" fn rcontainer_container_run_pipes(
 ///
 /// # Safety
 /// `state_root` and `id` NULL or NUL-terminated; `out` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_load(
     state_root: *const c_char,
@@ -276,6 +279,7 @@ pub unsafe extern "C" fn rcontainer_container_id(container: *const rcontainer_co
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_start(container: *mut rcontainer_container_t) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -289,6 +293,7 @@ pub unsafe extern "C" fn rcontainer_container_start(container: *mut rcontainer_c
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_wait(
     container: *mut rcontainer_container_t,
@@ -313,6 +318,7 @@ pub unsafe extern "C" fn rcontainer_container_wait(
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_kill(container: *mut rcontainer_container_t, sig: c_int) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -333,6 +339,7 @@ pub unsafe extern "C" fn rcontainer_container_kill(container: *mut rcontainer_co
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_delete(container: *mut rcontainer_container_t, force: bool) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -348,6 +355,7 @@ pub unsafe extern "C" fn rcontainer_container_delete(container: *mut rcontainer_
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_pidfd(container: *const rcontainer_container_t, fd: *mut c_int) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_pidfd";
@@ -389,6 +397,7 @@ pub(crate) fn no_pty(func: &str, what: String) -> CErr {
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_pty_fd(container: *const rcontainer_container_t, fd: *mut c_int) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_pty_fd";
@@ -411,6 +420,7 @@ pub unsafe extern "C" fn rcontainer_container_pty_fd(container: *const rcontaine
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_take_pty(container: *mut rcontainer_container_t, fd: *mut c_int) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_take_pty";
@@ -432,6 +442,7 @@ pub unsafe extern "C" fn rcontainer_container_take_pty(container: *mut rcontaine
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_resize_pty(container: *mut rcontainer_container_t, rows: u16, cols: u16) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_resize_pty";
@@ -458,6 +469,7 @@ pub(crate) fn check_size(func: &str, rows: u16, cols: u16) -> Result<(), CErr> {
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `pid` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_pid(container: *const rcontainer_container_t, pid: *mut i32) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_pid";
@@ -476,6 +488,7 @@ pub unsafe extern "C" fn rcontainer_container_pid(container: *const rcontainer_c
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_status(container: *mut rcontainer_container_t, status: *mut i32) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_status";
@@ -502,6 +515,7 @@ pub unsafe extern "C" fn rcontainer_container_status(container: *mut rcontainer_
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `out` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_state_json(container: *mut rcontainer_container_t, out: *mut *mut c_char) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_state_json";
@@ -601,6 +615,7 @@ pub(crate) unsafe fn to_limits(func: &str, p: *const rcontainer_limits_t) -> Res
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `limits` NULL or readable, its strings
 /// NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_limit(container: *mut rcontainer_container_t, limits: *const rcontainer_limits_t) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_limit";
@@ -642,6 +657,7 @@ pub struct rcontainer_stats_t {
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer; `stats` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_stats(container: *mut rcontainer_container_t, stats: *mut rcontainer_stats_t) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_container_stats";
@@ -672,6 +688,7 @@ pub unsafe extern "C" fn rcontainer_container_stats(container: *mut rcontainer_c
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_pause(container: *mut rcontainer_container_t) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -683,6 +700,7 @@ pub unsafe extern "C" fn rcontainer_container_pause(container: *mut rcontainer_c
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_resume(container: *mut rcontainer_container_t) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -694,6 +712,7 @@ pub unsafe extern "C" fn rcontainer_container_resume(container: *mut rcontainer_
 ///
 /// # Safety
 /// `container` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_kill_all(container: *mut rcontainer_container_t, sig: c_int) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.

@@ -398,20 +398,24 @@ static NO_ERROR_TEXT: &CStr = c"(not a live rcontainer_error_t: NULL or freed al
 /// `kind` is an RCONTAINER_ERROR_* value, `errnum` an errno or 0; `message` is copied (NULL gives
 /// an empty message).
 ///
-/// Returns a new error that the caller owns (free it with rcontainer_error_free()), or NULL if
-/// `message` is not valid UTF-8.
+/// Returns a new error that the caller owns (free it with rcontainer_error_free()); never NULL
+/// (NULL means success everywhere else). Bytes of `message` that are not UTF-8 become U+FFFD.
 ///
 /// # Safety
 /// `message` is NULL or a NUL-terminated string.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_error_new(kind: i32, errnum: c_int, message: *const c_char) -> *mut rcontainer_error_t {
-    guard_value(ptr::null_mut(), || {
-        // SAFETY: as the caller's.
-        let Ok(message) = (unsafe { arg_opt_str("rcontainer_error_new", "message", message) }) else {
-            return ptr::null_mut();
+    let make = || {
+        let message = if message.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the caller promises a NUL-terminated string.
+            unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
         };
-        CErr { kind, errno: errnum, message: message.unwrap_or("").to_string() }.into_raw()
-    })
+        CErr { kind, errno: errnum, message }.into_raw()
+    };
+    guard_value(ptr::null_mut(), make)
 }
 
 /// Frees an error. NULL and an error freed already are ignored.

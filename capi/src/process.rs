@@ -81,6 +81,7 @@ pub unsafe extern "C" fn rcontainer_exec_options_free(options: *mut rcontainer_e
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer; `key` and `value` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_exec_options_set_env(
     options: *mut rcontainer_exec_options_t,
@@ -107,6 +108,7 @@ pub unsafe extern "C" fn rcontainer_exec_options_set_env(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_exec_options_set_cwd(options: *mut rcontainer_exec_options_t, dir: *const c_char) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_exec_options_set_cwd";
@@ -127,6 +129,7 @@ pub unsafe extern "C" fn rcontainer_exec_options_set_cwd(options: *mut rcontaine
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_exec_options_set_user(options: *mut rcontainer_exec_options_t, uid: u32, gid: u32) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -145,6 +148,7 @@ pub unsafe extern "C" fn rcontainer_exec_options_set_user(options: *mut rcontain
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_exec_options_set_terminal(
     options: *mut rcontainer_exec_options_t,
@@ -177,6 +181,7 @@ pub unsafe extern "C" fn rcontainer_exec_options_set_terminal(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_exec_options_set_stdio(
     options: *mut rcontainer_exec_options_t,
@@ -250,6 +255,7 @@ unsafe fn with_process(
 /// # Safety
 /// `container` and `options` NULL or pointers returned by rcontainer; `argv` NULL or a
 /// NULL-terminated array of NUL-terminated strings; `out` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_container_exec(
     container: *mut rcontainer_container_t,
@@ -301,6 +307,7 @@ pub unsafe extern "C" fn rcontainer_process_free(process: *mut rcontainer_proces
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer; `pid` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_pid(process: *const rcontainer_process_t, pid: *mut i32) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_process_pid";
@@ -323,6 +330,7 @@ pub unsafe extern "C" fn rcontainer_process_pid(process: *const rcontainer_proce
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_pidfd(process: *const rcontainer_process_t, fd: *mut c_int) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_process_pidfd";
@@ -347,6 +355,7 @@ pub unsafe extern "C" fn rcontainer_process_pidfd(process: *const rcontainer_pro
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer; `status` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_wait(
     process: *mut rcontainer_process_t,
@@ -371,6 +380,7 @@ pub unsafe extern "C" fn rcontainer_process_wait(
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_kill(process: *mut rcontainer_process_t, sig: c_int) -> *mut rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -394,6 +404,7 @@ pub unsafe extern "C" fn rcontainer_process_kill(process: *mut rcontainer_proces
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_pty_fd(process: *const rcontainer_process_t, fd: *mut c_int) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_process_pty_fd";
@@ -416,6 +427,7 @@ pub unsafe extern "C" fn rcontainer_process_pty_fd(process: *const rcontainer_pr
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer; `fd` NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_take_pty(process: *mut rcontainer_process_t, fd: *mut c_int) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_process_take_pty";
@@ -436,6 +448,7 @@ pub unsafe extern "C" fn rcontainer_process_take_pty(process: *mut rcontainer_pr
 ///
 /// # Safety
 /// `process` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_process_resize_pty(process: *mut rcontainer_process_t, rows: u16, cols: u16) -> *mut rcontainer_error_t {
     const F: &str = "rcontainer_process_resize_pty";

@@ -124,6 +124,7 @@ pub unsafe extern "C" fn rcontainer_spec_free(spec: *mut rcontainer_spec_t) {
 ///
 /// # Safety
 /// `json` and `bundle_dir` are NULL or NUL-terminated strings; `out` is NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_from_json(
     json: *const c_char,
@@ -150,6 +151,7 @@ pub unsafe extern "C" fn rcontainer_spec_from_json(
 ///
 /// # Safety
 /// `bundle_dir` is NULL or a NUL-terminated string; `out` is NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_from_bundle(bundle_dir: *const c_char, out: *mut *mut rcontainer_spec_t) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_from_bundle";
@@ -170,6 +172,7 @@ pub unsafe extern "C" fn rcontainer_spec_from_bundle(bundle_dir: *const c_char, 
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `out` is NULL or writable.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_to_json(spec: *const rcontainer_spec_t, out: *mut *mut c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_to_json";
@@ -189,6 +192,7 @@ pub unsafe extern "C" fn rcontainer_spec_to_json(spec: *const rcontainer_spec_t,
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `argv` is NULL or a NULL-terminated array
 /// of NUL-terminated strings.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_args(spec: *mut rcontainer_spec_t, argv: *const *const c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_args";
@@ -208,6 +212,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_args(spec: *mut rcontainer_spec_t, 
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `key` and `value` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_env(spec: *mut rcontainer_spec_t, key: *const c_char, value: *const c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_env";
@@ -228,6 +233,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_env(spec: *mut rcontainer_spec_t, k
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_cwd(spec: *mut rcontainer_spec_t, dir: *const c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_cwd";
@@ -247,6 +253,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_cwd(spec: *mut rcontainer_spec_t, d
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_user(spec: *mut rcontainer_spec_t, uid: u32, gid: u32) -> *mut crate::rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -263,6 +270,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_user(spec: *mut rcontainer_spec_t, 
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_terminal(spec: *mut rcontainer_spec_t, on: bool, rows: u16, cols: u16) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_terminal";
@@ -283,6 +291,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_terminal(spec: *mut rcontainer_spec
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_rootfs(spec: *mut rcontainer_spec_t, dir: *const c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_rootfs";
@@ -299,6 +308,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_rootfs(spec: *mut rcontainer_spec_t
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_readonly_root(spec: *mut rcontainer_spec_t, readonly: bool) -> *mut crate::rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -312,6 +322,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_readonly_root(spec: *mut rcontainer
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `state_root` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_default_root(spec: *mut rcontainer_spec_t, state_root: *const c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_default_root";
@@ -328,6 +339,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_default_root(spec: *mut rcontainer_
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `hostname` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_hostname(spec: *mut rcontainer_spec_t, hostname: *const c_char) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_hostname";
@@ -349,6 +361,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_hostname(spec: *mut rcontainer_spec
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `type` and `path` NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_namespace(
     spec: *mut rcontainer_spec_t,
@@ -404,6 +417,7 @@ fn to_maps(func: &str, name: &str, p: *const rcontainer_id_map_t, n: usize) -> R
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `uid_maps` and `gid_maps` are NULL or point
 /// to `n_uid_maps` and `n_gid_maps` elements. The arrays are copied.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_id_maps(
     spec: *mut rcontainer_spec_t,
@@ -430,6 +444,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_id_maps(
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; the strings are NULL or NUL-terminated;
 /// `options` is NULL or a NULL-terminated array of strings.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_add_mount(
     spec: *mut rcontainer_spec_t,
@@ -464,6 +479,7 @@ pub unsafe extern "C" fn rcontainer_spec_add_mount(
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; the strings are NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_add_bind(
     spec: *mut rcontainer_spec_t,
@@ -489,6 +505,7 @@ pub unsafe extern "C" fn rcontainer_spec_add_bind(
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_memory(spec: *mut rcontainer_spec_t, bytes: i64) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_memory";
@@ -507,6 +524,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_memory(spec: *mut rcontainer_spec_t
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_cpus(spec: *mut rcontainer_spec_t, cpus: f64) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_cpus";
@@ -525,6 +543,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_cpus(spec: *mut rcontainer_spec_t, 
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_pids(spec: *mut rcontainer_spec_t, max: i64) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_pids";
@@ -546,6 +565,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_pids(spec: *mut rcontainer_spec_t, 
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `limits` NULL or readable, its strings
 /// NULL or NUL-terminated.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t, limits: *const crate::rcontainer_limits_t) -> *mut crate::rcontainer_error_t {
     const F: &str = "rcontainer_spec_set_limits";
@@ -563,6 +583,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_docker_defaults(spec: *mut rcontainer_spec_t) -> *mut crate::rcontainer_error_t {
     // SAFETY: as the caller's.
@@ -594,6 +615,7 @@ pub(crate) fn check_fd(func: &str, name: &str, fd: c_int) -> Result<Option<c_int
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_stdio(
     spec: *mut rcontainer_spec_t,

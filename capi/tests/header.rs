@@ -144,3 +144,21 @@ fn soname_and_exports() {
     }
     let _ = Path::new(".");
 }
+
+/// A caller that drops an error object gets a compiler warning (an error with -Werror): every
+/// function returning rcontainer_error_t * is RCONTAINER_NODISCARD.
+#[test]
+fn ignoring_an_error_result_is_a_compiler_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let include = header_path().parent().expect("include dir").to_path_buf();
+    let compile = |body: &str| {
+        let src = dir.path().join("t.c");
+        std::fs::write(&src, format!("#include \"container_core.h\"\nvoid f(rcontainer_spec_t *s) {{ {body} }}\n")).expect("write");
+        Command::new("gcc").args(["-std=c11", "-Wall", "-Werror", "-c", "-o", "/dev/null", "-I"]).arg(&include).arg(&src).output().expect("gcc")
+    };
+    let ignored = compile("rcontainer_spec_set_hostname(s, \"x\");");
+    assert!(!ignored.status.success(), "an ignored rcontainer_error_t * compiled without a warning");
+    assert!(String::from_utf8_lossy(&ignored.stderr).contains("warn_unused_result"), "{}", String::from_utf8_lossy(&ignored.stderr));
+    let used = compile("rcontainer_error_free(rcontainer_spec_set_hostname(s, \"x\"));");
+    assert!(used.status.success(), "{}", String::from_utf8_lossy(&used.stderr));
+}

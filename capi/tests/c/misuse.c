@@ -93,6 +93,11 @@ static void without_containers(void) {
     CHECK(rcontainer_error_errno(mine) == EPERM);
     CHECK(strcmp(rcontainer_error_message(mine), "my own error") == 0);
     rcontainer_error_free(mine);
+    /* A message that is not UTF-8 still gives an error (NULL would mean success). */
+    rcontainer_error_t *lossy = rcontainer_error_new(RCONTAINER_ERROR_OS, EIO, "bad \xff byte");
+    CHECK(lossy != NULL && rcontainer_error_errno(lossy) == EIO);
+    CHECK(lossy != NULL && strcmp(rcontainer_error_message(lossy), "bad \xef\xbf\xbd byte") == 0);
+    rcontainer_error_free(lossy);
     /* A freed error: accessors say so, a second free is ignored. */
     CHECK(rcontainer_error_kind(mine) == RCONTAINER_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rcontainer_error_message(mine), "freed") != NULL);
