@@ -47,15 +47,31 @@ pub fn test_name() -> String {
     std::thread::current().name().unwrap_or("?").to_string()
 }
 
-/// At the top of a test that needs root: prints `SKIP: needs root` and returns when not root.
-/// Also arms a [`Watchdog`] of [`TEST_TIMEOUT`] for the rest of the test, so a container that
-/// hangs (e.g. a child stuck on a lock between clone and exec) aborts the test binary with a
-/// message instead of hanging the suite.
+/// Whether a test that runs real containers may go on: true as root. Without root the test
+/// fails (a skipped test must never read as a pass) unless RCONTAINER_SKIP_ROOT_TESTS is set:
+/// then it prints `SKIPPED <test>` and returns false. The one policy of the Rust suites (the C
+/// ABI tests use it too; core's own real-cgroup tests, which cannot depend on this crate, keep
+/// the same rule).
+pub fn root_or_skip(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var_os("RCONTAINER_SKIP_ROOT_TESTS").is_some() {
+        eprintln!("SKIPPED {test}: needs root (it runs real containers)");
+        return false;
+    }
+    panic!("{test} needs root (it runs real containers); run as root, or set RCONTAINER_SKIP_ROOT_TESTS=1 to skip such tests");
+}
+
+/// At the top of a test that needs root: see [`root_or_skip`] (fails without root unless
+/// RCONTAINER_SKIP_ROOT_TESTS is set, then returns). Also arms a [`Watchdog`] of
+/// [`TEST_TIMEOUT`] for the rest of the test, so a container that hangs (e.g. a child stuck on a
+/// lock between clone and exec) aborts the test binary with a message instead of hanging the
+/// suite.
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !$crate::is_root() {
-            eprintln!("SKIP: needs root: {} (real containers need root; run the suite as root)", $crate::test_name());
+        if !$crate::root_or_skip(&$crate::test_name()) {
             return;
         }
         let _watchdog = $crate::Watchdog::new($crate::TEST_TIMEOUT);

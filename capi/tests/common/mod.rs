@@ -156,17 +156,10 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Tests that run real containers need root; they fail (never pass silently) without it unless
-/// RCONTAINER_SKIP_ROOT_TESTS is set, and then say so.
+/// Tests that run real containers need root: rcontainer_tests::root_or_skip's policy (they fail
+/// without it unless RCONTAINER_SKIP_ROOT_TESTS is set, and then say SKIPPED).
 pub fn require_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var_os("RCONTAINER_SKIP_ROOT_TESTS").is_some() {
-        eprintln!("SKIPPED {test}: needs root (creates namespaces and mounts)");
-        return false;
-    }
-    panic!("{test} needs root (it runs real containers); run as root or set RCONTAINER_SKIP_ROOT_TESTS=1 to skip");
+    rcontainer_tests::root_or_skip(test)
 }
 
 /// The busybox root filesystem shared by the tests of one test binary.

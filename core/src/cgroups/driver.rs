@@ -213,12 +213,6 @@ impl Cgroup {
         result
     }
 
-    /// Whether the OOM killer ended a process in the cgroup since the count was `before`
-    /// (from [`Cgroup::oom_kill_count`]).
-    pub fn oom_killed_since(&self, before: u64) -> bool {
-        self.oom_kill_count() > before
-    }
-
     /// OOM kills so far (v1 memory.oom_control `oom_kill`, v2 memory.events `oom_kill`); 0 when
     /// unknown.
     pub fn oom_kill_count(&self) -> u64 {
@@ -288,7 +282,8 @@ impl Cgroup {
     }
 
     /// Every directory this cgroup owns (created and will remove), parents before children.
-    pub fn paths(&self) -> Vec<PathBuf> {
+    #[cfg(test)]
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
         self.created().to_vec()
     }
 

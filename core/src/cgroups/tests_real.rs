@@ -20,12 +20,17 @@ use crate::error::ErrorKind;
 
 const MIB: i64 = 1 << 20;
 
+/// The suites' rule (rcontainer_tests::root_or_skip, which core cannot depend on): without root
+/// a real-cgroup test fails unless RCONTAINER_SKIP_ROOT_TESTS is set, then it says SKIPPED.
 fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
-    eprintln!("SKIP: real cgroup tests need root (run as root, or in tests/vm/run-cgroup-tests.sh)");
-    false
+    if std::env::var_os("RCONTAINER_SKIP_ROOT_TESTS").is_some() {
+        eprintln!("SKIPPED: real cgroup tests need root (run as root, or in tests/vm/run-cgroup-tests.sh)");
+        return false;
+    }
+    panic!("real cgroup tests need root: run as root, or set RCONTAINER_SKIP_ROOT_TESTS=1 to skip them");
 }
 
 /// On v2 the default placement nests under the caller's cgroup, which only works when that is
@@ -481,7 +486,7 @@ fn cgroups_real_oom_kill_counted() {
     g.spawn("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}");
     let st = wait_child(g.child(), Duration::from_secs(60)).expect("memory hog ended");
     let cg = g.cg().clone();
-    assert!(wait_for(Duration::from_secs(2), || cg.oom_killed_since(before)), "no OOM kill counted (exit {st:?}, count {})", cg.oom_kill_count());
+    assert!(wait_for(Duration::from_secs(2), || cg.oom_kill_count() > before), "no OOM kill counted (exit {st:?}, count {})", cg.oom_kill_count());
     assert!(cg.stats().expect("stats").oom_kills >= 1);
     assert!(cg.stats().expect("stats").memory_peak > 8 << 20 || cg.stats().expect("stats").memory_peak == 0);
 }
