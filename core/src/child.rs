@@ -629,8 +629,8 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             Ok(())
         }
         // CString::as_bytes knows the length; CStr::to_bytes would call strlen.
-        Op::SetHostname { name } => ok(raw::sethostname(name, name.as_bytes().len())),
-        Op::SetDomainname { name } => ok(raw::setdomainname(name, name.as_bytes().len())),
+        Op::SetHostname { name } => ok(raw::sethostname(name)),
+        Op::SetDomainname { name } => ok(raw::setdomainname(name)),
         Op::LoopbackUp { ifreq } => {
             let s = raw::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)?;
             let r = raw::set_if_flags(s, ifreq);
@@ -655,23 +655,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
         Op::SetGid { gid } => ok(raw::setresgid(*gid)),
         Op::SetUid { uid } => ok(raw::setresuid(*uid)),
         Op::Caps { effective, permitted, inheritable, ambient, last_cap } => {
-            #[repr(C)]
-            struct Header {
-                version: u32,
-                pid: i32,
-            }
-            #[repr(C)]
-            #[derive(Clone, Copy)]
-            struct Data {
-                effective: u32,
-                permitted: u32,
-                inheritable: u32,
-            }
-            const VERSION_3: u32 = 0x2008_0522;
-            let hdr = Header { version: VERSION_3, pid: 0 };
-            let split = |m: u64, i: usize| (m >> (32 * i)) as u32;
-            let data = [0, 1].map(|i| Data { effective: split(*effective, i), permitted: split(*permitted, i), inheritable: split(*inheritable, i) });
-            raw::capset(&hdr, &data)?;
+            raw::capset(*effective, *permitted, *inheritable)?;
             raw::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0)?;
             for cap in 0..=*last_cap {
                 if ambient & (1u64 << cap) != 0 {
@@ -683,12 +667,11 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
         }
         Op::NoNewPrivs => ok(raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)),
         Op::Seccomp { filter, flags, listener } => {
-            let prog = libc::sock_fprog { len: filter.len() as libc::c_ushort, filter: filter.as_ptr() as *mut libc::sock_filter };
             match listener {
-                None => ok(raw::seccomp_filter(*flags, &prog)),
+                None => ok(raw::seccomp_filter(*flags, filter)),
                 Some((report_fd, go_fd)) => {
                     const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
-                    let fd = raw::seccomp_filter(*flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog)? as i32;
+                    let fd = raw::seccomp_filter(*flags | SECCOMP_FILTER_FLAG_NEW_LISTENER, filter)? as i32;
                     write_report(*report_fd, SECCOMP_LISTENER, fd);
                     let r = await_go(*go_fd, false);
                     // The listener has its own copy now; the container must not keep one.
@@ -731,7 +714,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
                 raw::close(slave);
             }
             ctx.console = -1;
-            ok(raw::ioctl_int(0, libc::TIOCSCTTY, 0))
+            ok(raw::set_controlling_tty(0))
         }
         Op::FindExec => {
             let mut last = libc::ENOENT;
@@ -809,15 +792,13 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
 /// console socket.
 fn console_setup(ctx: &mut Ctx, master: i32, console: &Option<InRoot>, socket: i32, size: Option<(u16, u16)>, owner: (libc::uid_t, libc::gid_t)) -> StepResult {
     // Only a pty multiplexer answers TIOCGPTN: not a file an image put at /dev/ptmx.
-    let mut n: libc::c_uint = 0;
-    raw::ioctl_ptr(master, libc::TIOCGPTN as libc::c_ulong, &mut n as *mut libc::c_uint as usize).map_err(|_| libc::ENOTTY)?;
-    let unlock: libc::c_int = 0;
-    raw::ioctl_ptr(master, libc::TIOCSPTLCK as libc::c_ulong, &unlock as *const libc::c_int as usize)?;
-    let slave = raw::ioctl_int(master, libc::TIOCGPTPEER as libc::c_ulong, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as libc::c_ulong)? as i32;
+    raw::pty_number(master).map_err(|_| libc::ENOTTY)?;
+    raw::pty_unlock(master)?;
+    let slave = raw::pty_peer(master, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)?;
     ctx.console = slave;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
-        raw::ioctl_ptr(slave, libc::TIOCSWINSZ, &ws as *const libc::winsize as usize)?;
+        raw::set_winsize(slave, &ws)?;
     }
     raw::fchown(slave, owner.0, owner.1)?;
     if let Some(console) = console {

@@ -269,27 +269,44 @@ pub(super) fn pivot_root(new_root: &CStr, put_old: &CStr) -> Res {
     call!(libc::SYS_pivot_root, p(new_root), p(put_old))
 }
 
-pub(super) fn sethostname(name: &CStr, len: usize) -> Res {
-    call!(libc::SYS_sethostname, p(name), len)
+pub(super) fn sethostname(name: &CStr) -> Res {
+    call!(libc::SYS_sethostname, p(name), name.to_bytes().len())
 }
 
-pub(super) fn setdomainname(name: &CStr, len: usize) -> Res {
-    call!(libc::SYS_setdomainname, p(name), len)
+pub(super) fn setdomainname(name: &CStr) -> Res {
+    call!(libc::SYS_setdomainname, p(name), name.to_bytes().len())
 }
 
 pub(super) fn socket(domain: i32, ty: i32, proto: i32) -> Result<i32, i32> {
     call!(libc::SYS_socket, domain, ty, proto).map(|fd| fd as i32)
 }
 
-/// ioctl(2) with an integer argument.
-pub(super) fn ioctl_int(fd: i32, req: c_ulong, arg: c_ulong) -> Res {
-    call!(libc::SYS_ioctl, fd, req, arg)
+/// TIOCSCTTY: makes the terminal `fd` the controlling terminal of this session.
+pub(super) fn set_controlling_tty(fd: i32) -> Res {
+    call!(libc::SYS_ioctl, fd, libc::TIOCSCTTY, 0)
 }
 
-/// ioctl(2) with a pointer argument (as an address: the caller keeps what it points to alive and
-/// of the size the request expects).
-pub(super) fn ioctl_ptr(fd: i32, req: c_ulong, arg: usize) -> Res {
-    call!(libc::SYS_ioctl, fd, req, arg)
+/// TIOCGPTPEER: opens the slave of the pty master `fd` (no path lookup) with `flags`.
+pub(super) fn pty_peer(fd: i32, flags: i32) -> Result<i32, i32> {
+    call!(libc::SYS_ioctl, fd, libc::TIOCGPTPEER, flags).map(|fd| fd as i32)
+}
+
+/// TIOCGPTN: the number of the pty whose master is `fd` (fails on anything but a pty master).
+pub(super) fn pty_number(fd: i32) -> Result<libc::c_uint, i32> {
+    let mut n: libc::c_uint = 0;
+    call!(libc::SYS_ioctl, fd, libc::TIOCGPTN, &mut n as *mut libc::c_uint)?;
+    Ok(n)
+}
+
+/// TIOCSPTLCK 0: unlocks the slave of the pty master `fd`.
+pub(super) fn pty_unlock(fd: i32) -> Res {
+    let unlock: libc::c_int = 0;
+    call!(libc::SYS_ioctl, fd, libc::TIOCSPTLCK, &unlock as *const libc::c_int)
+}
+
+/// TIOCSWINSZ: sets the terminal's size.
+pub(super) fn set_winsize(fd: i32, ws: &libc::winsize) -> Res {
+    call!(libc::SYS_ioctl, fd, libc::TIOCSWINSZ, ws as *const libc::winsize)
 }
 
 pub(super) fn fchown(fd: i32, uid: libc::uid_t, gid: libc::gid_t) -> Res {
@@ -331,7 +348,13 @@ pub(super) fn set_if_flags(fd: i32, ifreq: &libc::ifreq) -> Res {
     call!(libc::SYS_ioctl, fd, libc::SIOCSIFFLAGS, ifreq as *const libc::ifreq)
 }
 
+/// prctl(2) of an option whose arguments are integers (the only ones allowed: an option that
+/// takes an address would let a caller pass any integer as one).
 pub(super) fn prctl(option: i32, a2: c_ulong, a3: c_ulong) -> Res {
+    const INTEGER_ONLY: [i32; 5] = [libc::PR_SET_DUMPABLE, libc::PR_CAPBSET_DROP, libc::PR_SET_KEEPCAPS, libc::PR_CAP_AMBIENT, libc::PR_SET_NO_NEW_PRIVS];
+    if !INTEGER_ONLY.contains(&option) {
+        return Err(libc::EINVAL);
+    }
     call!(libc::SYS_prctl, option, a2, a3, 0, 0)
 }
 
@@ -347,13 +370,35 @@ pub(super) fn setresuid(uid: libc::uid_t) -> Res {
     call!(libc::SYS_setresuid, uid, uid, uid)
 }
 
-pub(super) fn capset<H, D>(hdr: &H, data: &D) -> Res {
-    call!(libc::SYS_capset, hdr as *const H, data as *const D)
+/// capset(2) of this thread's effective, permitted and inheritable sets (bit N: capability N;
+/// version 3 of the interface: two 32-bit halves).
+pub(super) fn capset(effective: u64, permitted: u64, inheritable: u64) -> Res {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let hdr = Header { version: VERSION_3, pid: 0 };
+    let split = |m: u64, i: usize| (m >> (32 * i)) as u32;
+    let data = [0, 1].map(|i| Data { effective: split(effective, i), permitted: split(permitted, i), inheritable: split(inheritable, i) });
+    call!(libc::SYS_capset, &hdr as *const Header, data.as_ptr())
 }
 
-pub(super) fn seccomp_filter(flags: c_uint, prog: &libc::sock_fprog) -> Res {
+/// seccomp(SECCOMP_SET_MODE_FILTER) of the classic BPF program `filter`; with
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER in `flags` it returns the listener fd.
+pub(super) fn seccomp_filter(flags: c_uint, filter: &[libc::sock_filter]) -> Res {
     const SECCOMP_SET_MODE_FILTER: c_uint = 1;
-    call!(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog as *const libc::sock_fprog)
+    let len = libc::c_ushort::try_from(filter.len()).map_err(|_| libc::EINVAL)?;
+    let prog = libc::sock_fprog { len, filter: filter.as_ptr() as *mut libc::sock_filter };
+    call!(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog as *const libc::sock_fprog)
 }
 
 /// What the child needs of a stat: the mode (type and permissions), the device number of a
@@ -426,4 +471,76 @@ pub(super) unsafe fn execve(path: &CStr, argv: *const *const libc::c_char, envp:
 /// that stay valid for the call.
 pub(super) unsafe fn execveat_fd(fd: i32, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Res {
     call!(libc::SYS_execveat, fd, p(c""), argv, envp, libc::AT_EMPTY_PATH)
+}
+
+/// The child rule, checked on the source: the code that runs in the child (child.rs and
+/// child/resolve.rs, up to their tests) calls the kernel only through this file's wrappers. No
+/// libc or nix function (glibc's wrappers take locks a clone of a threaded parent may find
+/// held, and may allocate), no std::fs, std::process, std::thread or std::env, and `unsafe` only
+/// where the list below says why.
+#[cfg(test)]
+mod child_rule {
+    /// The non-test part of a source file.
+    fn code(src: &str) -> &str {
+        src.find("#[cfg(test)]").map_or(src, |i| &src[..i])
+    }
+
+    /// `unsafe` uses allowed in the child's files, each by the text of its line.
+    const ALLOWED_UNSAFE: &[&str] = &[
+        "let bytes = unsafe { std::slice::from_raw_parts(&r as *const Report as *const u8, std::mem::size_of::<Report>()) };",
+        "pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> ! {",
+        "unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=n]) }",
+        "match unsafe { raw::execveat_fd(*fd, argv.as_ptr(), plan.envp_ptrs.as_ptr()) } {",
+        "unsafe { raw::execve(fd_path(*fd, &mut buf), argv.as_ptr(), plan.envp_ptrs.as_ptr()) }?;",
+        "let cname = unsafe { CStr::from_bytes_with_nul_unchecked(&name[..=len]) };",
+    ];
+
+    /// libc functions that are plain computations, not calls into glibc's system call wrappers.
+    const PURE_LIBC: &[&str] = &["makedev", "major", "minor"];
+
+    /// What breaks the rule in `src` (the text of `file`), one message per finding.
+    fn violations(file: &str, src: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (n, line) in code(src).lines().enumerate() {
+            let t = line.trim();
+            if t.starts_with("//") {
+                continue;
+            }
+            let at = format!("{file}:{}: {t}", n + 1);
+            for banned in ["nix::", "std::fs", "std::process", "std::thread", "std::env", "Command::new"] {
+                if t.contains(banned) {
+                    found.push(format!("{banned} in the child's code: {at}"));
+                }
+            }
+            let mut rest = t;
+            while let Some(i) = rest.find("libc::") {
+                rest = &rest[i + 6..];
+                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let called = rest[name.len()..].starts_with('(');
+                let is_fn = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+                if called && is_fn && !PURE_LIBC.contains(&name.as_str()) {
+                    found.push(format!("libc::{name}() called in the child's code (use a raw:: wrapper): {at}"));
+                }
+            }
+            if t.contains("unsafe") && !ALLOWED_UNSAFE.iter().any(|a| t.contains(a)) {
+                found.push(format!("unsafe in the child's code that the child rule does not list: {at}"));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_child_calls_the_kernel_only_through_raw() {
+        let mut found = violations("child.rs", include_str!("../child.rs"));
+        found.extend(violations("child/resolve.rs", include_str!("resolve.rs")));
+        assert!(found.is_empty(), "the child rule (DESIGN.md) is broken:\n{}", found.join("\n"));
+    }
+
+    #[test]
+    fn the_check_sees_each_kind_of_violation() {
+        let bad = "fn f() {\n    let fd = unsafe { libc::open(p, 0) };\n    let _ = std::fs::read(\"x\");\n    nix::unistd::close(3);\n    let d = libc::makedev(1, 3);\n}\n#[cfg(test)]\nfn t() { std::fs::read(\"ok in tests\"); }\n";
+        let found = violations("bad.rs", bad);
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert!(found.iter().any(|f| f.contains("libc::open()")) && found.iter().any(|f| f.contains("unsafe in")), "{found:#?}");
+    }
 }
