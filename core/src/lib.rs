@@ -19,6 +19,8 @@ pub mod state;
 mod child;
 #[cfg(test)]
 mod hostile_input_tests;
+#[cfg(test)]
+mod plan_snapshot_tests;
 mod spawn;
 mod sys;
 
