@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
-use rcontainer_core::spec::{parse_id_map, parse_limit, SpecBuilder};
-use rcontainer_core::Limits;
-use rcontainer_core::Spec;
+use rcontainer_core::options::{limit_text, parse_env_entry, parse_user, Naming, Network, Options, Seccomp};
+use rcontainer_core::spec::parse_id_map;
+use rcontainer_core::{Limits, Spec};
 
 use crate::Failure;
 
@@ -109,95 +108,59 @@ fn terminal_size() -> Option<(u16, u16)> {
     None
 }
 
-fn parse_user(text: &str) -> Result<(u32, u32), Failure> {
-    let bad = || Failure::new(format!("invalid --user {text:?}: expected UID or UID:GID (numbers)"), 125);
-    match text.split_once(':') {
-        Some((u, g)) => Ok((u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?)),
-        None => {
-            let u = text.parse().map_err(|_| bad())?;
-            Ok((u, u))
-        }
-    }
-}
-
+/// The flags as core's [`Options`] (the one definition of ad-hoc options, shared with the
+/// bindings), then the spec.
 pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path) -> Result<Spec, Failure> {
     let invalid = |e: rcontainer_core::Error| Failure::new(e.to_string(), 125);
-    let mut b = SpecBuilder::new(command.iter().cloned());
-    b = match &a.rootfs {
-        Some(dir) => {
-            let abs = std::path::absolute(dir).map_err(|e| Failure::new(format!("--rootfs {}: {e}", dir.display()), 125))?;
-            b.rootfs(abs).readonly_root(false)
-        }
-        None => b.default_root(state_root).map_err(invalid)?,
-    };
-    b = b.hostname(a.hostname.clone().unwrap_or_else(|| id.to_string()));
+    let naming = Naming::Flag;
+    let mut o = Options { args: Some(command.to_vec()), naming, ..Options::default() };
+    o.rootfs = a.rootfs.clone();
+    o.hostname = a.hostname.clone();
     for kv in &a.env {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => b = b.env(k, v),
-            _ => match std::env::var(kv) {
-                // docker's `-e NAME` passes the caller's value through.
-                Ok(v) if !kv.is_empty() => b = b.env(kv, &v),
-                _ => return Err(Failure::new(format!("invalid --env {kv:?}: expected KEY=VALUE"), 125)),
+        o.env.push(match kv.split_once('=') {
+            Some(_) => parse_env_entry(naming, kv).map_err(invalid)?,
+            // docker's `-e NAME` passes the caller's value through.
+            None => match std::env::var(kv) {
+                Ok(v) if !kv.is_empty() => (kv.clone(), v),
+                _ => return Err(Failure::new(format!("invalid --env {kv:?}: expected KEY=VALUE (or the name of a variable you have)"), 125)),
             },
-        }
+        });
     }
-    if let Some(w) = &a.workdir {
-        b = b.cwd(w.clone());
-    }
+    o.cwd = a.workdir.clone();
     if a.tty {
-        b = b.terminal(true, terminal_size());
+        o.terminal = Some(terminal_size());
         // A terminal program expects TERM (docker sets it too).
-        if std::env::var_os("TERM").is_none() || !a.env.iter().any(|e| e.starts_with("TERM=")) {
-            b = b.env("TERM", &std::env::var("TERM").unwrap_or_else(|_| "xterm".into()));
+        if !a.env.iter().any(|e| e.starts_with("TERM=")) {
+            o.env.push(("TERM".into(), std::env::var("TERM").unwrap_or_else(|_| "xterm".into())));
         }
     }
-    if let Some(u) = &a.user {
-        let (uid, gid) = parse_user(u)?;
-        b = b.user(uid, gid);
-    }
-    if !a.uid_map.is_empty() || !a.gid_map.is_empty() {
-        let uid_maps = a.uid_map.iter().map(|m| parse_id_map("--uid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
-        let gid_src = if a.gid_map.is_empty() { &a.uid_map } else { &a.gid_map };
-        let gid_maps = gid_src.iter().map(|m| parse_id_map("--gid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
-        b = b.id_maps(uid_maps, gid_maps);
-    }
-    let size = |flag: &str, v: &Option<String>| v.as_deref().map(|t| parse_limit(flag, t)).transpose().map_err(invalid);
-    let limits = Limits {
-        memory: size("--memory", &a.memory)?,
-        memory_swap: size("--memory-swap", &a.memory_swap)?,
+    o.user = a.user.as_deref().map(|u| parse_user(naming, u)).transpose().map_err(invalid)?;
+    o.uid_map = a.uid_map.iter().map(|m| parse_id_map("--uid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+    o.gid_map = a.gid_map.iter().map(|m| parse_id_map("--gid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+    let size = |flag: &str, v: &Option<String>| v.as_deref().map(|t| limit_text(naming, flag, t)).transpose().map_err(invalid);
+    o.limits = Limits {
+        memory: size("memory", &a.memory)?,
+        memory_swap: size("memory_swap", &a.memory_swap)?,
         cpus: a.cpus,
         cpuset_cpus: a.cpuset_cpus.clone(),
         pids: a.pids,
         ..Default::default()
     };
-    if limits != Limits::default() {
-        b = b.limits(&limits);
-    }
-    if let Some(path) = &a.cgroup {
-        b = b.cgroups_path(path.clone());
-    }
-    if a.net == "host" {
-        b = b.namespace(LinuxNamespaceType::Network, false, None);
-    }
-    b = b.docker_defaults();
-    // Docker's order: drops first, then adds (so --cap-drop ALL --cap-add X keeps only X).
-    for c in &a.cap_drop {
-        b = b.cap_drop(c).map_err(invalid)?;
-    }
-    for c in &a.cap_add {
-        b = b.cap_add(c).map_err(invalid)?;
-    }
+    o.cgroups_path = a.cgroup.clone();
+    o.network = Some(Network::parse(naming, &a.net).map_err(invalid)?);
+    o.cap_drop = a.cap_drop.clone();
+    o.cap_add = a.cap_add.clone();
     for opt in &a.security_opt {
         match opt.split_once(['=', ':']) {
-            Some(("seccomp", "unconfined")) => b = b.seccomp(None),
+            Some(("seccomp", "unconfined")) => o.seccomp = Seccomp::Unconfined,
             Some(("seccomp", file)) => {
                 let text = rcontainer_core::spec::read_bounded(std::path::Path::new(file))
                     .map_err(|e| Failure::new(format!("--security-opt seccomp={file}: {e}"), 125))?;
                 let profile =
                     serde_json::from_str(&text).map_err(|e| Failure::new(format!("--security-opt seccomp={file}: not an OCI seccomp profile: {e}"), 125))?;
-                b = b.seccomp(Some(profile));
+                o.seccomp = Seccomp::Profile(Box::new(profile));
             }
-            Some(("no-new-privileges", v)) => b = b.no_new_privileges(v != "false"),
+            Some(("no-new-privileges", v)) => o.no_new_privileges = Some(v != "false"),
             _ => {
                 return Err(Failure::new(
                     format!("invalid --security-opt {opt:?}: expected seccomp=unconfined, seccomp=FILE or no-new-privileges=true|false"),
@@ -206,5 +169,5 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
             }
         }
     }
-    Ok(b.build())
+    o.to_spec(id, state_root).map_err(invalid)
 }

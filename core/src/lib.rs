@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod exec;
 pub mod hooks;
+pub mod options;
 pub mod plan;
 pub mod rootfs;
 pub mod security;

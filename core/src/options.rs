@@ -1,0 +1,399 @@
+//! The options of an ad-hoc container, once: `rcontainer run [flags] -- CMD`, the Python and
+//! Node packages' `create`/`run`, as plain data with its validation and its conversion to a spec.
+//! Each front end only maps its own types (flags, keyword arguments, a JavaScript object) onto
+//! [`Options`] and names its fields in errors its own way ([`Naming`]); what an option means,
+//! which values it takes, the defaults (the embedded root, the hostname, the network, Docker's
+//! security defaults) and the order they are applied in live here.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{self as oci, LinuxIdMapping, LinuxNamespaceType, Mount};
+
+use crate::error::{Error, Result};
+use crate::spec::{parse_limit, Limits, Spec, SpecBuilder};
+
+/// How a front end spells an option in its errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Naming {
+    /// `memory_swap` (Python, Rust).
+    #[default]
+    Snake,
+    /// `--memory-swap` (the command line).
+    Flag,
+    /// `options.memorySwap` (Node).
+    Camel,
+}
+
+impl Naming {
+    /// The name of the option `snake` (its snake_case name) in this front end.
+    pub fn name(self, snake: &str) -> String {
+        match self {
+            Naming::Snake => snake.to_string(),
+            Naming::Flag => format!("--{}", snake.replace('_', "-")),
+            Naming::Camel => {
+                let mut out = String::from("options.");
+                let mut upper = false;
+                for c in snake.chars() {
+                    if c == '_' {
+                        upper = true;
+                    } else if upper {
+                        out.extend(c.to_uppercase());
+                        upper = false;
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn invalid(self, snake: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Error {
+        Error::invalid(self.name(snake), value, reason)
+    }
+}
+
+/// The container's network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    /// A network namespace of its own with only `lo` (the default).
+    Private,
+    /// The host's network namespace.
+    Host,
+    /// The network namespace at this path (e.g. /var/run/netns/NAME).
+    Join(PathBuf),
+}
+
+impl Network {
+    /// "none" (a private namespace), "host", or an absolute path to join.
+    pub fn parse(naming: Naming, text: &str) -> Result<Network> {
+        match text {
+            "none" => Ok(Network::Private),
+            "host" => Ok(Network::Host),
+            p if p.starts_with('/') => Ok(Network::Join(PathBuf::from(p))),
+            other => Err(naming.invalid(
+                "network",
+                format!("{other:?}"),
+                "expected \"none\" (a private network namespace with only lo), \"host\" or the path of a network namespace to join",
+            )),
+        }
+    }
+}
+
+/// The seccomp profile.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Seccomp {
+    /// Docker's default profile (or the given spec's own).
+    #[default]
+    Default,
+    /// None at all.
+    Unconfined,
+    /// This OCI profile.
+    Profile(Box<oci::LinuxSeccomp>),
+}
+
+/// The options of an ad-hoc container. `Default` is a container of `args` with every default:
+/// the embedded default root, hostname = the id, a private network with only `lo`, Docker's
+/// capabilities, no_new_privileges and seccomp profile, no limits.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The command and its arguments (required unless `spec` has them).
+    pub args: Option<Vec<String>>,
+    /// A whole OCI config that the other options change. With one, Docker's defaults are not
+    /// applied (the config says what it wants) and its root, hostname and namespaces stay unless
+    /// an option here says otherwise.
+    pub spec: Option<Spec>,
+    /// Where relative paths of a config built here resolve (default: the current directory).
+    pub bundle: Option<PathBuf>,
+    /// The root filesystem directory (None: the spec's, else the embedded default root).
+    pub rootfs: Option<PathBuf>,
+    /// None: the container id when there is a uts namespace (and the spec gives none).
+    pub hostname: Option<String>,
+    /// Variables set in (or replaced in) the environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// (uid, gid).
+    pub user: Option<(u32, u32)>,
+    /// The namespaces, replacing the default set: (type, a path to join or None for a new one).
+    pub namespaces: Option<Vec<(LinuxNamespaceType, Option<PathBuf>)>>,
+    /// Changes to the set: (type, on, a path to join).
+    pub namespace_changes: Vec<(LinuxNamespaceType, bool, Option<PathBuf>)>,
+    /// A user namespace's uid mappings; gid mappings default to the same.
+    pub uid_map: Vec<LinuxIdMapping>,
+    pub gid_map: Vec<LinuxIdMapping>,
+    pub mounts: Vec<Mount>,
+    /// None: a private network, unless the spec says otherwise.
+    pub network: Option<Network>,
+    pub limits: Limits,
+    pub cgroups_path: Option<PathBuf>,
+    /// A terminal of its own, of this size (rows, columns) when given.
+    pub terminal: Option<Option<(u16, u16)>>,
+    /// Capabilities dropped from, then added to, Docker's set (`ALL` for all).
+    pub cap_drop: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub seccomp: Seccomp,
+    pub no_new_privileges: Option<bool>,
+    /// How errors name the options.
+    pub naming: Naming,
+}
+
+/// `UID` or `UID:GID` (numbers; GID defaults to UID), as `--user` and the bindings' string form.
+pub fn parse_user(naming: Naming, text: &str) -> Result<(u32, u32)> {
+    let bad = || naming.invalid("user", format!("{text:?}"), "expected UID or UID:GID (numbers)");
+    match text.split_once(':') {
+        Some((u, g)) => Ok((u.trim().parse().map_err(|_| bad())?, g.trim().parse().map_err(|_| bad())?)),
+        None => {
+            let u = text.trim().parse().map_err(|_| bad())?;
+            Ok((u, u))
+        }
+    }
+}
+
+/// `KEY=VALUE` (KEY non-empty).
+pub fn parse_env_entry(naming: Naming, text: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(naming.invalid("env", format!("{text:?}"), "expected KEY=VALUE")),
+    }
+}
+
+/// A memory or memory+swap limit in bytes: positive, or -1 for no limit.
+pub fn limit_bytes(naming: Naming, option: &str, n: i64) -> Result<i64> {
+    if n > 0 || n == -1 {
+        Ok(n)
+    } else {
+        Err(naming.invalid(option, n, "must be a positive number of bytes, a size such as \"32M\", or -1 (no limit)"))
+    }
+}
+
+/// The same from text: a size such as `32M`, a number of bytes, or `-1`.
+pub fn limit_text(naming: Naming, option: &str, text: &str) -> Result<i64> {
+    let n = parse_limit(&naming.name(option), text)?;
+    limit_bytes(naming, option, n).map_err(|_| naming.invalid(option, text, "must be a positive size such as \"32M\", a number of bytes, or -1 (no limit)"))
+}
+
+impl Options {
+    /// Options for `args` with every default.
+    pub fn new(args: impl IntoIterator<Item = impl Into<String>>) -> Options {
+        Options { args: Some(args.into_iter().map(Into::into).collect()), ..Options::default() }
+    }
+
+    /// Checks the values (the shapes are the front end's): env names, limits.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.naming;
+        for (k, _) in &self.env {
+            if k.is_empty() || k.contains('=') {
+                return Err(n.invalid("env", format!("{k:?}"), "variable names must be non-empty and contain no '='"));
+            }
+        }
+        let l = &self.limits;
+        if let Some(m) = l.memory {
+            limit_bytes(n, "memory", m)?;
+        }
+        if let Some(s) = l.memory_swap {
+            limit_bytes(n, "memory_swap", s)?;
+        }
+        if let (Some(m), Some(s)) = (l.memory, l.memory_swap) {
+            if m > 0 && s > 0 && s < m {
+                return Err(n.invalid("memory_swap", s, format!("is memory plus swap: it must not be below {} ({m})", n.name("memory"))));
+            }
+        }
+        if let Some(c) = l.cpus {
+            if !(c.is_finite() && c > 0.0 && c < 1e6) {
+                return Err(n.invalid("cpus", c, "must be a positive number of CPUs (0.5 = half a CPU)"));
+            }
+        }
+        if let Some(p) = l.pids {
+            if !(p > 0 || p == -1) {
+                return Err(n.invalid("pids", p, "must be a positive number of processes or -1 (no limit)"));
+            }
+        }
+        if let Some(args) = &self.args {
+            if !args.first().is_some_and(|a| !a.is_empty()) {
+                return Err(n.invalid("args", format!("{args:?}"), "must not be empty (the command to run)"));
+            }
+        } else if self.spec.is_none() {
+            return Err(n.invalid("args", "none", "is required (the command and its arguments)"));
+        }
+        Ok(())
+    }
+
+    /// The spec of the container `id` (state root `state_root`, where the default root's
+    /// skeleton is cached).
+    pub fn to_spec(&self, id: &str, state_root: &Path) -> Result<Spec> {
+        self.validate()?;
+        let n = self.naming;
+        let from_spec = self.spec.is_some();
+        let mut b = match &self.spec {
+            Some(spec) => {
+                let mut b = SpecBuilder::from_spec(spec.clone());
+                if let Some(args) = &self.args {
+                    b = b.args(args.iter().cloned());
+                }
+                b
+            }
+            None => {
+                let b = SpecBuilder::new(self.args.clone().unwrap_or_default());
+                match &self.bundle {
+                    Some(dir) => b.bundle(dir),
+                    None => b,
+                }
+            }
+        };
+        let spec_root = from_spec && b.clone().build().config().root().is_some();
+        b = match &self.rootfs {
+            Some(dir) => {
+                let abs = std::path::absolute(dir).map_err(|e| n.invalid("rootfs", dir.display(), e.to_string()))?;
+                b.rootfs(abs).readonly_root(false)
+            }
+            None if spec_root => b,
+            None => {
+                // The default root replaces the mount list: a given spec's own mounts follow it.
+                let own = if from_spec { b.clone().build().config().mounts().clone().unwrap_or_default() } else { Vec::new() };
+                let mut b = b.default_root(state_root)?;
+                for m in own {
+                    b = b.mount(m);
+                }
+                b
+            }
+        };
+        if let Some(list) = &self.namespaces {
+            b = b.namespaces(&[]);
+            for (t, path) in list {
+                b = b.namespace(*t, true, path.clone());
+            }
+        }
+        for (t, on, path) in &self.namespace_changes {
+            b = b.namespace(*t, *on, path.clone());
+        }
+        let has_ns = |b: &SpecBuilder, t: LinuxNamespaceType| b.clone().build().has_namespace(t);
+        match &self.network {
+            // A given config keeps its network unless asked.
+            None if from_spec => {}
+            // A network namespace of its own: a new one, unless the namespaces already give one.
+            None | Some(Network::Private) => {
+                if !has_ns(&b, LinuxNamespaceType::Network) {
+                    b = b.namespace(LinuxNamespaceType::Network, true, None);
+                }
+            }
+            Some(Network::Host) => b = b.namespace(LinuxNamespaceType::Network, false, None),
+            Some(Network::Join(path)) => b = b.namespace(LinuxNamespaceType::Network, true, Some(path.clone())),
+        }
+        match &self.hostname {
+            Some(h) => b = b.hostname(h.clone()),
+            None if !from_spec => {
+                let name = if has_ns(&b, LinuxNamespaceType::Uts) { id.to_string() } else { String::new() };
+                b = b.hostname(name);
+            }
+            None => {}
+        }
+        for (k, v) in &self.env {
+            b = b.env(k, v);
+        }
+        if let Some(cwd) = &self.cwd {
+            b = b.cwd(cwd.clone());
+        }
+        if let Some((uid, gid)) = self.user {
+            b = b.user(uid, gid);
+        }
+        if !self.uid_map.is_empty() || !self.gid_map.is_empty() {
+            let uids = if self.uid_map.is_empty() { self.gid_map.clone() } else { self.uid_map.clone() };
+            let gids = if self.gid_map.is_empty() { uids.clone() } else { self.gid_map.clone() };
+            b = b.id_maps(uids, gids);
+        }
+        for m in &self.mounts {
+            b = b.mount(m.clone());
+        }
+        if self.limits != Limits::default() {
+            b = b.limits(&self.limits);
+        }
+        if let Some(path) = &self.cgroups_path {
+            b = b.cgroups_path(path.clone());
+        }
+        if let Some(size) = self.terminal {
+            b = b.terminal(true, size);
+        }
+        if !from_spec {
+            // Docker's capability set, no_new_privileges and its default seccomp profile.
+            b = b.docker_defaults();
+        }
+        // Docker's order: drops first, then adds (so cap_drop ALL, cap_add X keeps only X).
+        for c in &self.cap_drop {
+            b = b.cap_drop(c).map_err(|e| n.invalid("cap_drop", c, e.to_string()))?;
+        }
+        for c in &self.cap_add {
+            b = b.cap_add(c).map_err(|e| n.invalid("cap_add", c, e.to_string()))?;
+        }
+        match &self.seccomp {
+            Seccomp::Default => {}
+            Seccomp::Unconfined => b = b.seccomp(None),
+            Seccomp::Profile(p) => b = b.seccomp(Some((**p).clone())),
+        }
+        if let Some(on) = self.no_new_privileges {
+            b = b.no_new_privileges(on);
+        }
+        Ok(b.build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_per_front_end() {
+        assert_eq!(Naming::Snake.name("memory_swap"), "memory_swap");
+        assert_eq!(Naming::Flag.name("memory_swap"), "--memory-swap");
+        assert_eq!(Naming::Camel.name("memory_swap"), "options.memorySwap");
+        assert_eq!(Naming::Camel.name("pids"), "options.pids");
+    }
+
+    #[test]
+    fn the_same_bad_value_is_refused_by_every_front_end_naming_its_option() {
+        for (naming, name) in [(Naming::Snake, "pids"), (Naming::Flag, "--pids"), (Naming::Camel, "options.pids")] {
+            let mut o = Options::new(["true"]);
+            o.naming = naming;
+            o.limits.pids = Some(0);
+            let e = o.validate().expect_err("pids 0").to_string();
+            assert!(e.contains(&format!("{name} = 0")), "{e}");
+            o.limits.pids = Some(-1);
+            o.validate().expect("pids -1 is no limit");
+        }
+        let mut o = Options::new(["true"]);
+        o.limits.memory = Some(64 << 20);
+        o.limits.memory_swap = Some(32 << 20);
+        assert!(o.validate().expect_err("swap below memory").to_string().contains("memory_swap"));
+        o.limits.memory_swap = Some(-1);
+        o.validate().expect("unlimited swap");
+        o.env = vec![("A=B".into(), "c".into())];
+        assert!(o.validate().is_err());
+        assert!(Options::default().validate().is_err(), "no args and no spec");
+        assert_eq!(parse_user(Naming::Flag, "1000:100").expect("user"), (1000, 100));
+        assert_eq!(parse_user(Naming::Flag, "7").expect("user"), (7, 7));
+        assert!(parse_user(Naming::Camel, "nobody").expect_err("a name").to_string().contains("options.user"));
+        assert!(limit_text(Naming::Flag, "memory", "0").is_err());
+        assert_eq!(limit_text(Naming::Flag, "memory", "-1").expect("-1"), -1);
+        assert_eq!(limit_text(Naming::Flag, "memory", "32M").expect("32M"), 32 << 20);
+    }
+
+    #[test]
+    fn defaults_hostname_network_and_docker_security() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("rootfs")).expect("rootfs");
+        let mut o = Options::new(["sh"]);
+        o.rootfs = Some(dir.path().join("rootfs"));
+        let spec = o.to_spec("box-1", dir.path()).expect("spec");
+        let c = spec.config();
+        assert_eq!(c.hostname().as_deref(), Some("box-1"));
+        assert!(spec.has_namespace(LinuxNamespaceType::Network));
+        assert_eq!(c.process().as_ref().and_then(|p| p.no_new_privileges()), Some(true));
+        assert!(c.linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_some(), "Docker's seccomp profile");
+        o.network = Some(Network::Host);
+        o.seccomp = Seccomp::Unconfined;
+        o.no_new_privileges = Some(false);
+        let spec = o.to_spec("box-1", dir.path()).expect("spec");
+        assert!(!spec.has_namespace(LinuxNamespaceType::Network));
+        assert!(spec.config().linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_none());
+        assert_eq!(spec.config().process().as_ref().and_then(|p| p.no_new_privileges()), Some(false));
+    }
+}
