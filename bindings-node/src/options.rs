@@ -1,12 +1,13 @@
 //! The options object of `Container.create` / `run`, read key by key with messages that name the
-//! option and the value, then turned into a core `Spec` with Docker's defaults (as the CLI's
-//! ad-hoc mode: `SpecBuilder::docker_defaults()`, i.e. Docker's capability set, no_new_privileges and
-//! its default seccomp profile, and the embedded default root).
+//! option and the value, onto core's `Options` (rcontainer_core::options: what each option means,
+//! its values' rules and the defaults, shared with the command and the Python package), which
+//! makes the spec.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount};
-use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type, parse_size, SpecBuilder};
+use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, Mount};
+use rcontainer_core::options::{validate_limits, Naming, Network, Options};
+use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type, parse_size};
 use rcontainer_core::{Limits, Spec, DEFAULT_STATE_ROOT};
 use serde_json::Value;
 
@@ -180,20 +181,20 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
         v => PathBuf::from(string(op, "bundle", &v)?),
     };
     let core = |e: rcontainer_core::Error| Failure::core(op, &e);
+    // The JavaScript shapes are read here; what the options mean, their values' rules and the
+    // defaults are core's (rcontainer_core::options).
+    let mut o = Options { naming: Naming::Camel, bundle: Some(bundle.clone()), ..Options::default() };
 
     let spec_value = get("spec")?;
     let args = get("args")?;
-    let from_spec = present(&spec_value);
-    let mut b = if from_spec {
+    if present(&spec_value) {
         if !spec_value.is_object() {
             return Err(Failure::invalid(op, format!("options.spec must be an OCI runtime config object, got {}", show(&spec_value))));
         }
-        let spec = Spec::from_json(&spec_value.to_string(), &bundle).map_err(core)?;
-        let mut b = SpecBuilder::from_spec(spec);
+        o.spec = Some(Spec::from_json(&spec_value.to_string(), &bundle).map_err(core)?);
         if present(&args) {
-            b = b.args(string_array(op, "options.args", &args)?);
+            o.args = Some(string_array(op, "options.args", &args)?);
         }
-        b
     } else {
         if !present(&args) {
             return Err(Failure::invalid(op, "options.args is required (the command and its arguments, e.g. ['sh', '-c', 'echo hi'])"));
@@ -202,52 +203,39 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
         if args.is_empty() || args[0].is_empty() {
             return Err(Failure::invalid(op, "options.args must not be empty (the command to run)"));
         }
-        SpecBuilder::new(args).bundle(&bundle)
-    };
-
+        o.args = Some(args);
+    }
     match get("rootfs")? {
-        Value::Null if from_spec => {}
-        Value::Null => b = b.default_root(&root).map_err(core)?,
-        v => {
-            let dir = string(op, "rootfs", &v)?;
-            let abs = std::path::absolute(Path::new(&dir)).map_err(|e| Failure::os(op, &e))?;
-            b = b.rootfs(abs).readonly_root(false);
-        }
+        Value::Null => {}
+        v => o.rootfs = Some(PathBuf::from(string(op, "rootfs", &v)?)),
     }
     match get("hostname")? {
-        Value::Null if from_spec => {}
-        Value::Null => b = b.hostname(id.clone()),
-        v => b = b.hostname(string(op, "hostname", &v)?),
+        Value::Null => {}
+        v => o.hostname = Some(string(op, "hostname", &v)?),
     }
-    for (k, v) in parse_env(op, &get("env")?)? {
-        b = b.env(&k, &v);
-    }
+    o.env = parse_env(op, &get("env")?)?;
     match get("cwd")? {
         Value::Null => {}
-        v => b = b.cwd(string(op, "cwd", &v)?),
+        v => o.cwd = Some(PathBuf::from(string(op, "cwd", &v)?)),
     }
     match get("user")? {
         Value::Null => {}
-        v => {
-            let (u, g) = parse_user(op, &v)?;
-            b = b.user(u, g);
-        }
+        v => o.user = Some(parse_user(op, &v)?),
     }
     match get("namespaces")? {
         Value::Null => {}
         v @ Value::Array(_) => {
             let names = string_array(op, "options.namespaces", &v)?;
-            let types = names.iter().map(|n| parse_namespace_type(n).map_err(core)).collect::<BResult<Vec<_>>>()?;
-            b = b.namespaces(&types);
+            o.namespaces = Some(names.iter().map(|n| parse_namespace_type(n).map(|t| (t, None)).map_err(core)).collect::<BResult<Vec<_>>>()?);
         }
         Value::Object(m) => {
             for (k, v) in &m {
                 let t = parse_namespace_type(k).map_err(core)?;
-                b = match v {
-                    Value::Bool(on) => b.namespace(t, *on, None),
-                    Value::String(p) => b.namespace(t, true, Some(PathBuf::from(p))),
+                o.namespace_changes.push(match v {
+                    Value::Bool(on) => (t, *on, None),
+                    Value::String(p) => (t, true, Some(PathBuf::from(p))),
                     o => return Err(Failure::invalid(op, format!("options.namespaces.{k} must be true, false or a path to join, got {}", show(o)))),
-                };
+                });
             }
         }
         v => {
@@ -258,40 +246,29 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
         }
     }
     let uid_map = get("uidMap")?;
+    if present(&uid_map) {
+        o.uid_map = id_maps(op, "uidMap", &uid_map)?;
+    }
     let gid_map = get("gidMap")?;
-    if present(&uid_map) || present(&gid_map) {
-        let u = if present(&uid_map) { id_maps(op, "uidMap", &uid_map)? } else { id_maps(op, "gidMap", &gid_map)? };
-        let g = if present(&gid_map) { id_maps(op, "gidMap", &gid_map)? } else { u.clone() };
-        b = b.id_maps(u, g);
+    if present(&gid_map) {
+        o.gid_map = id_maps(op, "gidMap", &gid_map)?;
     }
     match get("mounts")? {
         Value::Null => {}
-        v => {
-            for m in mounts(op, &v)? {
-                b = b.mount(m);
-            }
-        }
+        v => o.mounts = mounts(op, &v)?,
     }
     match get("network")? {
         Value::Null => {}
-        Value::String(s) if s == "none" => b = b.namespace(LinuxNamespaceType::Network, true, None),
-        Value::String(s) if s == "host" => b = b.namespace(LinuxNamespaceType::Network, false, None),
-        Value::String(s) if s.starts_with('/') => b = b.namespace(LinuxNamespaceType::Network, true, Some(PathBuf::from(s))),
+        Value::String(s) => o.network = Some(Network::parse(Naming::Camel, &s).map_err(core)?),
         v => return Err(Failure::invalid(op, format!("options.network must be 'none', 'host' or a network namespace path, got {}", show(&v)))),
     }
-    b = b.limits(&parse_limits(op, get)?);
+    o.limits = parse_limits(op, get)?;
     let stdio_value = get("stdio")?;
     let tty = parse_tty(op, &get("tty")?, &get("ttySize")?, &stdio_value)?;
-    if let Some(size) = tty {
-        b = b.terminal(true, size);
-    }
+    o.terminal = tty;
     let stdio = parse_stdio(op, &stdio_value)?;
-
-    if !from_spec {
-        // Docker's capability set, no_new_privileges and its default seccomp profile.
-        b = b.docker_defaults();
-    }
-    Ok(Parsed { id, root, spec: b.build(), stdio, tty: tty.is_some() })
+    let spec = o.to_spec(&id, &root).map_err(core)?;
+    Ok(Parsed { id, root, spec, stdio, tty: tty.is_some() })
 }
 
 /// `env`: an object {KEY: 'value'} or an array of 'KEY=VALUE' (Null: none).
@@ -380,24 +357,20 @@ pub fn parse_limits(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<L
         Value::Null => {}
         v => l.memory_swap = Some(size(op, "memorySwap", &v, true)?),
     }
-    if let (Some(m), Some(s)) = (l.memory, l.memory_swap) {
-        if m > 0 && s > 0 && s < m {
-            return Err(Failure::invalid(op, format!("options.memorySwap ({s}) is memory plus swap: it must not be below options.memory ({m})")));
-        }
-    }
     match get("cpus")? {
         Value::Null => {}
         v => match v.as_f64() {
-            Some(c) if c.is_finite() && c > 0.0 && c < 1e6 => l.cpus = Some(c),
-            _ => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {}", show(&v)))),
+            Some(c) => l.cpus = Some(c),
+            None => return Err(Failure::invalid(op, format!("options.cpus must be a positive number of CPUs (0.5 = half a CPU), got {}", show(&v)))),
         },
     }
     match get("pids")? {
         Value::Null => {}
         v => match v.as_i64() {
-            Some(p) if p > 0 || p == -1 => l.pids = Some(p),
-            _ => return Err(Failure::invalid(op, format!("options.pids must be a positive integer or -1 (unlimited), got {}", show(&v)))),
+            Some(p) => l.pids = Some(p),
+            None => return Err(Failure::invalid(op, format!("options.pids must be a positive integer or -1 (unlimited), got {}", show(&v)))),
         },
     }
+    validate_limits(Naming::Camel, &l).map_err(|e| Failure::core(op, &e))?;
     Ok(l)
 }

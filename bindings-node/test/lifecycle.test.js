@@ -139,7 +139,7 @@ test('run and Container.create with a whole OCI spec object (relative root path,
       linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }] },
     }
     // args given to run() replace the spec's
-    await assert.rejects(run([], { capture: true, root, spec, bundle }), { code: 'EINVAL', message: /process\.args/ })
+    await assert.rejects(run([], { capture: true, root, spec, bundle }), { code: 'EINVAL', message: /args = \[\]: must not be empty/ })
     const r = await run(['echo', 'replaced'], { capture: true, root, spec, bundle })
     assert.equal(r.stdout, 'replaced\n', r.stderr)
 

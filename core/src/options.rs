@@ -172,6 +172,33 @@ pub fn limit_text(naming: Naming, option: &str, text: &str) -> Result<i64> {
     limit_bytes(naming, option, n).map_err(|_| naming.invalid(option, text, "must be a positive size such as \"32M\", a number of bytes, or -1 (no limit)"))
 }
 
+/// The limits' values, for a new container or a live change: memory and memory+swap positive
+/// or -1 (no limit), swap not below memory, cpus a positive number, pids positive or -1.
+pub fn validate_limits(n: Naming, l: &Limits) -> Result<()> {
+    if let Some(m) = l.memory {
+        limit_bytes(n, "memory", m)?;
+    }
+    if let Some(s) = l.memory_swap {
+        limit_bytes(n, "memory_swap", s)?;
+    }
+    if let (Some(m), Some(s)) = (l.memory, l.memory_swap) {
+        if m > 0 && s > 0 && s < m {
+            return Err(n.invalid("memory_swap", s, format!("is memory plus swap: it must not be below {} ({m})", n.name("memory"))));
+        }
+    }
+    if let Some(c) = l.cpus {
+        if !(c.is_finite() && c > 0.0 && c < 1e6) {
+            return Err(n.invalid("cpus", c, "must be a positive number of CPUs (0.5 = half a CPU)"));
+        }
+    }
+    if let Some(p) = l.pids {
+        if !(p > 0 || p == -1) {
+            return Err(n.invalid("pids", p, "must be a positive number of processes or -1 (no limit)"));
+        }
+    }
+    Ok(())
+}
+
 impl Options {
     /// Options for `args` with every default.
     pub fn new(args: impl IntoIterator<Item = impl Into<String>>) -> Options {
@@ -186,28 +213,7 @@ impl Options {
                 return Err(n.invalid("env", format!("{k:?}"), "variable names must be non-empty and contain no '='"));
             }
         }
-        let l = &self.limits;
-        if let Some(m) = l.memory {
-            limit_bytes(n, "memory", m)?;
-        }
-        if let Some(s) = l.memory_swap {
-            limit_bytes(n, "memory_swap", s)?;
-        }
-        if let (Some(m), Some(s)) = (l.memory, l.memory_swap) {
-            if m > 0 && s > 0 && s < m {
-                return Err(n.invalid("memory_swap", s, format!("is memory plus swap: it must not be below {} ({m})", n.name("memory"))));
-            }
-        }
-        if let Some(c) = l.cpus {
-            if !(c.is_finite() && c > 0.0 && c < 1e6) {
-                return Err(n.invalid("cpus", c, "must be a positive number of CPUs (0.5 = half a CPU)"));
-            }
-        }
-        if let Some(p) = l.pids {
-            if !(p > 0 || p == -1) {
-                return Err(n.invalid("pids", p, "must be a positive number of processes or -1 (no limit)"));
-            }
-        }
+        validate_limits(n, &self.limits)?;
         if let Some(args) = &self.args {
             if !args.first().is_some_and(|a| !a.is_empty()) {
                 return Err(n.invalid("args", format!("{args:?}"), "must not be empty (the command to run)"));
