@@ -17,9 +17,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-use rcontainer_core::oci_spec::runtime::LinuxNamespaceType;
+use rcontainer_core::options::{Naming, Network, Options};
 use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, Limits};
-use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExecCommand, ExecOptions, ExitStatus, Process, Spec, SpecBuilder, Stdio};
+use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExecCommand, ExecOptions, ExitStatus, Process, Spec, Stdio};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -101,6 +101,7 @@ struct Config {
     mounts: Vec<MountArg>,
     network: String,
     memory: Option<SizeArg>,
+    memory_swap: Option<SizeArg>,
     cpus: Option<f64>,
     pids: Option<i64>,
     spec: Option<String>,
@@ -149,107 +150,59 @@ fn live_limits(memory: Option<&SizeArg>, memory_swap: Option<&SizeArg>, cpus: Op
     Ok(l)
 }
 
+/// The keyword arguments as core's Options (rcontainer_core::options: what each option means,
+/// its values' rules and the defaults, shared with the command and the Node package), then the
+/// spec. Only Python's shapes are read here.
 fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
     let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
-    let mut b = match &c.spec {
-        Some(text) => {
-            let spec = Spec::from_json(text, ".")?;
-            let mut b = SpecBuilder::from_spec(spec);
-            if let Some(args) = &c.args {
-                b = b.args(args.iter().cloned());
-            }
-            b
-        }
-        None => SpecBuilder::new(c.args.clone().unwrap_or_default()),
-    };
-    let spec_has_root = c.spec.is_some() && b.clone().build().config().root().is_some();
-    b = match &c.rootfs {
-        Some(dir) => {
-            let abs = std::path::absolute(dir).map_err(|e| invalid("rootfs", dir.display().to_string(), &e.to_string()))?;
-            b.rootfs(abs).readonly_root(false)
-        }
-        None if spec_has_root => b,
-        None => {
-            // The embedded default root replaces the mount list: keep a given spec's own mounts after it.
-            let own = if c.spec.is_some() { b.clone().build().config().mounts().clone().unwrap_or_default() } else { Vec::new() };
-            let mut b = b.default_root(&c.root)?;
-            for m in own {
-                b = b.mount(m);
-            }
-            b
-        }
-    };
+    let naming = Naming::Snake;
+    let mut o = Options { naming, args: c.args.clone(), ..Options::default() };
+    if let Some(text) = &c.spec {
+        o.spec = Some(Spec::from_json(text, ".")?);
+    } else if o.args.is_none() {
+        o.args = Some(Vec::new()); // refused by validate(), naming args
+    }
+    o.rootfs = c.rootfs.clone();
+    o.hostname = c.hostname.clone();
+    o.env = c.env.clone();
+    o.cwd = c.cwd.clone();
+    o.user = c.user;
     if let Some(list) = &c.namespaces {
-        b = b.namespaces(&[]);
-        for (name, path) in list {
-            b = b.namespace(parse_namespace_type(name)?, true, path.clone());
-        }
+        o.namespaces =
+            Some(list.iter().map(|(name, path)| parse_namespace_type(name).map(|t| (t, path.clone()))).collect::<rcontainer_core::Result<Vec<_>>>()?);
     }
-    let has_ns = |b: &SpecBuilder, t: LinuxNamespaceType| b.clone().build().has_namespace(t);
-    match c.network.as_str() {
-        "none" => {
-            if !has_ns(&b, LinuxNamespaceType::Network) {
-                b = b.namespace(LinuxNamespaceType::Network, true, None);
-            }
-        }
-        "host" => b = b.namespace(LinuxNamespaceType::Network, false, None),
-        other => return Err(invalid("network", format!("{other:?}"), "expected \"none\" (a private network namespace with only lo) or \"host\"")),
-    }
-    match &c.hostname {
-        Some(h) => b = b.hostname(h.clone()),
-        // As `rcontainer run`: the hostname is the container id (when there is a uts namespace).
-        None if c.spec.is_none() => {
-            let name = if has_ns(&b, LinuxNamespaceType::Uts) { c.id.clone() } else { String::new() };
-            b = b.hostname(name);
-        }
-        None => {}
-    }
-    for (k, v) in &c.env {
-        if k.is_empty() || k.contains('=') {
-            return Err(invalid("env", format!("{k:?}"), "variable names must be non-empty and contain no '='"));
-        }
-        b = b.env(k, v);
-    }
-    if let Some(cwd) = &c.cwd {
-        b = b.cwd(cwd.clone());
-    }
-    if let Some((uid, gid)) = c.user {
-        b = b.user(uid, gid);
-    }
-    if !c.uid_map.is_empty() || !c.gid_map.is_empty() {
-        let uid_maps = c.uid_map.iter().map(|m| parse_id_map("uid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
-        let gid_src = if c.gid_map.is_empty() { &c.uid_map } else { &c.gid_map };
-        let gid_maps = gid_src.iter().map(|m| parse_id_map("gid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
-        b = b.id_maps(uid_maps, gid_maps);
-    }
+    o.uid_map = c.uid_map.iter().map(|m| parse_id_map("uid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
+    o.gid_map = c.gid_map.iter().map(|m| parse_id_map("gid_map", m)).collect::<rcontainer_core::Result<Vec<_>>>()?;
     for (i, m) in c.mounts.iter().enumerate() {
-        b = match m {
-            MountArg::Bind(src, dst, ro) => b.bind(src.clone(), dst.clone(), *ro),
+        o.mounts.push(match m {
+            MountArg::Bind(src, dst, ro) => {
+                let mut options = vec!["rbind".to_string()];
+                if *ro {
+                    options.push("ro".into());
+                }
+                let mut mnt = rcontainer_core::oci_spec::runtime::Mount::default();
+                mnt.set_destination(dst.clone());
+                mnt.set_typ(Some("bind".into()));
+                mnt.set_source(Some(src.clone()));
+                mnt.set_options(Some(options));
+                mnt
+            }
             MountArg::Oci(json) => {
                 let v: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&format!("mounts[{i}]"), json.clone(), &e.to_string()))?;
-                b.mount_json(&format!("mounts[{i}]"), &v)?
+                rcontainer_core::spec::mount_from_json(&format!("mounts[{i}]"), &v)?
             }
-        };
+        });
     }
-    let memory = size_arg("memory", c.memory.as_ref(), false)?;
-    if c.cpus.is_some_and(|n| !n.is_finite() || n <= 0.0) {
-        return Err(invalid("cpus", format!("{:?}", c.cpus.unwrap_or_default()), "must be a positive number of CPUs, e.g. 0.5"));
-    }
-    if let Some(n) = c.pids.filter(|n| *n <= 0) {
-        return Err(invalid("pids", n.to_string(), "must be a positive number of processes"));
-    }
-    let limits = Limits { memory, cpus: c.cpus, pids: c.pids, ..Default::default() };
-    if limits != Limits::default() {
-        b = b.limits(&limits);
-    }
-    if let Some(size) = c.tty {
-        b = b.terminal(true, size);
-    }
-    if c.spec.is_none() {
-        // Docker's security defaults, as `rcontainer run`: capabilities, no_new_privs, seccomp.
-        b = b.docker_defaults();
-    }
-    Ok(b.build())
+    o.network = Some(Network::parse(naming, &c.network)?);
+    o.limits = Limits {
+        memory: size_arg("memory", c.memory.as_ref(), true)?,
+        memory_swap: size_arg("memory_swap", c.memory_swap.as_ref(), true)?,
+        cpus: c.cpus,
+        pids: c.pids,
+        ..Default::default()
+    };
+    o.terminal = c.tty;
+    o.to_spec(&c.id, &c.root)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,7 +574,7 @@ impl Drop for NativeProcess {
 
 /// Creates a container (see `rcontainer.Container.create`); the GIL is released while it is set up.
 #[pyfunction]
-#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None))]
+#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None, memory_swap=None))]
 #[allow(clippy::too_many_arguments)]
 fn create(
     py: Python<'_>,
@@ -647,6 +600,7 @@ fn create(
     spec: Option<String>,
     tty: bool,
     tty_size: Option<(i64, i64)>,
+    memory_swap: Option<SizeArg>,
 ) -> PyResult<NativeContainer> {
     let root = root.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
     if !root.is_absolute() {
@@ -654,7 +608,8 @@ fn create(
     }
     let size = self::tty_size(py, "tty_size", tty_size)?;
     let tty = tty.then_some(size);
-    let config = Config { id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, spec, tty };
+    let config =
+        Config { id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, memory_swap, cpus, pids, spec, tty };
     let opts = CreateOptions { root: config.root.clone(), stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
     let c = py.detach(|| build_spec(&config).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
     Ok(NativeContainer { id: c.id().to_string(), pid: c.pid(), inner: Mutex::new(c), owner_pid: std::process::id() })

@@ -172,7 +172,9 @@ def test_bad_limit_values(kw, field, kwargs):
     ("memory", {"memory": "-5M"}),
     ("memory", {"memory": "0"}),
     ("cpus", {"cpus": -1}),
-    ("pids", {"pids": -1}),
+    ("pids", {"pids": 0}),  # -1 is no limit, as for the command and Node (core's one rule)
+    ("pids", {"pids": -2}),
+    ("memory_swap", {"memory_swap": "0"}),
 ])
 def test_bad_create_limits(kw, field, kwargs):
     with pytest.raises(ValueError) as e:
@@ -187,3 +189,19 @@ def test_limit_argument_types(kw):
             c.limit(pids="many")  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             c.limit(memory=1.5)  # type: ignore[arg-type]
+
+
+def test_create_takes_the_same_limits_as_the_command_and_node(kw):
+    # One definition of the options (core's): memory_swap exists here too, -1 means no limit,
+    # and the same bad values are refused, naming the option as Python spells it.
+    r = rcontainer.run(["cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"],
+                       memory="32M", memory_swap="64M", pids=-1, capture_output=True, text=True,
+                       namespaces=["pid", "mount", "ipc", "uts", "network"], **kw)
+    if r.returncode != 0 and "memsw" in r.stderr:
+        pytest.skip("no swap accounting on this kernel (memory.memsw.*)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(64 << 20), "max"]
+    with pytest.raises(rcontainer.ConfigError, match=r"memory_swap = 16777216: is memory plus swap: it must not be below memory"):
+        rcontainer.run(["true"], memory="32M", memory_swap="16M", **kw)
+    with pytest.raises(rcontainer.ConfigError, match=r"pids = 0"):
+        rcontainer.run(["true"], pids=0, **kw)

@@ -528,6 +528,7 @@ class Container(_Waitable):
         mounts: Optional[Iterable[Any]] = None,
         network: str = "none",
         memory: Union[int, str, None] = None,
+        memory_swap: Union[int, str, None] = None,
         cpus: Optional[float] = None,
         pids: Optional[int] = None,
         stdin: Any = None,
@@ -552,8 +553,11 @@ class Container(_Waitable):
         - ``mounts``: bind mounts as (source, destination[, readonly]) or "SRC:DST[:ro]", or dicts
           {"destination", "source", "type", "options", "readonly"}: "type" defaults to a bind mount
           of the host path "source"; any other key is a ConfigError naming it.
-        - ``network``: "none" (a private network namespace with only lo) or "host".
-        - ``memory`` (bytes or "32M"), ``cpus`` (e.g. 0.5), ``pids``: cgroup limits.
+        - ``network``: "none" (a private network namespace with only lo), "host", or the path
+          of a network namespace to join.
+        - ``memory`` and ``memory_swap`` (memory plus swap, as Docker's --memory-swap; bytes,
+          "32M", or -1 for no limit), ``cpus`` (e.g. 0.5), ``pids`` (-1: no limit): cgroup limits,
+          with the same rules as the command's flags and the Node package.
         - ``stdin``/``stdout``/``stderr``: None (inherit), PIPE, DEVNULL, STDOUT (stderr only),
           a file descriptor or a file object, as with subprocess.
         - ``spec``: a whole OCI runtime config (dict or JSON text) for everything else; the other
@@ -580,7 +584,7 @@ class Container(_Waitable):
                 cid, _path(root), _args(args), _path(rootfs), hostname, _env(env), _path(cwd), _user(user),
                 _namespaces(namespaces), _id_maps(uid_map), _id_maps(gid_map), _mounts(mounts), network,
                 memory, None if cpus is None else float(cpus), None if pids is None else int(pids),
-                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size,
+                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size, memory_swap=memory_swap,
             )
         except BaseException:
             stdio.close_all()

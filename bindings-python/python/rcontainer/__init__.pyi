@@ -131,6 +131,7 @@ class Container:
         mounts: Optional[Iterable[_Mount]] = None,
         network: str = "none",
         memory: Union[int, str, None] = None,
+        memory_swap: Union[int, str, None] = None,
         cpus: Optional[float] = None,
         pids: Optional[int] = None,
         stdin: _Stdio = None,

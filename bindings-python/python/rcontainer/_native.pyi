@@ -79,4 +79,5 @@ def create(
     spec: Optional[str],
     tty: bool = False,
     tty_size: Optional[Tuple[int, int]] = None,
+    memory_swap: Union[int, str, None] = None,
 ) -> NativeContainer: ...
