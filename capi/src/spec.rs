@@ -573,6 +573,8 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
     unsafe {
         with_spec(F, spec, |s| {
             let l = crate::container::to_limits(F, limits)?;
+            // The values' rules of every front end (core's options): e.g. swap not below memory.
+            rcontainer_core::options::validate_limits(rcontainer_core::options::Naming::Snake, &l)?;
             s.update(|b| Ok(b.limits(&l)))
         })
     }

@@ -138,6 +138,11 @@ static void without_containers(void) {
     bad.pids = -2;
     EXPECT_ERR(rcontainer_spec_set_limits(spec, &bad), RCONTAINER_ERROR_INVALID_ARGUMENT, "limits.pids");
     bad.pids = 0;
+    /* The rules every front end shares (core's options): memory plus swap not below memory. */
+    bad.memory = 64 << 20;
+    bad.memory_swap = 32 << 20;
+    EXPECT_ERR(rcontainer_spec_set_limits(spec, &bad), RCONTAINER_ERROR_INVALID_CONFIG, "memory_swap = 33554432: is memory plus swap");
+    bad.memory = bad.memory_swap = 0;
     bad.cpuset_cpus = "\xff";
     EXPECT_ERR(rcontainer_spec_set_limits(spec, &bad), RCONTAINER_ERROR_INVALID_ARGUMENT, "cpuset_cpus");
     EXPECT_ERR(rcontainer_spec_set_docker_defaults(NULL), RCONTAINER_ERROR_INVALID_ARGUMENT, "spec is NULL");
