@@ -192,6 +192,12 @@ export interface CreateOptions {
   tty?: boolean
   /** The terminal's initial size (with `tty`). */
   ttySize?: TtySize
+  /**
+   * The preset for code you do not trust: uid/gid 65534, no capabilities, a read-only root
+   * with a 64 MiB /tmp, only lo, 256M of memory (no swap), 1 CPU, 64 processes; the options
+   * given here still win (core's options::SANDBOX).
+   */
+  sandbox?: boolean
 }
 
 /**

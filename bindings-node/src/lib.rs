@@ -290,6 +290,10 @@ pub struct CreateOptions {
     pub tty: Option<bool>,
     /// The terminal's initial size (with `tty`).
     pub tty_size: Option<TtySize>,
+    /// The preset for code you do not trust: uid/gid 65534, no capabilities, a read-only root
+    /// with a 64 MiB /tmp, only lo, 256M of memory (no swap), 1 CPU, 64 processes; the options
+    /// given here still win (core's options::SANDBOX).
+    pub sandbox: Option<bool>,
 }
 
 /// A terminal's size.

@@ -55,6 +55,7 @@ pub const CREATE_KEYS: &[&str] = &[
     "bundle",
     "tty",
     "ttySize",
+    "sandbox",
 ];
 /// The keys of `container.exec(args, options)` (besides RUN_KEYS: capture, timeout, input, encoding, maxBuffer).
 pub const EXEC_KEYS: &[&str] = &["env", "cwd", "user", "tty", "ttySize", "stdio"];
@@ -267,6 +268,11 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
     let tty = parse_tty(op, &get("tty")?, &get("ttySize")?, &stdio_value)?;
     o.terminal = tty;
     let stdio = parse_stdio(op, &stdio_value)?;
+    o.sandbox = match get("sandbox")? {
+        Value::Null => false,
+        Value::Bool(on) => on,
+        v => return Err(Failure::invalid(op, format!("options.sandbox must be true or false, got {}", show(&v)))),
+    };
     let spec = o.to_spec(&id, &root).map_err(core)?;
     Ok(Parsed { id, root, spec, stdio, tty: tty.is_some() })
 }

@@ -216,3 +216,13 @@ test('bad limit() values are EINVAL naming the field', async () => {
     c.delete({ force: true })
   }
 })
+
+test('the sandbox preset: nobody, no capabilities, a read-only root, only lo, 64 processes; options given win', async () => {
+  const script = 'id -u; grep CapEff /proc/self/status; touch /etc/x 2>/dev/null || echo ro; echo w > /tmp/w && echo tmp-ok; ls /sys/class/net; cat /sys/fs/cgroup/pids/pids.max'
+  const r = await run(['sh', '-c', script], { root, capture: true, sandbox: true })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(r.stdout.split('\n').slice(0, 6), ['65534', 'CapEff:\t0000000000000000', 'ro', 'tmp-ok', 'lo', '64'])
+  const mine = await run(['sh', '-c', 'id -u; cat /sys/fs/cgroup/pids/pids.max'], { root, capture: true, sandbox: true, user: 1000, pids: 10 })
+  assert.deepEqual(mine.stdout.split(/\s+/).filter(Boolean), ['1000', '10'])
+  await assert.rejects(run(['true'], { root, sandbox: 'yes' }), { code: 'EINVAL', message: /options\.sandbox/ })
+})

@@ -107,6 +107,8 @@ struct Config {
     spec: Option<String>,
     /// A terminal of its own (process.terminal), of this size (rows, columns) when given.
     tty: Option<Option<(u16, u16)>>,
+    /// The sandbox preset (core's options::SANDBOX).
+    sandbox: bool,
 }
 
 /// A size argument in bytes: a positive int or a string such as "32M"; with `unlimited_ok`, -1
@@ -202,6 +204,7 @@ fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
         ..Default::default()
     };
     o.terminal = c.tty;
+    o.sandbox = c.sandbox;
     o.to_spec(&c.id, &c.root)
 }
 
@@ -574,7 +577,7 @@ impl Drop for NativeProcess {
 
 /// Creates a container (see `rcontainer.Container.create`); the GIL is released while it is set up.
 #[pyfunction]
-#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None, memory_swap=None))]
+#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None, memory_swap=None, sandbox=false))]
 #[allow(clippy::too_many_arguments)]
 fn create(
     py: Python<'_>,
@@ -601,6 +604,7 @@ fn create(
     tty: bool,
     tty_size: Option<(i64, i64)>,
     memory_swap: Option<SizeArg>,
+    sandbox: bool,
 ) -> PyResult<NativeContainer> {
     let root = root.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
     if !root.is_absolute() {
@@ -608,8 +612,28 @@ fn create(
     }
     let size = self::tty_size(py, "tty_size", tty_size)?;
     let tty = tty.then_some(size);
-    let config =
-        Config { id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, memory_swap, cpus, pids, spec, tty };
+    let config = Config {
+        id,
+        root,
+        args,
+        rootfs,
+        hostname,
+        env,
+        cwd,
+        user,
+        namespaces,
+        uid_map,
+        gid_map,
+        mounts,
+        network,
+        memory,
+        memory_swap,
+        cpus,
+        pids,
+        spec,
+        tty,
+        sandbox,
+    };
     let opts = CreateOptions { root: config.root.clone(), stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
     let c = py.detach(|| build_spec(&config).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
     Ok(NativeContainer { id: c.id().to_string(), pid: c.pid(), inner: Mutex::new(c), owner_pid: std::process::id() })

@@ -233,3 +233,14 @@ def test_a_mount_dict_is_a_bind_mount_by_default_and_unknown_keys_are_refused(kw
     ):
         with pytest.raises(rcontainer.ConfigError, match=re.escape(named)):
             rcontainer.run(["true"], mounts=[bad], **kw)
+
+
+def test_the_sandbox_preset(kw):
+    # Core's preset, as the command's --sandbox: nobody, no capabilities, a read-only root with a
+    # 64 MiB /tmp, only lo, 64 processes; an argument given with it wins.
+    script = "id -u; grep CapEff /proc/self/status; touch /etc/x 2>/dev/null || echo ro; echo w > /tmp/w && echo tmp-ok; ls /sys/class/net; cat /sys/fs/cgroup/pids/pids.max"
+    r = rcontainer.run(["sh", "-c", script], sandbox=True, capture_output=True, text=True, **kw)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:6] == ["65534", "CapEff:\t0000000000000000", "ro", "tmp-ok", "lo", "64"], r.stdout
+    r = rcontainer.run(["sh", "-c", "id -u; cat /sys/fs/cgroup/pids/pids.max"], sandbox=True, user=(1000, 1000), pids=10, capture_output=True, text=True, **kw)
+    assert r.stdout.split() == ["1000", "10"], r.stderr

@@ -69,6 +69,10 @@ pub struct AdhocArgs {
     /// seccomp=unconfined, seccomp=FILE (an OCI linux.seccomp JSON profile) or no-new-privileges=false
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// For code you do not trust: uid/gid 65534, no capabilities, a read-only root with a 64 MiB
+    /// /tmp, only lo, 256M memory (no swap), 1 CPU, 64 processes (flags given here still win)
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 impl AdhocArgs {
@@ -93,6 +97,7 @@ impl AdhocArgs {
             || !self.cap_add.is_empty()
             || !self.cap_drop.is_empty()
             || !self.security_opt.is_empty()
+            || self.sandbox
     }
 }
 
@@ -148,6 +153,7 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
     };
     o.cgroups_path = a.cgroup.clone();
     o.network = Some(Network::parse(naming, &a.net).map_err(invalid)?);
+    o.sandbox = a.sandbox;
     o.cap_drop = a.cap_drop.clone();
     o.cap_add = a.cap_add.clone();
     for opt in &a.security_opt {

@@ -133,9 +133,27 @@ pub struct Options {
     pub cap_add: Vec<String>,
     pub seccomp: Seccomp,
     pub no_new_privileges: Option<bool>,
+    /// The sandbox preset for code you do not trust ([`SANDBOX`]): the options above that are
+    /// given still win.
+    pub sandbox: bool,
     /// How errors name the options.
     pub naming: Naming,
 }
+
+/// What [`Options::sandbox`] sets where the options do not say otherwise: nobody's uid and gid
+/// (65534), no capabilities at all, no_new_privileges, Docker's seccomp profile, a read-only
+/// root with a fresh 64 MiB tmpfs on /tmp, a network namespace with only `lo`, and limits of
+/// 256 MiB of memory (no swap), one CPU and 64 processes.
+pub struct SandboxPreset {
+    pub user: (u32, u32),
+    pub memory: i64,
+    pub cpus: f64,
+    pub pids: i64,
+    pub tmp_size: &'static str,
+}
+
+/// The sandbox preset's values.
+pub const SANDBOX: SandboxPreset = SandboxPreset { user: (65534, 65534), memory: 256 << 20, cpus: 1.0, pids: 64, tmp_size: "64m" };
 
 /// `UID` or `UID:GID` (numbers; GID defaults to UID), as `--user` and the bindings' string form.
 pub fn parse_user(naming: Naming, text: &str) -> Result<(u32, u32)> {
@@ -227,6 +245,31 @@ impl Options {
     /// The spec of the container `id` (state root `state_root`, where the default root's
     /// skeleton is cached).
     pub fn to_spec(&self, id: &str, state_root: &Path) -> Result<Spec> {
+        if self.sandbox {
+            return self.with_sandbox_defaults().to_spec_inner(id, state_root, true);
+        }
+        self.to_spec_inner(id, state_root, false)
+    }
+
+    /// These options with the sandbox preset filled in where they say nothing.
+    fn with_sandbox_defaults(&self) -> Options {
+        let mut o = self.clone();
+        o.sandbox = false;
+        o.user.get_or_insert(SANDBOX.user);
+        o.network.get_or_insert(Network::Private);
+        let l = &mut o.limits;
+        l.memory.get_or_insert(SANDBOX.memory);
+        if l.memory_swap.is_none() && l.memory.is_some_and(|m| m > 0) {
+            l.memory_swap = l.memory; // no swap: memory plus swap = memory
+        }
+        l.cpus.get_or_insert(SANDBOX.cpus);
+        l.pids.get_or_insert(SANDBOX.pids);
+        o.cap_drop.insert(0, "ALL".into());
+        o.no_new_privileges.get_or_insert(true);
+        o
+    }
+
+    fn to_spec_inner(&self, id: &str, state_root: &Path, sandbox: bool) -> Result<Spec> {
         self.validate()?;
         let n = self.naming;
         let from_spec = self.spec.is_some();
@@ -337,6 +380,32 @@ impl Options {
         }
         if let Some(on) = self.no_new_privileges {
             b = b.no_new_privileges(on);
+        }
+        if sandbox {
+            // A read-only root; the only writable place is a fresh, bounded /tmp.
+            let mut spec = b.readonly_root(true).build();
+            let size = format!("size={}", SANDBOX.tmp_size);
+            let mounts = spec.config_mut().mounts_mut().get_or_insert_with(Vec::new);
+            let tmp_at = mounts.iter().position(|m| m.destination() == Path::new("/tmp"));
+            match tmp_at.map(|i| &mut mounts[i]) {
+                // The default root's own /tmp: bounded.
+                Some(tmp) if tmp.typ().as_deref() == Some("tmpfs") => {
+                    let mut options: Vec<String> = tmp.options().clone().unwrap_or_default().into_iter().filter(|o| !o.starts_with("size=")).collect();
+                    options.push(size);
+                    tmp.set_options(Some(options));
+                }
+                None => {
+                    let mut tmp = Mount::default();
+                    tmp.set_destination(PathBuf::from("/tmp"));
+                    tmp.set_typ(Some("tmpfs".into()));
+                    tmp.set_source(Some(PathBuf::from("tmpfs")));
+                    tmp.set_options(Some(vec!["nosuid".into(), "nodev".into(), "mode=1777".into(), size]));
+                    mounts.push(tmp);
+                }
+                // A /tmp the caller mounted stays theirs.
+                Some(_) => {}
+            }
+            return Ok(spec);
         }
         Ok(b.build())
     }

@@ -393,3 +393,42 @@ fn a_config_without_device_rules_gets_no_host_device() {
     }
     assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
 }
+
+/// `--sandbox`, the preset for code nobody vouches for, seen from inside: nobody's uid, no
+/// capability in any set, no_new_privileges, seccomp, a read-only root whose only writable place
+/// is a 64 MiB /tmp, only lo, and the limits in its cgroup; a flag given next to it wins.
+#[test]
+fn the_sandbox_preset() {
+    require_root!();
+    let root = StateRoot::new();
+    let script = "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; \
+        touch /etc/x 2>/dev/null || echo root-ro; echo w > /tmp/w && echo tmp-ok; df -k /tmp | tail -1 | tr -s ' ' | cut -d' ' -f2; \
+        head -c 70000000 /dev/zero > /tmp/big 2>/dev/null || echo tmp-full; ls /sys/class/net; \
+        cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us";
+    let out = adhoc(&root, &["--sandbox"], script);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    let want = [
+        "65534",
+        "65534",
+        "CapPrm:\t0000000000000000",
+        "CapEff:\t0000000000000000",
+        "CapBnd:\t0000000000000000",
+        "CapAmb:\t0000000000000000",
+        "NoNewPrivs:\t1",
+        "Seccomp:\t2",
+        "root-ro",
+        "tmp-ok",
+        "65536",
+        "tmp-full",
+        "lo",
+        "64",
+        "268435456",
+        "268435456",
+        "100000",
+    ];
+    assert_eq!(lines, want, "{out:?}");
+    // Flags given with it win: a uid, a pids limit.
+    let out = adhoc(&root, &["--sandbox", "--user", "1000:1000", "--pids", "10"], "id -u; cat /sys/fs/cgroup/pids/pids.max");
+    assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["1000", "10"], "{out:?}");
+}

@@ -539,6 +539,7 @@ class Container(_Waitable):
         name: Optional[str] = None,
         tty: bool = False,
         tty_size: Optional[Tuple[int, int]] = None,
+        sandbox: bool = False,
     ) -> "Container":
         """Creates a container, set up up to the exec of ``args``, which start() releases.
 
@@ -555,6 +556,9 @@ class Container(_Waitable):
           of the host path "source"; any other key is a ConfigError naming it.
         - ``network``: "none" (a private network namespace with only lo), "host", or the path
           of a network namespace to join.
+        - ``sandbox=True``: the preset for code you do not trust: uid/gid 65534, no capabilities,
+          a read-only root with a 64 MiB /tmp, only lo, 256M of memory (no swap), 1 CPU, 64
+          processes; the arguments given here still win.
         - ``memory`` and ``memory_swap`` (memory plus swap, as Docker's --memory-swap; bytes,
           "32M", or -1 for no limit), ``cpus`` (e.g. 0.5), ``pids`` (-1: no limit): cgroup limits,
           with the same rules as the command's flags and the Node package.
@@ -584,7 +588,7 @@ class Container(_Waitable):
                 cid, _path(root), _args(args), _path(rootfs), hostname, _env(env), _path(cwd), _user(user),
                 _namespaces(namespaces), _id_maps(uid_map), _id_maps(gid_map), _mounts(mounts), network,
                 memory, None if cpus is None else float(cpus), None if pids is None else int(pids),
-                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size, memory_swap=memory_swap,
+                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size, memory_swap=memory_swap, sandbox=bool(sandbox),
             )
         except BaseException:
             stdio.close_all()

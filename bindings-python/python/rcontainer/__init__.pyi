@@ -142,6 +142,7 @@ class Container:
         name: Optional[str] = None,
         tty: bool = False,
         tty_size: Optional[Tuple[int, int]] = None,
+        sandbox: bool = False,
     ) -> Container: ...
     @property
     def id(self) -> str: ...

@@ -80,4 +80,5 @@ def create(
     tty: bool = False,
     tty_size: Optional[Tuple[int, int]] = None,
     memory_swap: Union[int, str, None] = None,
+    sandbox: bool = False,
 ) -> NativeContainer: ...
