@@ -37,8 +37,8 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH"  # the maturin build backend runs `maturin`
-echo "== pip install maturin pytest"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7"
+echo "== pip install maturin pytest mypy (the stubs are checked with it)"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" "mypy>=1.8"
 
 echo "== pip install ./bindings-python (release build of the native module)"
 rm -f python/rcontainer/_native*.so  # left by `maturin develop`; the wheel carries its own

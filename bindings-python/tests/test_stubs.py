@@ -137,3 +137,27 @@ def test_every_public_name_has_a_docstring():
 
 def test_package_is_typed():
     assert (PKG / "py.typed").exists()
+
+
+def test_run_options_are_typed_for_editors_and_checkers(tmp_path):
+    """run()/run_async() take Container.create()'s options as typed keywords (a TypedDict behind
+    **create_kwargs): mypy accepts a right call and names a misspelt option and a wrong type."""
+    import subprocess
+    import sys
+
+    (tmp_path / "ok.py").write_text(
+        "import rcontainer\n"
+        "r = rcontainer.run(['true'], memory='32M', sandbox=True, pids=3, capture_output=True, max_output=1024)\n"
+        "t: bool = r.stdout_truncated\n"
+        "async def f() -> None:\n    await rcontainer.run_async(['true'], memory_swap=-1, user=(1, 1))\n"
+    )
+    (tmp_path / "bad.py").write_text("import rcontainer\nrcontainer.run(['true'], memroy='32M')\nrcontainer.run(['true'], pids='many')\n")
+
+    def mypy(name):
+        return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(tmp_path / name)], capture_output=True, text=True, timeout=300)
+
+    ok = mypy("ok.py")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = mypy("bad.py")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert 'Unexpected keyword argument "memroy"' in bad.stdout and 'Argument "pids" to "run" has incompatible type "str"' in bad.stdout, bad.stdout

@@ -1,7 +1,9 @@
 # Type stubs of the rcontainer package (kept current by tests/test_stubs.py).
 import os
 import subprocess
-from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypedDict, Union
+
+from typing_extensions import Unpack
 
 from ._errors import ConfigError as ConfigError
 from ._errors import ContainerError as ContainerError
@@ -16,6 +18,31 @@ _PathLike = Union[str, os.PathLike[str]]
 _Stdio = Union[None, int, IO[Any]]
 _IdMap = Union[str, Tuple[int, int, int]]
 _Mount = Union[str, Tuple[_PathLike, _PathLike], Tuple[_PathLike, _PathLike, bool], Mapping[str, Any]]
+
+class _CreateKwargs(TypedDict, total=False):
+    """Container.create()'s keyword options, as run() and run_async() take them."""
+
+    rootfs: Optional[_PathLike]
+    hostname: Optional[str]
+    env: Union[Mapping[str, str], Iterable[str], None]
+    cwd: Optional[_PathLike]
+    user: Union[int, str, Tuple[int, int], None]
+    namespaces: Union[Iterable[str], Mapping[str, Optional[_PathLike]], None]
+    uid_map: Union[_IdMap, Iterable[_IdMap], None]
+    gid_map: Union[_IdMap, Iterable[_IdMap], None]
+    mounts: Optional[Iterable[_Mount]]
+    network: str
+    memory: Union[int, str, None]
+    memory_swap: Union[int, str, None]
+    cpus: Optional[float]
+    pids: Optional[int]
+    stdin: _Stdio
+    stdout: _Stdio
+    stderr: _Stdio
+    spec: Union[Mapping[str, Any], str, None]
+    root: Optional[_PathLike]
+    name: Optional[str]
+    sandbox: bool
 
 __version__: str
 DEFAULT_ROOT: str
@@ -222,7 +249,7 @@ def run(
     input: Union[bytes, str, None] = None,
     text: bool = False,
     max_output: Optional[int] = ...,
-    **create_kwargs: Any,
+    **create_kwargs: Unpack[_CreateKwargs],
 ) -> CompletedContainer: ...
 
 async def run_async(
@@ -234,5 +261,5 @@ async def run_async(
     input: Union[bytes, str, None] = None,
     text: bool = False,
     max_output: Optional[int] = ...,
-    **create_kwargs: Any,
+    **create_kwargs: Unpack[_CreateKwargs],
 ) -> CompletedContainer: ...
