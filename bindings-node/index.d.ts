@@ -35,9 +35,11 @@ export declare class Container {
   /**
    * Resolves with how the process ended; the pidfd is watched off the JavaScript thread.
    * A piped `stdout`/`stderr` that is being read ('data' listener, pipe()) has ended by then,
-   * as with child_process's 'close' (index.js).
+   * as with child_process's 'close' (index.js). With `timeout` (ms) or `signal` (an
+   * AbortSignal) the process is killed at that point and, once it has ended, wait() rejects:
+   * code 'ETIMEDOUT' with `err.result` (`timedOut: true`), or an AbortError ('ABORT_ERR').
    */
-  wait(): Promise<ExitStatus>
+  wait(options?: WaitOptions): Promise<ExitStatus>
   /**
    * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
    * container's first process, or with `{ all: true }` to every process of the container.
@@ -110,9 +112,10 @@ export declare class Process {
    * its stdout and stderr (else null); the pidfd is watched off the JavaScript thread. Every
    * call resolves with the same result. With `timeout`, rejects with code 'ETIMEDOUT' once it
    * was killed (`err.stdout`, `err.stderr`, `err.result`). A piped `stdout`/`stderr` that is
-   * being read ('data' listener, pipe()) has ended by then (index.js).
+   * being read ('data' listener, pipe()) has ended by then (index.js). `options.timeout` and
+   * `options.signal` work as for `container.wait()`.
    */
-  wait(): Promise<RunResult>
+  wait(options?: WaitOptions): Promise<RunResult>
   /**
    * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to
    * the process. Throws 'ESTATE' once it has ended and was reaped.
@@ -350,3 +353,14 @@ export interface TtySize {
 
 /** The version of rcontainer (core and bindings). */
 export declare function version(): string
+
+/** Options of `container.wait()` and `process.wait()` (handled in index.js). */
+export interface WaitOptions {
+  /**
+   * Kill the process (SIGKILL) after this many milliseconds; wait() then rejects with code
+   * 'ETIMEDOUT' and `err.result`.
+   */
+  timeout?: number
+  /** Kill the process when this signal aborts; wait() then rejects with an AbortError. */
+  signal?: AbortSignal
+}

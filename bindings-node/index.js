@@ -53,11 +53,64 @@ function drained(obj) {
   }
   return Promise.all(pending)
 }
+// wait({ timeout, signal }): at `timeout` ms, or when the AbortSignal aborts, the process is
+// killed (SIGKILL) and, once it has ended, wait() rejects: with code 'ETIMEDOUT' and
+// `err.result` (how it ended, `timedOut: true`), or with an AbortError (code 'ABORT_ERR',
+// `cause`: the signal's reason), as child_process does with its own timeout and signal.
+function checkWaitOptions(options) {
+  if (options === undefined || options === null) return {}
+  const fail = (message) => Object.assign(new TypeError(`wait: ${message}`), { code: 'EINVAL' })
+  if (typeof options !== 'object') throw fail('options must be an object { timeout?, signal? }')
+  const { timeout, signal, ...rest } = options
+  const unknown = Object.keys(rest)
+  if (unknown.length) throw fail(`unknown option "${unknown[0]}" (known: timeout, signal)`)
+  if (timeout !== undefined && timeout !== null && !(typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout))) {
+    throw fail(`options.timeout must be a positive number of milliseconds, got ${String(timeout)}`)
+  }
+  if (signal !== undefined && signal !== null && !(typeof signal === 'object' && typeof signal.aborted === 'boolean')) {
+    throw fail('options.signal must be an AbortSignal')
+  }
+  return { timeout, signal }
+}
+
 for (const cls of [binding.Container, binding.Process]) {
   const nativeWait = cls.prototype.wait
-  cls.prototype.wait = async function wait(...args) {
-    const result = await nativeWait.apply(this, args)
-    await drained(this)
+  cls.prototype.wait = async function wait(options) {
+    const { timeout, signal } = checkWaitOptions(options)
+    let why = null
+    const stop = (reason) => {
+      if (why) return
+      why = reason
+      try {
+        this.kill('SIGKILL')
+      } catch {
+        // it ended meanwhile: its status says how
+      }
+    }
+    const timer = timeout ? setTimeout(() => stop('timeout'), timeout) : null
+    const onAbort = () => stop('abort')
+    if (signal) {
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+    }
+    let result
+    try {
+      result = await nativeWait.call(this)
+      await drained(this)
+    } finally {
+      if (timer) clearTimeout(timer)
+      if (signal) signal.removeEventListener('abort', onAbort)
+    }
+    if (why === 'timeout') {
+      const err = Object.assign(new Error(`wait: timed out after ${timeout} ms (the process was killed)`), { code: 'ETIMEDOUT' })
+      err.result = { ...result, timedOut: true }
+      throw err
+    }
+    if (why === 'abort') {
+      const err = Object.assign(new Error('wait: aborted (the process was killed)', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' })
+      err.result = result
+      throw err
+    }
     return result
   }
 }
@@ -84,11 +137,20 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
  * { code, signal, oomKilled, stdout, stderr }. Every failure is a rejection.
  */
 function run(args, options) {
+  let promise
   try {
-    return binding.run(args, options)
+    promise = binding.run(args, options)
   } catch (e) {
     return Promise.reject(e)
   }
+  // A timeout is also said on the error and its partial result, as execa's timedOut.
+  return promise.catch((e) => {
+    if (e && e.code === 'ETIMEDOUT') {
+      e.timedOut = true
+      if (e.result) e.result.timedOut = true
+    }
+    throw e
+  })
 }
 
 module.exports = {

@@ -340,6 +340,17 @@ pub struct ExecOptions {
     pub max_buffer: Option<f64>,
 }
 
+/// Options of `container.wait()` and `process.wait()` (handled in index.js).
+#[napi(object)]
+pub struct WaitOptions {
+    /// Kill the process (SIGKILL) after this many milliseconds; wait() then rejects with code
+    /// 'ETIMEDOUT' and `err.result`.
+    pub timeout: Option<f64>,
+    /// Kill the process when this signal aborts; wait() then rejects with an AbortError.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<Value>,
+}
+
 /// A user namespace id mapping.
 #[napi(object)]
 pub struct IdMap {
@@ -613,8 +624,10 @@ impl Container {
 
     /// Resolves with how the process ended; the pidfd is watched off the JavaScript thread.
     /// A piped `stdout`/`stderr` that is being read ('data' listener, pipe()) has ended by then,
-    /// as with child_process's 'close' (index.js).
-    #[napi(ts_return_type = "Promise<ExitStatus>")]
+    /// as with child_process's 'close' (index.js). With `timeout` (ms) or `signal` (an
+    /// AbortSignal) the process is killed at that point and, once it has ended, wait() rejects:
+    /// code 'ETIMEDOUT' with `err.result` (`timedOut: true`), or an AbortError ('ABORT_ERR').
+    #[napi(ts_args_type = "options?: WaitOptions", ts_return_type = "Promise<ExitStatus>")]
     pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ExitStatus>> {
         let shared = self.inner.clone();
         let id = self.id.clone();
@@ -943,8 +956,9 @@ impl Process {
     /// its stdout and stderr (else null); the pidfd is watched off the JavaScript thread. Every
     /// call resolves with the same result. With `timeout`, rejects with code 'ETIMEDOUT' once it
     /// was killed (`err.stdout`, `err.stderr`, `err.result`). A piped `stdout`/`stderr` that is
-    /// being read ('data' listener, pipe()) has ended by then (index.js).
-    #[napi(ts_return_type = "Promise<RunResult>")]
+    /// being read ('data' listener, pipe()) has ended by then (index.js). `options.timeout` and
+    /// `options.signal` work as for `container.wait()`.
+    #[napi(ts_args_type = "options?: WaitOptions", ts_return_type = "Promise<RunResult>")]
     pub fn wait<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, RunResult>> {
         let cell = self.outcome.clone();
         let fut = self.outcome_future();

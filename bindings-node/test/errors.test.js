@@ -142,6 +142,8 @@ test('timeout kills the container and rejects with ETIMEDOUT and the partial out
     assert.match(e.message, /timed out after 300 ms/)
     assert.equal(e.stdout, 'started\n')
     assert.equal(e.result.signal, 'SIGKILL')
+    assert.equal(e.timedOut, true)
+    assert.equal(e.result.timedOut, true)
     return true
   })
   assert.ok(Date.now() - t0 < 5000)

@@ -261,3 +261,44 @@ test('wait() resolves once the piped output being read has ended (as child_proce
   }
   assert.equal(short, 0, `${short} of 60 waits resolved before their output had been read`)
 })
+
+test('wait({ timeout, signal }) kills the process and rejects once it has ended', async () => {
+  const c = Container.create({ args: ['sleep', '60'], root })
+  c.start()
+  const t0 = Date.now()
+  await assert.rejects(c.wait({ timeout: 200 }), (e) => {
+    assert.equal(e.code, 'ETIMEDOUT')
+    assert.deepEqual(e.result, { code: null, signal: 'SIGKILL', oomKilled: false, timedOut: true })
+    return true
+  })
+  assert.ok(Date.now() - t0 < 5000)
+  assert.equal(c.state, 'stopped')
+  c.delete()
+
+  const box = Container.create({ args: ['sleep', '60'], root })
+  box.start()
+  try {
+    const p = box.exec(['sleep', '60'])
+    const ac = new AbortController()
+    setTimeout(() => ac.abort(new Error('user left')), 100)
+    await assert.rejects(p.wait({ signal: ac.signal }), (e) => {
+      assert.equal(e.name, 'AbortError')
+      assert.equal(e.code, 'ABORT_ERR')
+      assert.equal(e.cause.message, 'user left')
+      assert.equal(e.result.signal, 'SIGKILL')
+      return true
+    })
+    // An already aborted signal kills at once; a process that ends in time resolves as usual.
+    const q = box.exec(['sleep', '60'])
+    await assert.rejects(q.wait({ signal: AbortSignal.abort() }), { name: 'AbortError' })
+    const ok = box.exec(['true'])
+    assert.equal((await ok.wait({ timeout: 10000 })).code, 0)
+    await assert.rejects(ok.wait({ timout: 5 }), { code: 'EINVAL', message: /unknown option "timout"/ })
+    await assert.rejects(ok.wait({ timeout: -1 }), { code: 'EINVAL', message: /options\.timeout/ })
+    await assert.rejects(ok.wait({ signal: 'stop' }), { code: 'EINVAL', message: /AbortSignal/ })
+  } finally {
+    box.kill('SIGKILL')
+    await box.wait()
+    box.delete()
+  }
+})
