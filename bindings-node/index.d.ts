@@ -153,6 +153,10 @@ export interface CreateOptions {
   env?: Record<string, string> | string[]
   /** Working directory inside the container. */
   cwd?: string
+  /**
+   * User to run as: a uid, 'UID:GID', { uid, gid }, or names as `docker run -u` takes them
+   * ('nobody', 'app:staff'), looked up in the container's /etc/passwd and /etc/group.
+   */
   user?: number | string | { uid: number; gid?: number }
   /**
    * A list of namespace types replaces the default set (pid, network, ipc, uts, mount, cgroup);

@@ -247,6 +247,8 @@ pub struct CreateOptions {
     pub env: Option<Value>,
     /// Working directory inside the container.
     pub cwd: Option<String>,
+    /// User to run as: a uid, 'UID:GID', { uid, gid }, or names as `docker run -u` takes them
+    /// ('nobody', 'app:staff'), looked up in the container's /etc/passwd and /etc/group.
     #[napi(ts_type = "number | string | { uid: number; gid?: number }")]
     pub user: Option<Value>,
     /// A list of namespace types replaces the default set (pid, network, ipc, uts, mount, cgroup);

@@ -221,6 +221,8 @@ pub fn parse(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<Parsed> 
     }
     match get("user")? {
         Value::Null => {}
+        // A name (docker's -u NAME[:GROUP]): from the container's /etc/passwd, by core.
+        Value::String(s) if s.split(':').any(|p| !p.trim().is_empty() && p.trim().parse::<u32>().is_err()) => o.user_name = Some(s),
         v => o.user = Some(parse_user(op, &v)?),
     }
     match get("namespaces")? {

@@ -302,3 +302,10 @@ test('wait({ timeout, signal }) kills the process and rejects once it has ended'
     box.delete()
   }
 })
+
+test('user by name, as docker run -u: from the container\'s /etc/passwd and /etc/group', async () => {
+  const r = await run(['sh', '-c', 'id -u; id -g'], { root, capture: true, user: 'nobody' })
+  assert.deepEqual(r.stdout.split(/\s+/).filter(Boolean), ['65534', '65534'], r.stderr)
+  const g = await run(['id', '-g'], { root, capture: true, user: 'nobody:daemon' })
+  assert.equal(g.stdout.trim(), '1', g.stderr)
+})

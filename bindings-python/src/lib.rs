@@ -109,6 +109,8 @@ struct Config {
     tty: Option<Option<(u16, u16)>>,
     /// The sandbox preset (core's options::SANDBOX).
     sandbox: bool,
+    /// `user` given by name: looked up in the container's /etc/passwd (core's Options::user_name).
+    user_name: Option<String>,
 }
 
 /// A size argument in bytes: a positive int or a string such as "32M"; with `unlimited_ok`, -1
@@ -205,6 +207,7 @@ fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
     };
     o.terminal = c.tty;
     o.sandbox = c.sandbox;
+    o.user_name = c.user_name.clone();
     o.to_spec(&c.id, &c.root)
 }
 
@@ -577,7 +580,7 @@ impl Drop for NativeProcess {
 
 /// Creates a container (see `rcontainer.Container.create`); the GIL is released while it is set up.
 #[pyfunction]
-#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None, memory_swap=None, sandbox=false))]
+#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None, memory_swap=None, sandbox=false, user_name=None))]
 #[allow(clippy::too_many_arguments)]
 fn create(
     py: Python<'_>,
@@ -605,6 +608,7 @@ fn create(
     tty_size: Option<(i64, i64)>,
     memory_swap: Option<SizeArg>,
     sandbox: bool,
+    user_name: Option<String>,
 ) -> PyResult<NativeContainer> {
     let root = root.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
     if !root.is_absolute() {
@@ -633,6 +637,7 @@ fn create(
         spec,
         tty,
         sandbox,
+        user_name,
     };
     let opts = CreateOptions { root: config.root.clone(), stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
     let c = py.detach(|| build_spec(&config).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;

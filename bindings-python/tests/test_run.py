@@ -244,3 +244,14 @@ def test_the_sandbox_preset(kw):
     assert r.stdout.split("\n")[:6] == ["65534", "CapEff:\t0000000000000000", "ro", "tmp-ok", "lo", "64"], r.stdout
     r = rcontainer.run(["sh", "-c", "id -u; cat /sys/fs/cgroup/pids/pids.max"], sandbox=True, user=(1000, 1000), pids=10, capture_output=True, text=True, **kw)
     assert r.stdout.split() == ["1000", "10"], r.stderr
+
+
+def test_user_by_name_from_the_containers_passwd(kw):
+    # As docker run -u: names come from the container's /etc/passwd and /etc/group (here the
+    # embedded default root's, the host's /etc read-only); an unknown name is a ConfigError.
+    r = rcontainer.run(["sh", "-c", "id -u; id -g"], user="nobody", capture_output=True, text=True, **kw)
+    assert r.stdout.split() == ["65534", "65534"], r.stderr
+    r = rcontainer.run(["id", "-g"], user="nobody:daemon", capture_output=True, text=True, **kw)
+    assert r.stdout.strip() == "1", r.stderr
+    with pytest.raises(rcontainer.ConfigError, match="no user \"no-such-user\" in the container's /etc/passwd"):
+        rcontainer.run(["true"], user="no-such-user", **kw)

@@ -30,7 +30,7 @@ pub struct AdhocArgs {
     /// With -t, pass your input to the container's terminal (docker's -i)
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// UID[:GID] to run as
+    /// USER[:GROUP] to run as: numbers, or names from the container's /etc/passwd and /etc/group
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// User namespace uid mapping CONTAINER:HOST:SIZE (repeatable)
@@ -139,7 +139,13 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
             o.env.push(("TERM".into(), std::env::var("TERM").unwrap_or_else(|_| "xterm".into())));
         }
     }
-    o.user = a.user.as_deref().map(|u| parse_user(naming, u)).transpose().map_err(invalid)?;
+    if let Some(u) = a.user.as_deref() {
+        // Numbers as they are; a name (docker's -u NAME[:GROUP]) from the container's /etc/passwd.
+        match parse_user(naming, u) {
+            Ok(ids) => o.user = Some(ids),
+            Err(_) => o.user_name = Some(u.to_string()),
+        }
+    }
     o.uid_map = a.uid_map.iter().map(|m| parse_id_map("--uid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
     o.gid_map = a.gid_map.iter().map(|m| parse_id_map("--gid-map", m)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
     let size = |flag: &str, v: &Option<String>| v.as_deref().map(|t| limit_text(naming, flag, t)).transpose().map_err(invalid);

@@ -114,6 +114,9 @@ pub struct Options {
     pub cwd: Option<PathBuf>,
     /// (uid, gid).
     pub user: Option<(u32, u32)>,
+    /// `USER[:GROUP]` with names, as `docker run -u`: looked up in the container's /etc/passwd
+    /// and /etc/group (rootfs::passwd); wins over `user`.
+    pub user_name: Option<String>,
     /// The namespaces, replacing the default set: (type, a path to join or None for a new one).
     pub namespaces: Option<Vec<(LinuxNamespaceType, Option<PathBuf>)>>,
     /// Changes to the set: (type, on, a path to join).
@@ -255,7 +258,9 @@ impl Options {
     fn with_sandbox_defaults(&self) -> Options {
         let mut o = self.clone();
         o.sandbox = false;
-        o.user.get_or_insert(SANDBOX.user);
+        if o.user_name.is_none() {
+            o.user.get_or_insert(SANDBOX.user);
+        }
         o.network.get_or_insert(Network::Private);
         let l = &mut o.limits;
         l.memory.get_or_insert(SANDBOX.memory);
@@ -352,6 +357,11 @@ impl Options {
         }
         for m in &self.mounts {
             b = b.mount(m.clone());
+        }
+        if let Some(text) = &self.user_name {
+            // Now that the root and the mounts are known: the files the container will see.
+            let (uid, gid) = crate::rootfs::passwd::lookup_user(&b.clone().build(), &n.name("user"), text)?;
+            b = b.user(uid, gid);
         }
         if self.limits != Limits::default() {
             b = b.limits(&self.limits);

@@ -432,3 +432,26 @@ fn the_sandbox_preset() {
     let out = adhoc(&root, &["--sandbox", "--user", "1000:1000", "--pids", "10"], "id -u; cat /sys/fs/cgroup/pids/pids.max");
     assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["1000", "10"], "{out:?}");
 }
+
+/// `-u NAME[:GROUP]` as docker takes it: looked up in the container's /etc/passwd and
+/// /etc/group (its image's, never the host's), and a name it lacks is refused.
+#[test]
+fn user_names_come_from_the_containers_own_passwd() {
+    require_root!();
+    let root = StateRoot::new();
+    let image = rcontainer_tests::Rootfs::busybox();
+    let rootfs = image.path();
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0::/:/bin/sh\napp:x:1234:4321::/:/bin/sh\n").expect("passwd");
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nstaff:x:50:\n").expect("group");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(rootfs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let rootfs_arg = rootfs.display().to_string();
+    let out = adhoc(&root, &["--rootfs", &rootfs_arg, "-u", "app"], "id -u; id -g");
+    assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["1234", "4321"], "{out:?}");
+    let out = adhoc(&root, &["--rootfs", &rootfs_arg, "-u", "app:staff"], "id -u; id -g");
+    assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["1234", "50"], "{out:?}");
+    // The host has a "nobody"; this image does not.
+    let out = adhoc(&root, &["--rootfs", &rootfs_arg, "-u", "nobody"], "id -u");
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.stderr.contains("no user \"nobody\" in the container's /etc/passwd"), "{}", out.stderr);
+}

@@ -201,6 +201,14 @@ def _env(env: Any) -> List[Tuple[str, str]]:
     return out
 
 
+def _user_name(user: Any) -> Optional[str]:
+    """``user`` when it names a user or group ("nobody", "app:staff"): the core looks the names up
+    in the container's /etc/passwd and /etc/group, as docker run -u does."""
+    if isinstance(user, str) and _user(user) is None:
+        return user
+    return None
+
+
 def _user(user: Any) -> Optional[Tuple[int, int]]:
     if user is None:
         return None
@@ -213,7 +221,7 @@ def _user(user: Any) -> Optional[Tuple[int, int]]:
         try:
             return (int(u), int(g or u))
         except ValueError:
-            raise ConfigError(f"invalid configuration: user = {user!r}: expected UID or UID:GID (numbers)") from None
+            return None  # a name: looked up in the container's /etc/passwd (see _user_name)
     uid, gid = user
     return (int(uid), int(gid))
 
@@ -546,7 +554,8 @@ class Container(_Waitable):
         - ``args``: the command (argv; args[0] is looked up in PATH inside the container).
         - ``rootfs``: root filesystem directory (writable); default: the embedded default root.
         - ``hostname`` (default: the container id), ``env`` (dict or "K=V" strings, added to
-          PATH and TERM), ``cwd``, ``user`` (uid, (uid, gid) or "UID:GID").
+          PATH and TERM), ``cwd``, ``user`` (uid, (uid, gid), "UID:GID", or names as docker run -u
+          takes them, "nobody" or "app:staff", looked up in the container's /etc/passwd and /etc/group).
         - ``namespaces``: the namespace types to create, replacing the default list (pid, network,
           ipc, uts, mount, cgroup); a dict {type: path} joins the namespaces at those paths.
         - ``uid_map`` / ``gid_map``: "CONTAINER:HOST:SIZE" strings or (c, h, n) tuples; adds a user
@@ -588,7 +597,7 @@ class Container(_Waitable):
                 cid, _path(root), _args(args), _path(rootfs), hostname, _env(env), _path(cwd), _user(user),
                 _namespaces(namespaces), _id_maps(uid_map), _id_maps(gid_map), _mounts(mounts), network,
                 memory, None if cpus is None else float(cpus), None if pids is None else int(pids),
-                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size, memory_swap=memory_swap, sandbox=bool(sandbox),
+                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size, memory_swap=memory_swap, sandbox=bool(sandbox), user_name=_user_name(user),
             )
         except BaseException:
             stdio.close_all()

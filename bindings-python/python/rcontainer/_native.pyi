@@ -81,4 +81,5 @@ def create(
     tty_size: Optional[Tuple[int, int]] = None,
     memory_swap: Union[int, str, None] = None,
     sandbox: bool = False,
+    user_name: Optional[str] = None,
 ) -> NativeContainer: ...

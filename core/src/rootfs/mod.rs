@@ -10,6 +10,7 @@
 pub mod default_root;
 mod devices;
 mod mounts;
+pub mod passwd;
 pub(crate) use mounts::TMPFS_DATA_MAX;
 
 /// mount_setattr(2)'s MOUNT_ATTR_* bits.
