@@ -45,7 +45,7 @@ export declare class Container {
    * container's first process, or with `{ all: true }` to every process of the container.
    * Throws 'ESTATE' once it has stopped.
    */
-  kill(signal?: string | number, options?: KillOptions): void
+  kill(signal?: 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGKILL' | 'SIGUSR1' | 'SIGSEGV' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM' | 'SIGSTKFLT' | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGXCPU' | 'SIGXFSZ' | 'SIGVTALRM' | 'SIGPROF' | 'SIGWINCH' | 'SIGIO' | 'SIGPWR' | 'SIGSYS' | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2' | 'PIPE' | 'ALRM' | 'TERM' | 'STKFLT' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU' | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'IO' | 'PWR' | 'SYS' | number, options?: KillOptions): void
   /**
    * Changes the cgroup limits of the created, running or paused container; only the keys
    * given change. Throws 'EINVAL' naming the bad option, 'ESTATE' once it stopped or was
@@ -120,7 +120,7 @@ export declare class Process {
    * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to
    * the process. Throws 'ESTATE' once it has ended and was reaped.
    */
-  kill(signal?: string | number): void
+  kill(signal?: 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGKILL' | 'SIGUSR1' | 'SIGSEGV' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM' | 'SIGSTKFLT' | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGXCPU' | 'SIGXFSZ' | 'SIGVTALRM' | 'SIGPROF' | 'SIGWINCH' | 'SIGIO' | 'SIGPWR' | 'SIGSYS' | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2' | 'PIPE' | 'ALRM' | 'TERM' | 'STKFLT' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU' | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'IO' | 'PWR' | 'SYS' | number): void
   /**
    * Sets the size of the process's terminal (exec'd with `tty`); its foreground processes get
    * SIGWINCH. Throws 'ENOTSUP' without a terminal, 'EINVAL' for a size outside 1..65535.
@@ -168,7 +168,7 @@ export interface CreateOptions {
   gidMap?: IdMap | string | Array<IdMap | string>
   mounts?: MountOptions[]
   /** 'none' (a new network namespace with only lo, the default), 'host', or a netns path. */
-  network?: string
+  network?: 'none' | 'host' | `/${string}`
   /**
    * Memory limit: bytes, or a size such as '32M' or '1G'. With it, `oomKilled` reports
    * whether the kernel's OOM killer ended a process of the container.

@@ -263,6 +263,7 @@ pub struct CreateOptions {
     #[napi(ts_type = "MountOptions[]")]
     pub mounts: Option<Value>,
     /// 'none' (a new network namespace with only lo, the default), 'host', or a netns path.
+    #[napi(ts_type = "'none' | 'host' | `/${string}`")]
     pub network: Option<String>,
     /// Memory limit: bytes, or a size such as '32M' or '1G'. With it, `oomKilled` reports
     /// whether the kernel's OOM killer ended a process of the container.
@@ -642,7 +643,9 @@ impl Container {
     /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
     /// container's first process, or with `{ all: true }` to every process of the container.
     /// Throws 'ESTATE' once it has stopped.
-    #[napi(ts_args_type = "signal?: string | number, options?: KillOptions")]
+    #[napi(
+        ts_args_type = "signal?: 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGKILL' | 'SIGUSR1' | 'SIGSEGV' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM' | 'SIGSTKFLT' | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGXCPU' | 'SIGXFSZ' | 'SIGVTALRM' | 'SIGPROF' | 'SIGWINCH' | 'SIGIO' | 'SIGPWR' | 'SIGSYS' | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2' | 'PIPE' | 'ALRM' | 'TERM' | 'STKFLT' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU' | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'IO' | 'PWR' | 'SYS' | number, options?: KillOptions"
+    )]
     pub fn kill(&self, env: Env, signal: Option<Unknown>, options: Option<Unknown>) -> Result<()> {
         let op = format!("kill container {:?}", self.id);
         let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;
@@ -972,7 +975,9 @@ impl Process {
 
     /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to
     /// the process. Throws 'ESTATE' once it has ended and was reaped.
-    #[napi(ts_args_type = "signal?: string | number")]
+    #[napi(
+        ts_args_type = "signal?: 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGKILL' | 'SIGUSR1' | 'SIGSEGV' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM' | 'SIGSTKFLT' | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGXCPU' | 'SIGXFSZ' | 'SIGVTALRM' | 'SIGPROF' | 'SIGWINCH' | 'SIGIO' | 'SIGPWR' | 'SIGSYS' | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2' | 'PIPE' | 'ALRM' | 'TERM' | 'STKFLT' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU' | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'IO' | 'PWR' | 'SYS' | number"
+    )]
     pub fn kill(&self, env: Env, signal: Option<Unknown>) -> Result<()> {
         let op = format!("kill {}", self.what());
         let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;

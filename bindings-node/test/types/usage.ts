@@ -1,0 +1,27 @@
+// Type checks of index.d.ts (test/types.test.js runs tsc on this file): right calls compile, and
+// each wrong one must be an error where it is marked with @ts-expect-error (tsc fails on a mark
+// that has no error under it).
+import { Container, run, RunResult, ExitStatus } from '../..'
+
+async function typed(): Promise<void> {
+  const c = Container.create({ args: ['true'], network: 'none', sandbox: true, user: 'nobody' })
+  c.kill('SIGKILL')
+  c.kill('TERM')
+  c.kill(9)
+  // @ts-expect-error a misspelt signal name
+  c.kill('SIGKIL')
+  Container.create({ args: ['true'], network: 'host' })
+  Container.create({ args: ['true'], network: '/var/run/netns/blue' })
+  // @ts-expect-error Docker's bridge network is not one of these options
+  Container.create({ args: ['true'], network: 'bridge' })
+  const st: ExitStatus = await c.wait({ timeout: 1000, signal: AbortSignal.timeout(5000) })
+  // @ts-expect-error the timeout is a number of milliseconds
+  await c.wait({ timeout: '5s' })
+  const r: RunResult = await run(['true'], { capture: true, maxBuffer: 1 << 20, timeout: 2000 })
+  const cut: boolean = r.stdoutTruncated || r.stderrTruncated
+  // @ts-expect-error maxBuffer is a number of bytes
+  await run(['true'], { capture: true, maxBuffer: '1M' })
+  void st
+  void cut
+}
+void typed
