@@ -119,6 +119,10 @@ def test_input_text_and_timeout(kw):
     with pytest.raises(rcontainer.ContainerTimeoutError) as e:
         rcontainer.run(["sh", "-c", "echo partial; exec sleep 30"], capture_output=True, timeout=0.5, **kw)
     assert isinstance(e.value, TimeoutError) and e.value.stdout == b"partial\n"
+    # The run's result as well, as execa's timedOut: how it ended and the partial output.
+    r = e.value.result
+    assert (r.timed_out, r.returncode, r.stdout, r.id) == (True, -9, b"partial\n", e.value.result.id) and r.id.startswith("rc-")
+    assert rcontainer.run(["true"], **kw).timed_out is False
 
 
 def test_check_raises_called_process_error(kw):

@@ -59,6 +59,8 @@ def test_run_async_timeout_kills_and_keeps_the_partial_output(kw):
     assert isinstance(e.value, TimeoutError)
     assert e.value.stdout == "partial\n" and e.value.stdout_truncated is False
     assert "timed out after 0.5 s and was killed" in str(e.value)
+    r = e.value.result
+    assert (r.timed_out, r.returncode, r.stdout, r.stdout_truncated) == (True, -9, "partial\n", False), r
 
 
 def test_run_async_output_is_bounded(kw):

@@ -156,6 +156,8 @@ class CompletedContainer:
     #: The output was longer than run()'s ``max_output``: only its first ``max_output`` bytes are kept.
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    #: Killed at run()'s timeout (only on ContainerTimeoutError.result: a timeout raises).
+    timed_out: bool = False
 
     def check_returncode(self) -> None:
         """Raises CalledProcessError if the return code is not 0."""
@@ -1035,12 +1037,17 @@ def _decoder(text: bool) -> Any:
     return decode
 
 
-def _timed_out(e: ContainerTimeoutError, c: Container, timeout: Optional[float], text: bool) -> ContainerTimeoutError:
-    """The ContainerTimeoutError of a run whose container was killed at its timeout."""
+def _timed_out(e: ContainerTimeoutError, c: Container, status: ExitStatus, timeout: Optional[float], text: bool) -> ContainerTimeoutError:
+    """The ContainerTimeoutError of a run whose container was killed at its timeout, with the
+    run's result as well (``e.result``: how it ended, the partial output, ``timed_out=True``)."""
     e.strerror = f"{c._what()} timed out after {timeout} s and was killed"
     e.args = (e.errno, e.strerror)
     decode = _decoder(text)
     e.stdout, e.stderr = decode(e.stdout), decode(e.stderr)
+    e.result = CompletedContainer(
+        args=c.args, returncode=status.returncode, stdout=e.stdout, stderr=e.stderr, oom_killed=status.oom_killed, id=c.id,
+        stdout_truncated=e.stdout_truncated, stderr_truncated=e.stderr_truncated, timed_out=True,
+    )
     return e
 
 
@@ -1092,8 +1099,7 @@ def run(
                 c.kill(_signal.SIGKILL)
             except ContainerError:
                 pass
-            c.wait()
-            raise _timed_out(e, c, timeout, text) from None
+            raise _timed_out(e, c, c.wait(), timeout, text) from None
     return _completed(c, status, got, text, check)
 
 
@@ -1124,8 +1130,7 @@ async def run_async(
             _, status = await asyncio.wait_for(work, timeout)
         except asyncio.TimeoutError:
             c.kill(_signal.SIGKILL)
-            await c.wait_async()
-            raise _timed_out(cap.timeout_error(timeout), c, timeout, text) from None
+            raise _timed_out(cap.timeout_error(timeout), c, await c.wait_async(), timeout, text) from None
         return _completed(c, status, cap.captured(), text, check)
     finally:
         if c.poll() is None:

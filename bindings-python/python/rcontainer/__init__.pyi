@@ -120,6 +120,7 @@ class CompletedContainer:
     id: str
     stdout_truncated: bool
     stderr_truncated: bool
+    timed_out: bool
     def __init__(
         self,
         args: List[str],
@@ -130,6 +131,7 @@ class CompletedContainer:
         id: str = ...,
         stdout_truncated: bool = ...,
         stderr_truncated: bool = ...,
+        timed_out: bool = ...,
     ) -> None: ...
     def check_returncode(self) -> None: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno as _errno
-from typing import Optional
+from typing import Any, Optional
 
 
 class ContainerError(Exception):
@@ -43,6 +43,8 @@ class ContainerTimeoutError(ContainerError, TimeoutError):
     stderr: Optional[bytes] = None
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    #: From run() and run_async(): the run's CompletedContainer (``timed_out=True``).
+    result: "Optional[Any]" = None
 
 
 class UnsupportedError(ContainerError, NotImplementedError):

@@ -1,5 +1,5 @@
 # Type stubs of rcontainer's exception classes (kept current by tests/test_stubs.py).
-from typing import Optional
+from typing import Any, Optional
 
 class ContainerError(Exception): ...
 class ConfigError(ContainerError, ValueError): ...
@@ -13,6 +13,7 @@ class ContainerTimeoutError(ContainerError, TimeoutError):
     stderr: Optional[bytes]
     stdout_truncated: bool
     stderr_truncated: bool
+    result: Optional[Any]
 
 class UnsupportedError(ContainerError, NotImplementedError): ...
 
