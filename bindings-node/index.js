@@ -59,7 +59,7 @@ function drained(obj) {
 // `cause`: the signal's reason), as child_process does with its own timeout and signal.
 function checkWaitOptions(options) {
   if (options === undefined || options === null) return {}
-  const fail = (message) => Object.assign(new TypeError(`wait: ${message}`), { code: 'EINVAL' })
+  const fail = (message) => Object.assign(new TypeError(`wait: ${message}`), { code: 'EINVAL', kind: 'InvalidConfig' })
   if (typeof options !== 'object') throw fail('options must be an object { timeout?, signal? }')
   const { timeout, signal, ...rest } = options
   const unknown = Object.keys(rest)
@@ -102,7 +102,7 @@ for (const cls of [binding.Container, binding.Process]) {
       if (signal) signal.removeEventListener('abort', onAbort)
     }
     if (why === 'timeout') {
-      const err = Object.assign(new Error(`wait: timed out after ${timeout} ms (the process was killed)`), { code: 'ETIMEDOUT' })
+      const err = Object.assign(new Error(`wait: timed out after ${timeout} ms (the process was killed)`), { code: 'ETIMEDOUT', kind: 'Timeout' })
       err.result = { ...result, timedOut: true }
       throw err
     }
@@ -153,10 +153,17 @@ function run(args, options) {
   })
 }
 
+/** Whether `e` is an error of rcontainer: an Error with its string `code` and `kind`. */
+const KINDS = new Set(['InvalidConfig', 'NotFound', 'AlreadyExists', 'WrongState', 'Timeout', 'Unsupported', 'Os'])
+function isContainerError(e) {
+  return e instanceof Error && typeof e.code === 'string' && KINDS.has(e.kind)
+}
+
 module.exports = {
   Container: binding.Container,
   Process: binding.Process,
   run,
+  isContainerError,
   version: binding.version,
   __napiBindingTarget: binding.__napiBindingTarget,
 }

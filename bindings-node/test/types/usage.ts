@@ -1,7 +1,7 @@
 // Type checks of index.d.ts (test/types.test.js runs tsc on this file): right calls compile, and
 // each wrong one must be an error where it is marked with @ts-expect-error (tsc fails on a mark
 // that has no error under it).
-import { Container, run, RunResult, ExitStatus } from '../..'
+import { Container, run, isContainerError, RunResult, ExitStatus } from '../..'
 
 async function typed(): Promise<void> {
   const c = Container.create({ args: ['true'], network: 'none', sandbox: true, user: 'nobody' })
@@ -17,7 +17,7 @@ async function typed(): Promise<void> {
   const st: ExitStatus = await c.wait({ timeout: 1000, signal: AbortSignal.timeout(5000) })
   // @ts-expect-error the timeout is a number of milliseconds
   await c.wait({ timeout: '5s' })
-  const r: RunResult = await run(['true'], { capture: true, maxBuffer: 1 << 20, timeout: 2000 })
+  const r: RunResult = (await run(['true'], { capture: true, maxBuffer: 1 << 20, timeout: 2000 })) as RunResult
   const cut: boolean = r.stdoutTruncated || r.stderrTruncated
   // @ts-expect-error maxBuffer is a number of bytes
   await run(['true'], { capture: true, maxBuffer: '1M' })
@@ -25,3 +25,30 @@ async function typed(): Promise<void> {
   void cut
 }
 void typed
+
+async function results(): Promise<void> {
+  // run()'s output typed by its options: strings by default, Buffers with 'buffer', null without capture.
+  const text = await run(['true'], { capture: true })
+  const s: string = text.stdout
+  const bytes = await run(['true'], { capture: true, encoding: 'buffer' })
+  const b: Buffer = bytes.stdout
+  const none = await run(['true'])
+  const n: null = none.stdout
+  // @ts-expect-error without capture there is no output
+  const wrong: string = none.stdout
+  try {
+    await run(['true'], { timeout: 10 })
+  } catch (e: unknown) {
+    if (isContainerError(e)) {
+      const code: string = e.code
+      const timedOut: boolean | undefined = e.result?.timedOut
+      void code
+      void timedOut
+    }
+  }
+  void s
+  void b
+  void n
+  void wrong
+}
+void results
