@@ -80,3 +80,33 @@ def test_cancelling_run_async_kills_and_deletes_the_container(kw):
 
     assert asyncio.run(main()) < 10
     # The kw fixture asserts that no state dir is left.
+
+
+def test_create_async_gives_asyncio_streams(kw):
+    # As asyncio.create_subprocess_exec: started, PIPE streams as StreamWriter/StreamReader.
+    async def main():
+        async with await rcontainer.create_async(["sh", "-c", "read line; echo got:$line; echo err >&2; exit 4"],
+                                                 stdin=rcontainer.PIPE, stdout=rcontainer.PIPE, stderr=rcontainer.PIPE, **kw) as p:
+            assert isinstance(p.stdin, asyncio.StreamWriter) and isinstance(p.stdout, asyncio.StreamReader)
+            p.stdin.write(b"hello\n")
+            await p.stdin.drain()
+            line = await asyncio.wait_for(p.stdout.readline(), 20)
+            err = await asyncio.wait_for(p.stderr.read(), 20)
+            st = await asyncio.wait_for(p.wait(), 20)
+            assert p.returncode == 4
+            return line, err, st.code
+
+    assert asyncio.run(main()) == (b"got:hello\n", b"err\n", 4)
+
+    async def communicate():
+        async with await rcontainer.create_async(["tr", "a-z", "A-Z"], stdin=rcontainer.PIPE, stdout=rcontainer.PIPE, **kw) as p:
+            return await asyncio.wait_for(p.communicate(b"quiet\n"), 20)
+
+    assert asyncio.run(communicate()) == (b"QUIET\n", None)
+
+    async def killed():
+        async with await rcontainer.create_async(["sleep", "60"], **kw) as p:
+            p.kill()
+            return (await p.wait()).signal
+
+    assert asyncio.run(killed()) == 9

@@ -61,6 +61,7 @@ STDOUT: int = subprocess.STDOUT
 
 __all__ = [
     "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run", "run_async", "DEFAULT_MAX_OUTPUT",
+    "create_async", "AsyncContainer",
     "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
     "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
     "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
@@ -1140,3 +1141,107 @@ async def run_async(
                 pass
             await c.wait_async()
         await loop.run_in_executor(None, c.__exit__, None, None, None)  # delete(force=True), close()
+
+
+class AsyncContainer:
+    """A started container whose PIPE streams are asyncio streams, as create_async() returns it
+    (like asyncio.subprocess.Process): ``stdin`` an asyncio.StreamWriter, ``stdout``/``stderr``
+    asyncio.StreamReaders (None where not PIPE); ``await wait()``, ``await communicate(input)``,
+    ``kill()``. ``async with`` kills it if still running and deletes it; ``container`` is the
+    underlying Container (stats, limit, exec...)."""
+
+    container: Container
+    stdin: Optional[asyncio.StreamWriter]
+    stdout: Optional[asyncio.StreamReader]
+    stderr: Optional[asyncio.StreamReader]
+
+    def __init__(self, container: Container, stdin: Optional[asyncio.StreamWriter], stdout: Optional[asyncio.StreamReader],
+                 stderr: Optional[asyncio.StreamReader]) -> None:
+        self.container = container
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+
+    @property
+    def id(self) -> str:
+        """The container id."""
+        return self.container.id
+
+    @property
+    def pid(self) -> int:
+        """Host pid of the container's init process."""
+        return self.container.pid
+
+    @property
+    def returncode(self) -> Optional[int]:
+        """None while it runs, then the exit code (-N for signal N)."""
+        st = self.container.poll()
+        return None if st is None else st.returncode
+
+    async def wait(self) -> ExitStatus:
+        """Waits for the container's process to end (the event loop watches its pidfd). As with
+        asyncio subprocesses, read the pipes first or concurrently: a full pipe blocks it."""
+        return await self.container.wait_async()
+
+    async def communicate(self, input: Optional[bytes] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+        """Writes ``input`` to stdin (then closes it), reads stdout and stderr to their end
+        concurrently, and waits for the process; returns (stdout, stderr)."""
+        async def feed() -> None:
+            if self.stdin is None:
+                return
+            try:
+                if input:
+                    self.stdin.write(input)
+                    await self.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.stdin.close()
+
+        async def read(r: Optional[asyncio.StreamReader]) -> Optional[bytes]:
+            return None if r is None else await r.read()
+
+        _, out, err = await asyncio.gather(feed(), read(self.stdout), read(self.stderr))
+        await self.wait()
+        return out, err
+
+    def kill(self, sig: int = _signal.SIGKILL) -> None:
+        """Sends ``sig`` (default SIGKILL) to the container's process."""
+        self.container.kill(sig)
+
+    async def __aenter__(self) -> "AsyncContainer":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.container.poll() is None:
+            try:
+                self.container.kill(_signal.SIGKILL)
+            except StateError:
+                pass
+            await self.container.wait_async()
+        if self.stdin is not None:
+            self.stdin.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.container.__exit__, None, None, None)
+
+
+async def create_async(args: Sequence[PathLike], **create_kwargs: Any) -> AsyncContainer:
+    """Creates and starts a container (Container.create()'s arguments) for asyncio, as
+    asyncio.create_subprocess_exec does a process: its PIPE streams come back as asyncio streams
+    (see AsyncContainer). Creating and starting run in the loop's default executor."""
+    loop = asyncio.get_running_loop()
+    c = await loop.run_in_executor(None, functools.partial(Container.create, args, **create_kwargs))
+    try:
+        async def reader(f: Optional[IO[bytes]]) -> Optional[asyncio.StreamReader]:
+            if f is None:
+                return None
+            r = asyncio.StreamReader(loop=loop)
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(r, loop=loop), f)
+            return r
+
+        stdin = None
+        if c.stdin is not None:
+            transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, c.stdin)
+            stdin = asyncio.StreamWriter(transport, protocol, None, loop)
+        stdout, stderr = await reader(c.stdout), await reader(c.stderr)
+        await loop.run_in_executor(None, c.start)
+    except BaseException:
+        await loop.run_in_executor(None, c.__exit__, None, None, None)
+        raise
+    return AsyncContainer(c, stdin, stdout, stderr)

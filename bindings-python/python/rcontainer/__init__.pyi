@@ -1,6 +1,7 @@
 # Type stubs of the rcontainer package (kept current by tests/test_stubs.py).
 import os
 import subprocess
+import asyncio
 from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypedDict, Union
 
 from typing_extensions import Unpack
@@ -265,3 +266,31 @@ async def run_async(
     max_output: Optional[int] = ...,
     **create_kwargs: Unpack[_CreateKwargs],
 ) -> CompletedContainer: ...
+
+class AsyncContainer:
+    """A started container whose PIPE streams are asyncio streams (from create_async())."""
+
+    container: Container
+    stdin: Optional[asyncio.StreamWriter]
+    stdout: Optional[asyncio.StreamReader]
+    stderr: Optional[asyncio.StreamReader]
+    def __init__(
+        self,
+        container: Container,
+        stdin: Optional[asyncio.StreamWriter],
+        stdout: Optional[asyncio.StreamReader],
+        stderr: Optional[asyncio.StreamReader],
+    ) -> None: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> Optional[int]: ...
+    async def wait(self) -> ExitStatus: ...
+    async def communicate(self, input: Optional[bytes] = None) -> Tuple[Optional[bytes], Optional[bytes]]: ...
+    def kill(self, sig: int = ...) -> None: ...
+    async def __aenter__(self) -> AsyncContainer: ...
+    async def __aexit__(self, *exc: Any) -> None: ...
+
+async def create_async(args: Sequence[_PathLike], **create_kwargs: Unpack[_CreateKwargs]) -> AsyncContainer: ...
