@@ -201,19 +201,7 @@ fn check(text: &str, dev_null: &std::fs::File) -> Result<(), String> {
         crate::cgroups::validate_resources(r).map_err(|e| e.to_string())?;
     }
     let fd = dev_null.as_raw_fd();
-    let inputs = PlanInputs {
-        seccomp_cache: None,
-        cgroup_tasks: Vec::new(),
-        report_fd: fd,
-        go_fd: fd,
-        start_fd: fd,
-        stdio: [None, None, None],
-        console_socket: Some(fd),
-        preserve_fds: 0,
-        no_pivot: false,
-        exec: false,
-        exec_path: None,
-    };
+    let inputs = PlanInputs { console_socket: Some(fd), ..PlanInputs::for_tests(fd) };
     Plan::build(&spec, &inputs).map(drop).map_err(|e| e.to_string())
 }
 

@@ -344,6 +344,27 @@ pub(crate) struct PlanInputs {
     pub exec_path: Option<PathBuf>,
 }
 
+#[cfg(test)]
+impl PlanInputs {
+    /// Inputs for building a plan in a test: every pipe and fifo the child would get is `fd`
+    /// (e.g. /dev/null), nothing else.
+    pub(crate) fn for_tests(fd: RawFd) -> PlanInputs {
+        PlanInputs {
+            seccomp_cache: None,
+            cgroup_tasks: Vec::new(),
+            report_fd: fd,
+            go_fd: fd,
+            start_fd: fd,
+            stdio: [None, None, None],
+            console_socket: None,
+            preserve_fds: 0,
+            no_pivot: false,
+            exec: false,
+            exec_path: None,
+        }
+    }
+}
+
 /// Everything the child needs, computed before clone. Owns every CString and fd it points to.
 pub struct Plan {
     pub(crate) steps: Vec<Step>,

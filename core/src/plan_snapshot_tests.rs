@@ -31,19 +31,7 @@ fn render(b: SpecBuilder, bundle: &Path) -> String {
     let spec = b.bundle(bundle).build();
     let null = std::fs::File::open("/dev/null").expect("/dev/null");
     let fd = null.as_raw_fd();
-    let inputs = PlanInputs {
-        seccomp_cache: None,
-        cgroup_tasks: Vec::new(),
-        report_fd: fd,
-        go_fd: fd,
-        start_fd: fd,
-        stdio: [None, None, None],
-        console_socket: None,
-        preserve_fds: 0,
-        no_pivot: false,
-        exec: false,
-        exec_path: None,
-    };
+    let inputs = PlanInputs::for_tests(fd);
     let plan = Plan::build(&spec, &inputs).unwrap_or_else(|e| panic!("plan: {e}"));
     let mut out = String::new();
     out += &format!("clone flags: {}\n", clone_flag_names(plan.clone_flags));
