@@ -23,3 +23,27 @@ test('examples/node/sandbox.js', () => {
   assert.match(out, /^cpu \d+\.\d ms, peak memory \d+\.\d MiB, oom kills 0$/m)
   assert.match(out, /exit \{ code: 0, signal: null, oomKilled: false \}/)
 })
+
+test("the README's code blocks run as written (as ES modules, 'rcontainer' being this package)", () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const { pathToFileURL } = require('node:url')
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.ok(blocks.length >= 2, 'README blocks')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rcontainer-readme-'))
+  try {
+    const outs = blocks.map((code, i) => {
+      const file = path.join(dir, `block${i}.mjs`)
+      fs.writeFileSync(file, code.replaceAll("from 'rcontainer'", `from '${pathToFileURL(path.join(__dirname, '..', 'index.mjs')).href}'`))
+      return execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 60000 })
+    })
+    // The sandbox service: nobody without network, two answers and a killed `yes`.
+    assert.match(outs[0], /^0 65534\nlo\n/)
+    assert.match(outs[0], /\[ 0, null, false, false \],\s*\[ 0, null, false, false \],\s*\[ null, 'SIGKILL', true, true \]/)
+    assert.match(outs[1], /stdout: 'hi\\ndemo\\n'/)
+    assert.match(outs[1], /24 80/)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
