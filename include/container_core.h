@@ -1254,6 +1254,19 @@ rcontainer_error_t *rcontainer_spec_set_limits(rcontainer_spec_t *spec,
                                                const rcontainer_limits_t *limits);
 
 /**
+ * The sandbox preset, for code you do not trust (as `rcontainer run --sandbox`, Python's
+ * `sandbox=True` and Node's `sandbox: true`): uid and gid 65534, no capabilities at all,
+ * no_new_privileges, a network namespace with only lo, 256 MiB of memory without swap, one CPU,
+ * 64 processes, and a read-only root whose only writable place is a fresh 64 MiB /tmp. It is
+ * applied now: setters called after it win (e.g. rcontainer_spec_set_user,
+ * rcontainer_spec_set_limits).
+ *
+ * # Safety
+ * `spec` is NULL or a pointer returned by rcontainer.
+ */
+RCONTAINER_NODISCARD rcontainer_error_t *rcontainer_spec_set_sandbox(rcontainer_spec_t *spec);
+
+/**
  * Docker's security defaults: its default capability set, no_new_privileges, and its default
  * seccomp profile (generated when the container is created, for the final capabilities).
  *

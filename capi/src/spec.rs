@@ -580,6 +580,22 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
     }
 }
 
+/// The sandbox preset, for code you do not trust (as `rcontainer run --sandbox`, Python's
+/// `sandbox=True` and Node's `sandbox: true`): uid and gid 65534, no capabilities at all,
+/// no_new_privileges, a network namespace with only lo, 256 MiB of memory without swap, one CPU,
+/// 64 processes, and a read-only root whose only writable place is a fresh 64 MiB /tmp. It is
+/// applied now: setters called after it win (e.g. rcontainer_spec_set_user,
+/// rcontainer_spec_set_limits).
+///
+/// # Safety
+/// `spec` is NULL or a pointer returned by rcontainer.
+#[must_use]
+#[no_mangle]
+pub unsafe extern "C" fn rcontainer_spec_set_sandbox(spec: *mut rcontainer_spec_t) -> *mut crate::rcontainer_error_t {
+    // SAFETY: as the caller's.
+    unsafe { with_spec("rcontainer_spec_set_sandbox", spec, |s| s.update(|b| Ok(b.sandbox()?))) }
+}
+
 /// Docker's security defaults: its default capability set, no_new_privileges, and its default
 /// seccomp profile (generated when the container is created, for the final capabilities).
 ///

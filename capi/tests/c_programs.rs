@@ -63,6 +63,26 @@ fn run_example(name: &str, link: Link, check: fn(&str)) {
     assert!(state.ids().is_empty(), "{name} left containers behind: {:?}", state.ids());
 }
 
+fn check_sandbox(stdout: &str) {
+    assert!(stdout.contains("exit 0 signal 0, 9 bytes kept: \"65534\\nlo\\n\""), "{stdout}");
+    assert!(stdout.contains("echo two                   exit 0 signal 0, 4 bytes kept: \"two\\n\""), "{stdout}");
+    assert!(stdout.contains("yes                        exit -1 signal 9 (killed at 2 s), 1048576 bytes kept (the rest dropped)"), "{stdout}");
+}
+
+#[test]
+fn example_sandbox_shared() {
+    if require_root("example_sandbox_shared") {
+        run_example("sandbox", Link::Shared, check_sandbox);
+    }
+}
+
+#[test]
+fn example_sandbox_static() {
+    if require_root("example_sandbox_static") {
+        run_example("sandbox", Link::Static, check_sandbox);
+    }
+}
+
 #[test]
 fn example_ps_pid1_shared() {
     if require_root("example_ps_pid1_shared") {
@@ -286,6 +306,7 @@ fn examples_under_valgrind() {
     if !require_root("examples_under_valgrind") {
         return;
     }
+    valgrind("sandbox", &example("sandbox"), check_sandbox);
     valgrind("ps_pid1", &example("ps_pid1"), check_ps_pid1);
     valgrind("oom_limit", &example("oom_limit"), check_oom_limit);
     valgrind("poll_pidfds", &example("poll_pidfds"), check_poll_pidfds);

@@ -392,32 +392,53 @@ impl Options {
             b = b.no_new_privileges(on);
         }
         if sandbox {
-            // A read-only root; the only writable place is a fresh, bounded /tmp.
-            let mut spec = b.readonly_root(true).build();
-            let size = format!("size={}", SANDBOX.tmp_size);
-            let mounts = spec.config_mut().mounts_mut().get_or_insert_with(Vec::new);
-            let tmp_at = mounts.iter().position(|m| m.destination() == Path::new("/tmp"));
-            match tmp_at.map(|i| &mut mounts[i]) {
-                // The default root's own /tmp: bounded.
-                Some(tmp) if tmp.typ().as_deref() == Some("tmpfs") => {
-                    let mut options: Vec<String> = tmp.options().clone().unwrap_or_default().into_iter().filter(|o| !o.starts_with("size=")).collect();
-                    options.push(size);
-                    tmp.set_options(Some(options));
-                }
-                None => {
-                    let mut tmp = Mount::default();
-                    tmp.set_destination(PathBuf::from("/tmp"));
-                    tmp.set_typ(Some("tmpfs".into()));
-                    tmp.set_source(Some(PathBuf::from("tmpfs")));
-                    tmp.set_options(Some(vec!["nosuid".into(), "nodev".into(), "mode=1777".into(), size]));
-                    mounts.push(tmp);
-                }
-                // A /tmp the caller mounted stays theirs.
-                Some(_) => {}
-            }
-            return Ok(spec);
+            return Ok(read_only_with_bounded_tmp(b));
         }
         Ok(b.build())
+    }
+}
+
+/// The sandbox's file system: a read-only root whose only writable place is a fresh /tmp of
+/// [`SandboxPreset::tmp_size`] (the default root's own /tmp gets the bound; a root without one
+/// gets a tmpfs; a /tmp the caller mounted stays theirs).
+fn read_only_with_bounded_tmp(b: SpecBuilder) -> Spec {
+    let mut spec = b.readonly_root(true).build();
+    let size = format!("size={}", SANDBOX.tmp_size);
+    let mounts = spec.config_mut().mounts_mut().get_or_insert_with(Vec::new);
+    let tmp_at = mounts.iter().position(|m| m.destination() == Path::new("/tmp"));
+    match tmp_at.map(|i| &mut mounts[i]) {
+        Some(tmp) if tmp.typ().as_deref() == Some("tmpfs") => {
+            let mut options: Vec<String> = tmp.options().clone().unwrap_or_default().into_iter().filter(|o| !o.starts_with("size=")).collect();
+            options.push(size);
+            tmp.set_options(Some(options));
+        }
+        None => {
+            let mut tmp = Mount::default();
+            tmp.set_destination(PathBuf::from("/tmp"));
+            tmp.set_typ(Some("tmpfs".into()));
+            tmp.set_source(Some(PathBuf::from("tmpfs")));
+            tmp.set_options(Some(vec!["nosuid".into(), "nodev".into(), "mode=1777".into(), size]));
+            mounts.push(tmp);
+        }
+        Some(_) => {}
+    }
+    spec
+}
+
+impl SpecBuilder {
+    /// The sandbox preset ([`SANDBOX`]) on this spec, now: nobody's uid and gid, no
+    /// capabilities, no_new_privileges, a network namespace of its own, the limits, a read-only
+    /// root with a bounded /tmp. What is set after it wins (the C ABI's
+    /// rcontainer_spec_set_sandbox; [`Options::sandbox`] applies the same to its options).
+    pub fn sandbox(self) -> Result<SpecBuilder> {
+        let mut b = self.user(SANDBOX.user.0, SANDBOX.user.1);
+        if !b.clone().build().has_namespace(LinuxNamespaceType::Network) {
+            b = b.namespace(LinuxNamespaceType::Network, true, None);
+        }
+        let limits =
+            Limits { memory: Some(SANDBOX.memory), memory_swap: Some(SANDBOX.memory), cpus: Some(SANDBOX.cpus), pids: Some(SANDBOX.pids), ..Limits::default() };
+        b = b.limits(&limits).cap_drop("ALL")?.no_new_privileges(true);
+        Ok(SpecBuilder::from_spec(read_only_with_bounded_tmp(b)))
     }
 }
 

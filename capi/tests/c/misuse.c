@@ -146,6 +146,7 @@ static void without_containers(void) {
     bad.cpuset_cpus = "\xff";
     EXPECT_ERR(rcontainer_spec_set_limits(spec, &bad), RCONTAINER_ERROR_INVALID_ARGUMENT, "cpuset_cpus");
     EXPECT_ERR(rcontainer_spec_set_docker_defaults(NULL), RCONTAINER_ERROR_INVALID_ARGUMENT, "spec is NULL");
+    EXPECT_ERR(rcontainer_spec_set_sandbox(NULL), RCONTAINER_ERROR_INVALID_ARGUMENT, "spec is NULL");
 
     /* Setters that work, visible in the JSON. */
     rcontainer_id_map_t map = {0, 100000, 65536};
