@@ -85,16 +85,21 @@ enum MountArg {
     Oci(String),
 }
 
-/// Everything `create` needs, extracted from Python before the GIL is released.
+/// Everything `create` needs, extracted from Python before the GIL is released: the one dict
+/// the wrapper (`Container.create`) passes, a key per field, typed here.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
 struct Config {
     id: String,
-    root: PathBuf,
+    root: Option<PathBuf>,
     args: Option<Vec<String>>,
     rootfs: Option<PathBuf>,
     hostname: Option<String>,
     env: Vec<(String, String)>,
     cwd: Option<PathBuf>,
     user: Option<(u32, u32)>,
+    /// `user` given by name: looked up in the container's /etc/passwd (core's Options::user_name).
+    user_name: Option<String>,
     namespaces: Option<Vec<(String, Option<PathBuf>)>>,
     uid_map: Vec<String>,
     gid_map: Vec<String>,
@@ -104,13 +109,15 @@ struct Config {
     memory_swap: Option<SizeArg>,
     cpus: Option<f64>,
     pids: Option<i64>,
+    stdin: Option<RawFd>,
+    stdout: Option<RawFd>,
+    stderr: Option<RawFd>,
     spec: Option<String>,
-    /// A terminal of its own (process.terminal), of this size (rows, columns) when given.
-    tty: Option<Option<(u16, u16)>>,
+    /// A terminal of its own (process.terminal), of `tty_size` (rows, columns) when given.
+    tty: bool,
+    tty_size: Option<(i64, i64)>,
     /// The sandbox preset (core's options::SANDBOX).
     sandbox: bool,
-    /// `user` given by name: looked up in the container's /etc/passwd (core's Options::user_name).
-    user_name: Option<String>,
 }
 
 /// A size argument in bytes: a positive int or a string such as "32M"; with `unlimited_ok`, -1
@@ -157,7 +164,7 @@ fn live_limits(memory: Option<&SizeArg>, memory_swap: Option<&SizeArg>, cpus: Op
 /// The keyword arguments as core's Options (rcontainer_core::options: what each option means,
 /// its values' rules and the defaults, shared with the command and the Node package), then the
 /// spec. Only Python's shapes are read here.
-fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
+fn build_spec(c: &Config, root: &std::path::Path, terminal: Option<Option<(u16, u16)>>) -> rcontainer_core::Result<Spec> {
     let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
     let naming = Naming::Snake;
     let mut o = Options { naming, args: c.args.clone(), ..Options::default() };
@@ -205,10 +212,10 @@ fn build_spec(c: &Config) -> rcontainer_core::Result<Spec> {
         pids: c.pids,
         ..Default::default()
     };
-    o.terminal = c.tty;
+    o.terminal = terminal;
     o.sandbox = c.sandbox;
     o.user_name = c.user_name.clone();
-    o.to_spec(&c.id, &c.root)
+    o.to_spec(&c.id, root)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,69 +585,18 @@ impl Drop for NativeProcess {
     }
 }
 
-/// Creates a container (see `rcontainer.Container.create`); the GIL is released while it is set up.
+/// Creates a container (see `rcontainer.Container.create`, which passes its arguments as one
+/// dict); the GIL is released while it is set up.
 #[pyfunction]
-#[pyo3(signature = (id, root, args, rootfs, hostname, env, cwd, user, namespaces, uid_map, gid_map, mounts, network, memory, cpus, pids, stdin, stdout, stderr, spec, tty=false, tty_size=None, memory_swap=None, sandbox=false, user_name=None))]
-#[allow(clippy::too_many_arguments)]
-fn create(
-    py: Python<'_>,
-    id: String,
-    root: Option<PathBuf>,
-    args: Option<Vec<String>>,
-    rootfs: Option<PathBuf>,
-    hostname: Option<String>,
-    env: Vec<(String, String)>,
-    cwd: Option<PathBuf>,
-    user: Option<(u32, u32)>,
-    namespaces: Option<Vec<(String, Option<PathBuf>)>>,
-    uid_map: Vec<String>,
-    gid_map: Vec<String>,
-    mounts: Vec<MountArg>,
-    network: String,
-    memory: Option<SizeArg>,
-    cpus: Option<f64>,
-    pids: Option<i64>,
-    stdin: Option<RawFd>,
-    stdout: Option<RawFd>,
-    stderr: Option<RawFd>,
-    spec: Option<String>,
-    tty: bool,
-    tty_size: Option<(i64, i64)>,
-    memory_swap: Option<SizeArg>,
-    sandbox: bool,
-    user_name: Option<String>,
-) -> PyResult<NativeContainer> {
-    let root = root.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
+fn create(py: Python<'_>, config: Config) -> PyResult<NativeContainer> {
+    let root = config.root.clone().unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
     if !root.is_absolute() {
         return Err(config_err(py, format!("invalid configuration: root = {}: must be an absolute path", root.display())));
     }
-    let size = self::tty_size(py, "tty_size", tty_size)?;
-    let tty = tty.then_some(size);
-    let config = Config {
-        id,
-        root,
-        args,
-        rootfs,
-        hostname,
-        env,
-        cwd,
-        user,
-        namespaces,
-        uid_map,
-        gid_map,
-        mounts,
-        network,
-        memory,
-        memory_swap,
-        cpus,
-        pids,
-        spec,
-        tty,
-        sandbox,
-        user_name,
-    };
-    let opts = CreateOptions { root: config.root.clone(), stdio: Stdio { stdin, stdout, stderr }, ..Default::default() };
-    let c = py.detach(|| build_spec(&config).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
+    let size = self::tty_size(py, "tty_size", config.tty_size)?;
+    let terminal = config.tty.then_some(size);
+    let opts = CreateOptions { root: root.clone(), stdio: Stdio { stdin: config.stdin, stdout: config.stdout, stderr: config.stderr }, ..Default::default() };
+    let c = py.detach(|| build_spec(&config, &root, terminal).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
     Ok(NativeContainer { id: c.id().to_string(), pid: c.pid(), inner: Mutex::new(c), owner_pid: std::process::id() })
 }
 

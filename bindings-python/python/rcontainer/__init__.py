@@ -596,12 +596,15 @@ class Container(_Waitable):
             fd_in = stdio.resolve(0, stdin)
             fd_out = stdio.resolve(1, stdout)
             fd_err = stdio.resolve(2, stderr, stdout_fd=fd_out)
-            native = _native.create(
-                cid, _path(root), _args(args), _path(rootfs), hostname, _env(env), _path(cwd), _user(user),
-                _namespaces(namespaces), _id_maps(uid_map), _id_maps(gid_map), _mounts(mounts), network,
-                memory, None if cpus is None else float(cpus), None if pids is None else int(pids),
-                fd_in, fd_out, fd_err, _spec(spec), bool(tty), size, memory_swap=memory_swap, sandbox=bool(sandbox), user_name=_user_name(user),
-            )
+            native = _native.create({
+                "id": cid, "root": _path(root), "args": _args(args), "rootfs": _path(rootfs), "hostname": hostname,
+                "env": _env(env), "cwd": _path(cwd), "user": _user(user), "user_name": _user_name(user),
+                "namespaces": _namespaces(namespaces), "uid_map": _id_maps(uid_map), "gid_map": _id_maps(gid_map),
+                "mounts": _mounts(mounts), "network": network, "memory": memory, "memory_swap": memory_swap,
+                "cpus": None if cpus is None else float(cpus), "pids": None if pids is None else int(pids),
+                "stdin": fd_in, "stdout": fd_out, "stderr": fd_err, "spec": _spec(spec),
+                "tty": bool(tty), "tty_size": size, "sandbox": bool(sandbox),
+            })
         except BaseException:
             stdio.close_all()
             raise

@@ -1,5 +1,5 @@
 # Type stubs of the native module (kept current by tests/test_stubs.py). Private: use the rcontainer package.
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 __version__: str
 DEFAULT_ROOT: str
@@ -56,30 +56,9 @@ class NativeProcess:
     def dup_pty(self) -> Optional[int]: ...
     def resize(self, rows: int, cols: int) -> None: ...
 
-def create(
-    id: str,
-    root: Optional[str],
-    args: Optional[List[str]],
-    rootfs: Optional[str],
-    hostname: Optional[str],
-    env: List[Tuple[str, str]],
-    cwd: Optional[str],
-    user: Optional[Tuple[int, int]],
-    namespaces: Optional[List[Tuple[str, Optional[str]]]],
-    uid_map: List[str],
-    gid_map: List[str],
-    mounts: List[Union[str, Tuple[str, str, bool]]],
-    network: str,
-    memory: Union[int, str, None],
-    cpus: Optional[float],
-    pids: Optional[int],
-    stdin: Optional[int],
-    stdout: Optional[int],
-    stderr: Optional[int],
-    spec: Optional[str],
-    tty: bool = False,
-    tty_size: Optional[Tuple[int, int]] = None,
-    memory_swap: Union[int, str, None] = None,
-    sandbox: bool = False,
-    user_name: Optional[str] = None,
-) -> NativeContainer: ...
+def create(config: Dict[str, Any]) -> NativeContainer:
+    """Creates a container from Container.create()'s arguments, as one dict (a key per field of
+    the binding's Config: id, root, args, rootfs, hostname, env, cwd, user, user_name,
+    namespaces, uid_map, gid_map, mounts, network, memory, memory_swap, cpus, pids, stdin,
+    stdout, stderr, spec, tty, tty_size, sandbox)."""
+    ...
