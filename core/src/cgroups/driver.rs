@@ -476,9 +476,10 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
 /// Writes a control file for the OCI field `field`; a missing file means the kernel (or the
 /// host's cgroup setup) lacks the feature, reported as Unsupported naming the field.
 pub(crate) fn write_limit(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
-    // Opened without O_CREAT: a missing control file is ENOENT, not a new file.
+    // Opened without O_CREAT: a missing control file is ENOENT, not a new file. O_TRUNC as runc
+    // opens them (the kernel ignores it; a fixture file then holds exactly what was written).
     let path = dir.join(file);
-    let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
+    let written = std::fs::OpenOptions::new().write(true).truncate(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
     match written {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

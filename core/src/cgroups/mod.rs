@@ -9,6 +9,8 @@ mod driver;
 mod resources;
 mod stats;
 #[cfg(test)]
+mod tests_fixture;
+#[cfg(test)]
 mod tests_real;
 mod v1;
 mod v2;
