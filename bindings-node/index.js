@@ -64,8 +64,9 @@ function checkWaitOptions(options) {
   const { timeout, signal, ...rest } = options
   const unknown = Object.keys(rest)
   if (unknown.length) throw fail(`unknown option "${unknown[0]}" (known: timeout, signal)`)
-  if (timeout !== undefined && timeout !== null && !(typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout))) {
-    throw fail(`options.timeout must be a positive number of milliseconds, got ${String(timeout)}`)
+  // setTimeout turns a delay above 2^31-1 ms (24.8 days) into 1 ms: refused rather than a kill.
+  if (timeout !== undefined && timeout !== null && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2147483647)) {
+    throw fail(`options.timeout must be a number of milliseconds from 1 to 2147483647, got ${String(timeout)}`)
   }
   if (signal !== undefined && signal !== null && !(typeof signal === 'object' && typeof signal.aborted === 'boolean')) {
     throw fail('options.signal must be an AbortSignal')
@@ -78,8 +79,17 @@ for (const cls of [binding.Container, binding.Process]) {
   cls.prototype.wait = async function wait(options) {
     const { timeout, signal } = checkWaitOptions(options)
     let why = null
+    let ended = false
+    let giveUp = () => {}
+    const gaveUp = new Promise((resolve) => (giveUp = resolve))
     const stop = (reason) => {
       if (why) return
+      if (ended) {
+        // The process had ended; only its output was still coming (a background process of
+        // the container can hold the pipe): stop waiting for that, the status stands.
+        giveUp()
+        return
+      }
       why = reason
       try {
         this.kill('SIGKILL')
@@ -96,7 +106,10 @@ for (const cls of [binding.Container, binding.Process]) {
     let result
     try {
       result = await nativeWait.call(this)
-      await drained(this)
+      ended = true
+      // The output's end, within the same bound: after a kill, or when the bound passes.
+      if (why) giveUp()
+      await Promise.race([drained(this), gaveUp])
     } finally {
       if (timer) clearTimeout(timer)
       if (signal) signal.removeEventListener('abort', onAbort)

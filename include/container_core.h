@@ -1257,7 +1257,7 @@ rcontainer_error_t *rcontainer_spec_set_limits(rcontainer_spec_t *spec,
  * The sandbox preset, for code you do not trust (as `rcontainer run --sandbox`, Python's
  * `sandbox=True` and Node's `sandbox: true`): uid and gid 65534, no capabilities at all,
  * no_new_privileges, a network namespace with only lo, 256 MiB of memory without swap, one CPU,
- * 64 processes, and a read-only root whose only writable place is a fresh 64 MiB /tmp. It is
+ * 64 processes, and a read-only root (writable: tmpfs only, a fresh 64 MiB /tmp, /dev/shm). It is
  * applied now: setters called after it win (e.g. rcontainer_spec_set_user,
  * rcontainer_spec_set_limits).
  *

@@ -309,3 +309,19 @@ test('user by name, as docker run -u: from the container\'s /etc/passwd and /etc
   const g = await run(['id', '-g'], { root, capture: true, user: 'nobody:daemon' })
   assert.equal(g.stdout.trim(), '1', g.stderr)
 })
+
+test('wait({ timeout }) is bounded even when a background process holds the output pipe', async () => {
+  // No pid namespace: the background sleep outlives sh and keeps stdout open.
+  const c = Container.create({ args: ['sh', '-c', 'sleep 30 & echo started'], namespaces: ['mount'], stdio: ['ignore', 'pipe', 'inherit'], root })
+  let out = ''
+  c.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+  c.start()
+  const t0 = Date.now()
+  const st = await c.wait({ timeout: 1500 })
+  assert.ok(Date.now() - t0 < 10000, 'wait() was not bounded')
+  assert.equal(st.code, 0, 'sh ended by itself: its status, not a timeout')
+  assert.equal(out, 'started\n')
+  c.stdout.destroy()
+  c.delete({ force: true }) // also ends the background sleep left in its cgroup
+  await assert.rejects(c.wait({ timeout: 2 ** 31 }), { code: 'EINVAL', message: /2147483647/ })
+})

@@ -57,7 +57,7 @@ impl rcontainer_spec_t {
     /// container has a uts namespace), as `rcontainer run` and the bindings name it.
     pub(crate) fn spec_for(&self, id: &str) -> Spec {
         let spec = self.spec();
-        if self.hostname_is_id && spec.has_namespace(LinuxNamespaceType::Uts) {
+        if self.hostname_is_id && spec.creates_namespace(LinuxNamespaceType::Uts) {
             return self.builder.clone().hostname(id).build();
         }
         spec
@@ -572,7 +572,18 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
     // SAFETY: as the caller's.
     unsafe {
         with_spec(F, spec, |s| {
-            let l = crate::container::to_limits(F, limits)?;
+            let mut l = crate::container::to_limits(F, limits)?;
+            // A new memory limit alone keeps "no swap" (memory+swap = memory, as the sandbox
+            // preset sets it) instead of leaving the old memory+swap below the new memory.
+            if l.memory.is_some() && l.memory_swap.is_none() {
+                let spec = s.spec();
+                let mem = spec.config().linux().as_ref().and_then(|x| x.resources().as_ref()).and_then(|r| r.memory().as_ref()).map(|m| (m.limit(), m.swap()));
+                if let Some((Some(limit), Some(swap))) = mem {
+                    if limit == swap {
+                        l.memory_swap = l.memory;
+                    }
+                }
+            }
             // The values' rules of every front end (core's options): e.g. swap not below memory.
             rcontainer_core::options::validate_limits(rcontainer_core::options::Naming::Snake, &l)?;
             s.update(|b| Ok(b.limits(&l)))
@@ -583,7 +594,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
 /// The sandbox preset, for code you do not trust (as `rcontainer run --sandbox`, Python's
 /// `sandbox=True` and Node's `sandbox: true`): uid and gid 65534, no capabilities at all,
 /// no_new_privileges, a network namespace with only lo, 256 MiB of memory without swap, one CPU,
-/// 64 processes, and a read-only root whose only writable place is a fresh 64 MiB /tmp. It is
+/// 64 processes, and a read-only root (writable: tmpfs only, a fresh 64 MiB /tmp, /dev/shm). It is
 /// applied now: setters called after it win (e.g. rcontainer_spec_set_user,
 /// rcontainer_spec_set_limits).
 ///

@@ -144,9 +144,11 @@ pub struct Options {
 }
 
 /// What [`Options::sandbox`] sets where the options do not say otherwise: nobody's uid and gid
-/// (65534), no capabilities at all, no_new_privileges, Docker's seccomp profile, a read-only
-/// root with a fresh 64 MiB tmpfs on /tmp, a network namespace with only `lo`, and limits of
-/// 256 MiB of memory (no swap), one CPU and 64 processes.
+/// (65534), no capabilities at all, no_new_privileges, Docker's seccomp profile (also over a
+/// given spec without one), a read-only root (writable: tmpfs only, /tmp bounded to 64 MiB, the
+/// default root's /dev/shm and /run), a network namespace with only `lo`, and limits of 256 MiB
+/// of memory (no swap), one CPU and 64 processes. A user name the image maps to uid or gid 0 is
+/// refused under it.
 pub struct SandboxPreset {
     pub user: (u32, u32),
     pub memory: i64,
@@ -261,7 +263,12 @@ impl Options {
         if o.user_name.is_none() {
             o.user.get_or_insert(SANDBOX.user);
         }
-        o.network.get_or_insert(Network::Private);
+        // A private network unless the options say something of the network namespace.
+        let says_network = o.namespace_changes.iter().any(|(t, _, _)| *t == LinuxNamespaceType::Network)
+            || o.namespaces.as_ref().is_some_and(|l| l.iter().any(|(t, _)| *t == LinuxNamespaceType::Network));
+        if !says_network {
+            o.network.get_or_insert(Network::Private);
+        }
         let l = &mut o.limits;
         l.memory.get_or_insert(SANDBOX.memory);
         if l.memory_swap.is_none() && l.memory.is_some_and(|m| m > 0) {
@@ -335,9 +342,15 @@ impl Options {
         }
         match &self.hostname {
             Some(h) => b = b.hostname(h.clone()),
+            // The id, in a uts namespace of its own only: a joined one (e.g. the host's, by path)
+            // keeps its name, which is its owner's.
             None if !from_spec => {
-                let name = if has_ns(&b, LinuxNamespaceType::Uts) { id.to_string() } else { String::new() };
-                b = b.hostname(name);
+                if b.clone().build().creates_namespace(LinuxNamespaceType::Uts) {
+                    b = b.hostname(id.to_string());
+                } else {
+                    // Not even the template's "runc": nothing is set in a namespace not ours.
+                    b.spec_mut().config_mut().set_hostname(None);
+                }
             }
             None => {}
         }
@@ -361,6 +374,14 @@ impl Options {
         if let Some(text) = &self.user_name {
             // Now that the root and the mounts are known: the files the container will see.
             let (uid, gid) = crate::rootfs::passwd::lookup_user(&b.clone().build(), &n.name("user"), text)?;
+            if sandbox && (uid == 0 || gid == 0) {
+                // The image's passwd chose root: the sandbox never runs as root on its say-so.
+                return Err(n.invalid(
+                    "user",
+                    format!("{text:?}"),
+                    "names uid or gid 0 in the image's /etc/passwd or /etc/group: the sandbox does not run as root (give 0 as a number to mean it)",
+                ));
+            }
             b = b.user(uid, gid);
         }
         if self.limits != Limits::default() {
@@ -392,19 +413,27 @@ impl Options {
             b = b.no_new_privileges(on);
         }
         if sandbox {
-            return Ok(read_only_with_bounded_tmp(b));
+            // Docker's seccomp profile also over a given spec without one (unless asked otherwise).
+            if self.seccomp == Seccomp::Default {
+                b = b.docker_seccomp_unless_set();
+            }
+            let callers_tmp = self.mounts.iter().any(|m| m.destination() == Path::new("/tmp"));
+            return Ok(read_only_with_bounded_tmp(b, callers_tmp).build());
         }
         Ok(b.build())
     }
 }
 
-/// The sandbox's file system: a read-only root whose only writable place is a fresh /tmp of
-/// [`SandboxPreset::tmp_size`] (the default root's own /tmp gets the bound; a root without one
-/// gets a tmpfs; a /tmp the caller mounted stays theirs).
-fn read_only_with_bounded_tmp(b: SpecBuilder) -> Spec {
-    let mut spec = b.readonly_root(true).build();
+/// The sandbox's file system: a read-only root whose only writable places are tmpfs, /tmp
+/// bounded to [`SandboxPreset::tmp_size`] (the default root's own /tmp gets the bound, a root
+/// without one gets a tmpfs there; with `callers_tmp` the caller mounted /tmp and it stays theirs).
+fn read_only_with_bounded_tmp(b: SpecBuilder, callers_tmp: bool) -> SpecBuilder {
+    let mut b = b.readonly_root(true);
+    if callers_tmp {
+        return b;
+    }
     let size = format!("size={}", SANDBOX.tmp_size);
-    let mounts = spec.config_mut().mounts_mut().get_or_insert_with(Vec::new);
+    let mounts = b.spec_mut().config_mut().mounts_mut().get_or_insert_with(Vec::new);
     let tmp_at = mounts.iter().position(|m| m.destination() == Path::new("/tmp"));
     match tmp_at.map(|i| &mut mounts[i]) {
         Some(tmp) if tmp.typ().as_deref() == Some("tmpfs") => {
@@ -422,7 +451,7 @@ fn read_only_with_bounded_tmp(b: SpecBuilder) -> Spec {
         }
         Some(_) => {}
     }
-    spec
+    b
 }
 
 impl SpecBuilder {
@@ -437,8 +466,8 @@ impl SpecBuilder {
         }
         let limits =
             Limits { memory: Some(SANDBOX.memory), memory_swap: Some(SANDBOX.memory), cpus: Some(SANDBOX.cpus), pids: Some(SANDBOX.pids), ..Limits::default() };
-        b = b.limits(&limits).cap_drop("ALL")?.no_new_privileges(true);
-        Ok(SpecBuilder::from_spec(read_only_with_bounded_tmp(b)))
+        b = b.limits(&limits).cap_drop("ALL")?.no_new_privileges(true).docker_seccomp_unless_set();
+        Ok(read_only_with_bounded_tmp(b, false))
     }
 }
 
@@ -480,6 +509,46 @@ mod tests {
         assert!(limit_text(Naming::Flag, "memory", "0").is_err());
         assert_eq!(limit_text(Naming::Flag, "memory", "-1").expect("-1"), -1);
         assert_eq!(limit_text(Naming::Flag, "memory", "32M").expect("32M"), 32 << 20);
+    }
+
+    #[test]
+    fn the_sandbox_always_has_a_seccomp_filter_and_never_takes_root_from_the_image() {
+        // The C ABI's preset over runc's template (which has no seccomp section).
+        let spec = SpecBuilder::new(["sh"]).sandbox().expect("sandbox").build();
+        assert!(spec.config().linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_some(), "no seccomp filter under the preset");
+        // Options with a whole spec (Docker's defaults are not applied to one) and the preset.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("rootfs/etc")).expect("rootfs");
+        std::fs::write(dir.path().join("rootfs/etc/passwd"), "app:x:0:0::/:/bin/sh\nuser:x:1000:1000::/:/bin/sh\n").expect("passwd");
+        let mut o = Options { spec: Some(SpecBuilder::new(["sh"]).rootfs(dir.path().join("rootfs")).build()), sandbox: true, ..Options::default() };
+        let spec = o.to_spec("sbx", dir.path()).expect("spec");
+        assert!(spec.config().linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_some(), "a given spec lost the preset's filter");
+        // A name the image maps to root is refused under the preset; another is fine; a number is the caller's.
+        o.user_name = Some("app".into());
+        let e = o.to_spec("sbx", dir.path()).expect_err("root by name").to_string();
+        assert!(e.contains("the sandbox does not run as root"), "{e}");
+        o.user_name = Some("user".into());
+        let spec = o.to_spec("sbx", dir.path()).expect("user");
+        assert_eq!(spec.config().process().as_ref().map(|p| p.user().uid()), Some(1000));
+        // Asked for explicitly, unconfined stays unconfined.
+        o.user_name = None;
+        o.seccomp = Seccomp::Unconfined;
+        let spec = o.to_spec("sbx", dir.path()).expect("unconfined");
+        assert!(spec.config().linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_none());
+    }
+
+    #[test]
+    fn no_hostname_is_set_in_a_joined_uts_namespace() {
+        // Joining the host's uts namespace must not rename the host to the container id.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("rootfs")).expect("rootfs");
+        let mut o = Options::new(["sh"]);
+        o.rootfs = Some(dir.path().join("rootfs"));
+        o.namespace_changes = vec![(LinuxNamespaceType::Uts, true, Some(PathBuf::from("/proc/self/ns/uts")))];
+        let spec = o.to_spec("box-2", dir.path()).expect("spec");
+        assert_eq!(spec.config().hostname().as_deref(), None, "a hostname would be set in the joined namespace");
+        o.namespace_changes.clear();
+        assert_eq!(o.to_spec("box-2", dir.path()).expect("spec").config().hostname().as_deref(), Some("box-2"));
     }
 
     #[test]

@@ -148,6 +148,12 @@ impl Spec {
         self.namespaces().iter().any(|n| n.typ() == t)
     }
 
+    /// Whether the spec makes a new namespace of type `t` (not one joined by path: what is set in
+    /// a joined namespace, e.g. a hostname, changes it for whoever else is in it).
+    pub fn creates_namespace(&self, t: LinuxNamespaceType) -> bool {
+        self.namespaces().iter().any(|n| n.typ() == t && n.path().is_none())
+    }
+
     /// Checks everything that can be checked before anything is created.
     pub fn validate(&self) -> Result<()> {
         let c = &self.config;
@@ -753,6 +759,20 @@ impl SpecBuilder {
     pub fn seccomp(mut self, profile: Option<oci::LinuxSeccomp>) -> Self {
         self.docker_seccomp = false;
         self.linux().set_seccomp(profile);
+        self
+    }
+
+    /// The spec being built, for changes no setter makes (crate-internal).
+    pub(crate) fn spec_mut(&mut self) -> &mut Spec {
+        &mut self.spec
+    }
+
+    /// Docker's default seccomp profile (generated at [`SpecBuilder::build`] for the final
+    /// capabilities), unless the spec has a profile of its own.
+    pub(crate) fn docker_seccomp_unless_set(mut self) -> Self {
+        if self.spec.config.linux().as_ref().and_then(|l| l.seccomp().as_ref()).is_none() {
+            self.docker_seccomp = true;
+        }
         self
     }
 

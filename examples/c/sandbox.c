@@ -49,7 +49,7 @@ static int start(struct job *j, const char *rootfs, const char *state_root) {
     rcontainer_spec_t *spec = rcontainer_spec_new();
     const char *argv[] = {"sh", "-c", j->code, NULL};
     rcontainer_limits_t limits = {0};
-    limits.memory = limits.memory_swap = 64 << 20;
+    limits.memory = 64 << 20; /* a memory limit alone keeps the preset's "no swap" */
     limits.cpus = 0.5;
     int bad = spec == NULL || failed("args", rcontainer_spec_set_args(spec, argv)) ||
               failed("rootfs", rcontainer_spec_set_rootfs(spec, rootfs)) || failed("sandbox", rcontainer_spec_set_sandbox(spec)) ||

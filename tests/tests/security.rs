@@ -395,8 +395,8 @@ fn a_config_without_device_rules_gets_no_host_device() {
 }
 
 /// `--sandbox`, the preset for code nobody vouches for, seen from inside: nobody's uid, no
-/// capability in any set, no_new_privileges, seccomp, a read-only root whose only writable place
-/// is a 64 MiB /tmp, only lo, and the limits in its cgroup; a flag given next to it wins.
+/// capability in any set, no_new_privileges, seccomp, a read-only root (writable: tmpfs, /tmp
+/// bounded to 64 MiB), only lo, and the limits in its cgroup; a flag given next to it wins.
 #[test]
 fn the_sandbox_preset() {
     require_root!();

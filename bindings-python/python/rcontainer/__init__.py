@@ -1095,10 +1095,13 @@ def run(
     with Container.create(args, **create_kwargs) as c:
         c.start()
         deadline = None if timeout is None else time.monotonic() + timeout
+        got: Optional[_Captured] = None
         try:
             got = _communicate(c, data, deadline, timeout, max_output)
             status = c.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except ContainerTimeoutError as e:
+            if got is not None:  # the output had ended; the process had not
+                e.stdout, e.stderr, e.stdout_truncated, e.stderr_truncated = got
             try:
                 c.kill(_signal.SIGKILL)
             except ContainerError:
@@ -1133,7 +1136,10 @@ async def run_async(
         try:
             _, status = await asyncio.wait_for(work, timeout)
         except asyncio.TimeoutError:
-            c.kill(_signal.SIGKILL)
+            try:
+                c.kill(_signal.SIGKILL)
+            except ContainerError:
+                pass  # it had ended; a process it left held the output open
             raise _timed_out(cap.timeout_error(timeout), c, await c.wait_async(), timeout, text) from None
         return _completed(c, status, cap.captured(), text, check)
     finally:
@@ -1162,6 +1168,7 @@ class AsyncContainer:
                  stderr: Optional[asyncio.StreamReader]) -> None:
         self.container = container
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self._transports: List[asyncio.BaseTransport] = []
 
     @property
     def id(self) -> str:
@@ -1186,7 +1193,8 @@ class AsyncContainer:
 
     async def communicate(self, input: Optional[bytes] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
         """Writes ``input`` to stdin (then closes it), reads stdout and stderr to their end
-        concurrently, and waits for the process; returns (stdout, stderr)."""
+        concurrently, and waits for the process; returns (stdout, stderr). Like asyncio's, it
+        keeps all the output: for code you do not trust, run_async(max_output=...) bounds it."""
         async def feed() -> None:
             if self.stdin is None:
                 return
@@ -1219,8 +1227,11 @@ class AsyncContainer:
             except StateError:
                 pass
             await self.container.wait_async()
-        if self.stdin is not None:
-            self.stdin.close()
+        # The loop's transports first: they own the pipe fds (closing those under them would
+        # leave the selector watching fd numbers that get reused).
+        for t in self._transports:
+            t.close()
+        await asyncio.sleep(0)  # let the transports' close callbacks run
         await asyncio.get_running_loop().run_in_executor(None, self.container.__exit__, None, None, None)
 
 
@@ -1230,21 +1241,28 @@ async def create_async(args: Sequence[PathLike], **create_kwargs: Any) -> AsyncC
     (see AsyncContainer). Creating and starting run in the loop's default executor."""
     loop = asyncio.get_running_loop()
     c = await loop.run_in_executor(None, functools.partial(Container.create, args, **create_kwargs))
+    transports: List[asyncio.BaseTransport] = []
     try:
         async def reader(f: Optional[IO[bytes]]) -> Optional[asyncio.StreamReader]:
             if f is None:
                 return None
             r = asyncio.StreamReader(loop=loop)
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(r, loop=loop), f)
+            t, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(r, loop=loop), f)
+            transports.append(t)
             return r
 
         stdin = None
         if c.stdin is not None:
             transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, c.stdin)
+            transports.append(transport)
             stdin = asyncio.StreamWriter(transport, protocol, None, loop)
         stdout, stderr = await reader(c.stdout), await reader(c.stderr)
         await loop.run_in_executor(None, c.start)
     except BaseException:
+        for t in transports:
+            t.close()
         await loop.run_in_executor(None, c.__exit__, None, None, None)
         raise
-    return AsyncContainer(c, stdin, stdout, stderr)
+    p = AsyncContainer(c, stdin, stdout, stderr)
+    p._transports = transports
+    return p

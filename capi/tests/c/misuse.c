@@ -194,6 +194,25 @@ static void without_containers(void) {
         rcontainer_string_free(json);
     }
 
+    /* The sandbox preset, then a higher memory limit alone: "no swap" follows it (memory+swap
+     * was the preset's 256 MiB: left there, it would be below the new limit), and the preset's
+     * seccomp filter is there over runc's template. */
+    rcontainer_spec_t *sbx = rcontainer_spec_new();
+    rcontainer_limits_t more = {0};
+    more.memory = 1 << 30;
+    EXPECT_OK(rcontainer_spec_set_sandbox(sbx));
+    EXPECT_OK(rcontainer_spec_set_limits(sbx, &more));
+    char *sj = SENTINEL;
+    EXPECT_OK(rcontainer_spec_to_json(sbx, &sj));
+    if (sj != SENTINEL && sj != NULL) {
+        CHECK(strstr(sj, "\"limit\": 1073741824") != NULL);
+        CHECK(strstr(sj, "\"swap\": 1073741824") != NULL);
+        CHECK(strstr(sj, "SCMP_ACT_ERRNO") != NULL);
+        CHECK(strstr(sj, "\"uid\": 65534") != NULL);
+        rcontainer_string_free(sj);
+    }
+    rcontainer_spec_free(sbx);
+
     /* Invalid JSON and bundles: clear error, out untouched. */
     rcontainer_spec_t *out = SENTINEL;
     EXPECT_ERR(rcontainer_spec_from_json("{not json", NULL, &out), RCONTAINER_ERROR_INVALID_CONFIG, "invalid OCI config");

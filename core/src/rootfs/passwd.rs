@@ -20,42 +20,59 @@ use crate::spec::Spec;
 const MAX_SIZE: u64 = 1 << 20;
 
 /// Where `path` (absolute, in the container) is read from: (a directory on the host that plays
-/// the container's root for it, the rest of the path inside it). The last bind mount whose
-/// destination contains `path` wins (mounts apply in order), else the root filesystem.
-fn source_of(spec: &Spec, path: &Path) -> Result<(PathBuf, PathBuf)> {
-    let mut best: Option<(PathBuf, PathBuf)> = None;
+/// the container's root for it, the rest of the path inside it), or None when a file system this
+/// side cannot read covers it (a tmpfs over /etc: the file is not there for the container
+/// either). The last mount whose destination contains `path` wins (mounts apply in order);
+/// none: the root filesystem. A bind mount of the file itself is read from its source's
+/// directory.
+fn source_of(spec: &Spec, path: &Path) -> Result<Option<(PathBuf, PathBuf)>> {
+    let mut best: Option<Option<(PathBuf, PathBuf)>> = None;
     for m in spec.config().mounts().iter().flatten() {
+        let Ok(rest) = path.strip_prefix(m.destination()) else { continue };
         let bind = m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
-        let (Some(source), true) = (m.source(), bind) else { continue };
-        if let Ok(rest) = path.strip_prefix(m.destination()) {
-            let source = if source.is_absolute() { source.clone() } else { spec.bundle().join(source) };
-            best = Some((source, rest.to_path_buf()));
-        }
+        best = Some(match (bind, m.source()) {
+            (true, Some(source)) => {
+                let source = if source.is_absolute() { source.clone() } else { spec.bundle().join(source) };
+                if rest.as_os_str().is_empty() {
+                    // The file itself: its directory, then its name.
+                    match (source.parent(), source.file_name()) {
+                        (Some(dir), Some(name)) => Some((dir.to_path_buf(), PathBuf::from(name))),
+                        _ => None,
+                    }
+                } else {
+                    Some((source, rest.to_path_buf()))
+                }
+            }
+            _ => None,
+        });
     }
     match best {
         Some(b) => Ok(b),
-        None => Ok((spec.rootfs()?, path.strip_prefix("/").unwrap_or(path).to_path_buf())),
+        None => Ok(Some((spec.rootfs()?, path.strip_prefix("/").unwrap_or(path).to_path_buf()))),
     }
 }
 
 /// The text of the container's `path` (/etc/passwd or /etc/group); None when it does not exist.
 fn read_container_file(spec: &Spec, path: &str) -> Result<Option<String>> {
-    let (root, rest) = source_of(spec, Path::new(path))?;
+    let Some((root, rest)) = source_of(spec, Path::new(path))? else { return Ok(None) };
     let what = |e: nix::errno::Errno| Error::Sys { op: format!("read the container's {path} (in {})", root.display()), errno: e };
     let dir = nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(what)?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = match nix::fcntl::openat2(dir.as_fd(), &rest, how) {
+    // O_PATH first: opening a device node the image put there has effects of its own (a
+    // watchdog starts, a tape rewinds), so the file is only opened for reading once fstat says
+    // it is a regular file, through the O_PATH fd (no second path lookup).
+    let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let pathfd = match nix::fcntl::openat2(dir.as_fd(), &rest, how) {
         Ok(fd) => fd,
         Err(nix::errno::Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(what(e)),
     };
-    let file = std::fs::File::from(fd);
-    let meta = file.metadata().map_err(|e| Error::Io { op: "stat the container's user database", path: PathBuf::from(path), source: e })?;
-    if !meta.is_file() {
+    let st = nix::sys::stat::fstat(&pathfd).map_err(what)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(Error::invalid("user", path, "the container's file is not a regular file"));
     }
+    let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&pathfd));
+    let fd = nix::fcntl::open(proc_path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK, Mode::empty()).map_err(what)?;
+    let file = std::fs::File::from(fd);
     let mut text = String::new();
     file.take(MAX_SIZE).read_to_string(&mut text).map_err(|e| Error::Io { op: "read the container's user database", path: PathBuf::from(path), source: e })?;
     Ok(Some(text))
@@ -149,6 +166,27 @@ mod tests {
     }
 
     #[test]
+    fn the_file_the_container_will_see_a_bind_of_it_or_nothing_under_a_tmpfs() {
+        let (dir, spec) = image("root:x:0:0::/:/bin/sh\n", "root:x:0:\n");
+        // A bind mount of a passwd file (docker -v ./passwd:/etc/passwd).
+        let own = dir.path().join("my-passwd");
+        std::fs::write(&own, "mine:x:4242:4243::/:/bin/sh\n").expect("write");
+        let mut m = oci_spec::runtime::Mount::default();
+        m.set_destination("/etc/passwd".into());
+        m.set_typ(Some("bind".into()));
+        m.set_source(Some(own));
+        let bound = SpecBuilder::from_spec(spec.clone()).mount(m).build();
+        assert_eq!(lookup_user(&bound, "user", "mine").expect("mine"), (4242, 4243));
+        // A tmpfs over /etc: the image's files are hidden from the container, so from us too.
+        let mut t = oci_spec::runtime::Mount::default();
+        t.set_destination("/etc".into());
+        t.set_typ(Some("tmpfs".into()));
+        t.set_source(Some("tmpfs".into()));
+        let hidden = SpecBuilder::from_spec(spec).mount(t).build();
+        assert!(lookup_user(&hidden, "user", "root").expect_err("hidden").to_string().contains("has none"));
+    }
+
+    #[test]
     fn a_hostile_image_cannot_make_us_read_the_hosts_files_or_block() {
         let dir = tempfile::tempdir().expect("tempdir");
         let etc = dir.path().join("rootfs/etc");
@@ -174,5 +212,13 @@ mod tests {
         nix::unistd::mkfifo(&etc.join("passwd"), Mode::from_bits_truncate(0o644)).expect("mkfifo");
         let e = lookup_user(&spec, "user", "root").expect_err("fifo").to_string();
         assert!(e.contains("not a regular file"), "{e}");
+        // A device node is refused before it is opened (as root, who can make one).
+        if nix::unistd::geteuid().is_root() {
+            std::fs::remove_file(etc.join("passwd")).expect("rm");
+            nix::sys::stat::mknod(&etc.join("passwd"), nix::sys::stat::SFlag::S_IFCHR, Mode::from_bits_truncate(0o644), nix::sys::stat::makedev(1, 3))
+                .expect("mknod");
+            let e = lookup_user(&spec, "user", "root").expect_err("device").to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
     }
 }
