@@ -16,38 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "container_core.h"
-
-static int passed, failures;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failures++;                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
-    } while (0)
-
-/* Expects an error of `kind` whose message contains `needle` (when not NULL); frees it. */
-static void expect_err(int line, rcontainer_error_t *err, int kind, const char *needle) {
-    if (err == NULL) {
-        failures++;
-        fprintf(stderr, "line %d: expected error kind %d, got success\n", line, kind);
-        return;
-    }
-    const char *msg = rcontainer_error_message(err);
-    if (rcontainer_error_kind(err) != kind || msg == NULL || (needle && strstr(msg, needle) == NULL)) {
-        failures++;
-        fprintf(stderr, "line %d: expected kind %d containing \"%s\", got kind %d: %s\n", line, kind,
-                needle ? needle : "", (int)rcontainer_error_kind(err), msg ? msg : "(null)");
-    } else {
-        passed++;
-    }
-    rcontainer_error_free(err);
-}
-#define EXPECT_ERR(call, kind, needle) expect_err(__LINE__, (call), (kind), (needle))
 
 static void expect_ok(int line, rcontainer_error_t *err) {
     if (err != NULL) {

@@ -15,31 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "container_core.h"
-
-static int passed, failures;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failures++;                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
-    } while (0)
-
-static int failed(int line, rcontainer_error_t *err) {
-    if (err == NULL) {
-        passed++;
-        return 0;
-    }
-    failures++;
-    fprintf(stderr, "line %d: %s (kind %d)\n", line, rcontainer_error_message(err), (int)rcontainer_error_kind(err));
-    rcontainer_error_free(err);
-    return 1;
-}
-#define FAILED(call) failed(__LINE__, (call))
 
 /* Reads stdout and stderr to EOF at once (poll), up to out_size-1 and err_size-1 bytes (the
  * rest is dropped). */

@@ -15,49 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "container_core.h"
-
-static int passed, failures;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failures++;                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                             \
-    } while (0)
-
-static int failed(int line, rcontainer_error_t *err) {
-    if (err == NULL) {
-        passed++;
-        return 0;
-    }
-    failures++;
-    fprintf(stderr, "line %d: %s (kind %d, errno %d)\n", line, rcontainer_error_message(err), (int)rcontainer_error_kind(err),
-            rcontainer_error_errno(err));
-    rcontainer_error_free(err);
-    return 1;
-}
-#define FAILED(call) failed(__LINE__, (call))
-
-static void expect_err(int line, rcontainer_error_t *err, int kind, const char *needle) {
-    if (err == NULL) {
-        failures++;
-        fprintf(stderr, "line %d: expected error kind %d, got success\n", line, kind);
-        return;
-    }
-    const char *msg = rcontainer_error_message(err);
-    if (rcontainer_error_kind(err) != kind || strstr(msg, needle) == NULL) {
-        failures++;
-        fprintf(stderr, "line %d: expected kind %d containing \"%s\", got kind %d: %s\n", line, kind, needle, (int)rcontainer_error_kind(err), msg);
-    } else {
-        passed++;
-    }
-    rcontainer_error_free(err);
-}
-#define EXPECT_ERR(call, kind, needle) expect_err(__LINE__, (call), (kind), (needle))
 
 static double now(void) {
     struct timespec ts;
