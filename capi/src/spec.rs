@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int};
 use std::path::PathBuf;
 use std::ptr;
 
-use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceType, Mount};
+use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, Mount};
 use rcontainer_core::spec::parse_namespace_type;
 use rcontainer_core::{Spec, SpecBuilder, Stdio};
 
@@ -56,11 +56,10 @@ impl rcontainer_spec_t {
     /// The spec of the container `id`: with rcontainer_spec_new()'s hostname, the id (when the
     /// container has a uts namespace), as `rcontainer run` and the bindings name it.
     pub(crate) fn spec_for(&self, id: &str) -> Spec {
-        let spec = self.spec();
-        if self.hostname_is_id && spec.creates_namespace(LinuxNamespaceType::Uts) {
-            return self.builder.clone().hostname(id).build();
+        if self.hostname_is_id {
+            return self.builder.clone().default_hostname(id).build();
         }
-        spec
+        self.spec()
     }
 
     pub(crate) fn stdio(&self) -> Stdio {

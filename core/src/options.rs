@@ -342,16 +342,7 @@ impl Options {
         }
         match &self.hostname {
             Some(h) => b = b.hostname(h.clone()),
-            // The id, in a uts namespace of its own only: a joined one (e.g. the host's, by path)
-            // keeps its name, which is its owner's.
-            None if !from_spec => {
-                if b.clone().build().creates_namespace(LinuxNamespaceType::Uts) {
-                    b = b.hostname(id.to_string());
-                } else {
-                    // Not even the template's "runc": nothing is set in a namespace not ours.
-                    b.spec_mut().config_mut().set_hostname(None);
-                }
-            }
+            None if !from_spec => b = b.default_hostname(id),
             None => {}
         }
         for (k, v) in &self.env {

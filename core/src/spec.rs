@@ -530,6 +530,15 @@ impl SpecBuilder {
         self
     }
 
+    /// The hostname of a container `id` that was given none: the id, in a uts namespace of its
+    /// own only. A joined one (e.g. the host's, by path) gets none at all, not even the
+    /// template's "runc": that namespace's name is its owner's.
+    pub fn default_hostname(mut self, id: &str) -> Self {
+        let own_uts = self.spec.creates_namespace(LinuxNamespaceType::Uts);
+        self.spec.config.set_hostname(own_uts.then(|| id.to_string()));
+        self
+    }
+
     /// Sets (or replaces) `KEY=VALUE` in the environment.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         let env = self.process().env_mut().get_or_insert_with(Vec::new);
