@@ -251,15 +251,15 @@ impl Options {
     /// skeleton is cached).
     pub fn to_spec(&self, id: &str, state_root: &Path) -> Result<Spec> {
         if self.sandbox {
-            return self.with_sandbox_defaults().to_spec_inner(id, state_root, true);
+            return self.with_sandbox_defaults().to_spec_inner(id, state_root);
         }
-        self.to_spec_inner(id, state_root, false)
+        self.to_spec_inner(id, state_root)
     }
 
-    /// These options with the sandbox preset filled in where they say nothing.
+    /// These options with the sandbox preset filled in where they say nothing (`sandbox` stays
+    /// set: to_spec_inner adds the rest of the preset, the file system and the checks).
     fn with_sandbox_defaults(&self) -> Options {
         let mut o = self.clone();
-        o.sandbox = false;
         if o.user_name.is_none() {
             o.user.get_or_insert(SANDBOX.user);
         }
@@ -281,8 +281,9 @@ impl Options {
         o
     }
 
-    fn to_spec_inner(&self, id: &str, state_root: &Path, sandbox: bool) -> Result<Spec> {
+    fn to_spec_inner(&self, id: &str, state_root: &Path) -> Result<Spec> {
         self.validate()?;
+        let sandbox = self.sandbox;
         let n = self.naming;
         let from_spec = self.spec.is_some();
         let mut b = match &self.spec {

@@ -1143,13 +1143,25 @@ async def run_async(
             raise _timed_out(cap.timeout_error(timeout), c, await c.wait_async(), timeout, text) from None
         return _completed(c, status, cap.captured(), text, check)
     finally:
-        if c.poll() is None:
-            try:
-                c.kill(_signal.SIGKILL)
-            except StateError:
-                pass
-            await c.wait_async()
-        await loop.run_in_executor(None, c.__exit__, None, None, None)  # delete(force=True), close()
+        await _end_async(c)
+
+
+async def _end_async(c: Container, transports: Sequence[asyncio.BaseTransport] = ()) -> None:
+    """Container.__exit__ for asyncio: kills the container if it still runs and waits for it on
+    the loop, closes the loop's pipe transports (first: they own the pipe fds, and closing those
+    under them would leave the selector watching fd numbers that get reused), then deletes it
+    in the default executor."""
+    if c.poll() is None:
+        try:
+            c.kill(_signal.SIGKILL)
+        except StateError:
+            pass
+        await c.wait_async()
+    for t in transports:
+        t.close()
+    if transports:
+        await asyncio.sleep(0)  # let the transports' close callbacks run
+    await asyncio.get_running_loop().run_in_executor(None, c.__exit__, None, None, None)  # delete(force=True), close()
 
 
 class AsyncContainer:
@@ -1221,18 +1233,7 @@ class AsyncContainer:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        if self.container.poll() is None:
-            try:
-                self.container.kill(_signal.SIGKILL)
-            except StateError:
-                pass
-            await self.container.wait_async()
-        # The loop's transports first: they own the pipe fds (closing those under them would
-        # leave the selector watching fd numbers that get reused).
-        for t in self._transports:
-            t.close()
-        await asyncio.sleep(0)  # let the transports' close callbacks run
-        await asyncio.get_running_loop().run_in_executor(None, self.container.__exit__, None, None, None)
+        await _end_async(self.container, self._transports)
 
 
 async def create_async(args: Sequence[PathLike], **create_kwargs: Any) -> AsyncContainer:
@@ -1259,9 +1260,7 @@ async def create_async(args: Sequence[PathLike], **create_kwargs: Any) -> AsyncC
         stdout, stderr = await reader(c.stdout), await reader(c.stderr)
         await loop.run_in_executor(None, c.start)
     except BaseException:
-        for t in transports:
-            t.close()
-        await loop.run_in_executor(None, c.__exit__, None, None, None)
+        await _end_async(c, transports)
         raise
     p = AsyncContainer(c, stdin, stdout, stderr)
     p._transports = transports
