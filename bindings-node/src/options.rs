@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use rcontainer_core::oci_spec::runtime::{LinuxIdMapping, Mount};
-use rcontainer_core::options::{validate_limits, Naming, Network, Options};
-use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type, parse_size};
+use rcontainer_core::options::{limit_bytes, limit_text, validate_limits, Naming, Network, Options};
+use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type};
 use rcontainer_core::{Limits, Spec, DEFAULT_STATE_ROOT};
 use serde_json::Value;
 
@@ -337,19 +337,20 @@ pub fn parse_tty(op: &str, tty: &Value, size: &Value, stdio: &Value) -> BResult<
     Ok(on.then_some(size))
 }
 
-/// A size in bytes: a positive number, a string like '32M', or -1 for unlimited (when allowed).
-fn size(op: &str, name: &str, v: &Value, unlimited: bool) -> BResult<i64> {
-    let what = if unlimited { "a positive number of bytes, a size like '32M', or -1 (unlimited)" } else { "a positive number of bytes or a size like '32M'" };
-    let bytes = match v {
-        Value::Number(n) if unlimited && n.as_i64() == Some(-1) => return Ok(-1),
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) if unlimited && s.trim() == "-1" => return Ok(-1),
-        Value::String(s) => Some(parse_size(&format!("options.{name}"), s).map_err(|e| Failure::core(op, &e))?),
-        _ => None,
-    };
-    match bytes {
-        Some(b) if b > 0 && b <= i64::MAX as u64 => Ok(b as i64),
-        _ => Err(Failure::invalid(op, format!("options.{name} must be {what}, got {}", show(v)))),
+/// A size in bytes: a whole number or a string like '32M' (shape read here), positive or -1 for
+/// unlimited (core's rule, options::limit_bytes / limit_text). `option` is its snake_case name.
+fn size(op: &str, option: &str, v: &Value) -> BResult<i64> {
+    let core = |e: rcontainer_core::Error| Failure::core(op, &e);
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(b) => limit_bytes(Naming::Camel, option, b).map_err(core),
+            None => Err(Failure::invalid(
+                op,
+                format!("{} must be a whole number of bytes, a size like '32M', or -1 (unlimited), got {}", Naming::Camel.name(option), show(v)),
+            )),
+        },
+        Value::String(t) => limit_text(Naming::Camel, option, t).map_err(core),
+        _ => Err(Failure::invalid(op, format!("{} must be a number of bytes or a size like '32M', got {}", Naming::Camel.name(option), show(v)))),
     }
 }
 
@@ -359,11 +360,11 @@ pub fn parse_limits(op: &str, get: &dyn Fn(&str) -> BResult<Value>) -> BResult<L
     let mut l = Limits::default();
     match get("memory")? {
         Value::Null => {}
-        v => l.memory = Some(size(op, "memory", &v, true)?),
+        v => l.memory = Some(size(op, "memory", &v)?),
     }
     match get("memorySwap")? {
         Value::Null => {}
-        v => l.memory_swap = Some(size(op, "memorySwap", &v, true)?),
+        v => l.memory_swap = Some(size(op, "memory_swap", &v)?),
     }
     match get("cpus")? {
         Value::Null => {}

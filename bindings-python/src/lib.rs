@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-use rcontainer_core::options::{Naming, Network, Options};
-use rcontainer_core::spec::{parse_id_map, parse_namespace_type, parse_size, Limits};
+use rcontainer_core::options::{limit_bytes, limit_text, Naming, Network, Options};
+use rcontainer_core::spec::{parse_id_map, parse_namespace_type, Limits};
 use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExecCommand, ExecOptions, ExitStatus, Process, Spec, Stdio};
 
 // ---------------------------------------------------------------------------------------------
@@ -120,33 +120,21 @@ struct Config {
     sandbox: bool,
 }
 
-/// A size argument in bytes: a positive int or a string such as "32M"; with `unlimited_ok`, -1
-/// (or "-1") means no limit.
-fn size_arg(field: &str, v: Option<&SizeArg>, unlimited_ok: bool) -> rcontainer_core::Result<Option<i64>> {
-    let invalid = |value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
-    let reason = if unlimited_ok {
-        "must be a positive number of bytes, a size such as \"32M\", or -1 (no limit)"
-    } else {
-        "must be a positive number of bytes or a size such as \"32M\""
-    };
-    match v {
-        None => Ok(None),
-        Some(SizeArg::Bytes(-1)) if unlimited_ok => Ok(Some(-1)),
-        Some(SizeArg::Text(t)) if unlimited_ok && t.trim() == "-1" => Ok(Some(-1)),
-        Some(SizeArg::Bytes(n)) if *n > 0 => Ok(Some(*n)),
-        Some(SizeArg::Bytes(n)) => Err(invalid(n.to_string(), reason)),
-        Some(SizeArg::Text(t)) => match parse_size(field, t)? {
-            0 => Err(invalid(format!("{t:?}"), reason)),
-            n => Ok(Some(n as i64)),
-        },
-    }
+/// A size argument: an int of bytes or a string such as "32M" (the shapes Python gives),
+/// positive or -1 for no limit (core's rule: options::limit_bytes / limit_text).
+fn size_arg(field: &str, v: Option<&SizeArg>) -> rcontainer_core::Result<Option<i64>> {
+    v.map(|v| match v {
+        SizeArg::Bytes(n) => limit_bytes(Naming::Snake, field, *n),
+        SizeArg::Text(t) => limit_text(Naming::Snake, field, t),
+    })
+    .transpose()
 }
 
 /// The limits `Container.limit()` changes: None leaves a limit as it is; -1 removes a memory,
 /// memory+swap or pids limit; cpus=0 removes the cpu limit.
 fn live_limits(memory: Option<&SizeArg>, memory_swap: Option<&SizeArg>, cpus: Option<f64>, pids: Option<i64>) -> rcontainer_core::Result<Limits> {
     let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
-    let mut l = Limits { memory: size_arg("memory", memory, true)?, memory_swap: size_arg("memory_swap", memory_swap, true)?, ..Default::default() };
+    let mut l = Limits { memory: size_arg("memory", memory)?, memory_swap: size_arg("memory_swap", memory_swap)?, ..Default::default() };
     match cpus {
         None => {}
         Some(0.0) => l.cpu_quota = Some(-1),
@@ -206,8 +194,8 @@ fn build_spec(c: &Config, root: &std::path::Path, terminal: Option<Option<(u16, 
     }
     o.network = Some(Network::parse(naming, &c.network)?);
     o.limits = Limits {
-        memory: size_arg("memory", c.memory.as_ref(), true)?,
-        memory_swap: size_arg("memory_swap", c.memory_swap.as_ref(), true)?,
+        memory: size_arg("memory", c.memory.as_ref())?,
+        memory_swap: size_arg("memory_swap", c.memory_swap.as_ref())?,
         cpus: c.cpus,
         pids: c.pids,
         ..Default::default()
