@@ -464,7 +464,7 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             raw::umask(*mask);
             Ok(())
         }
-        Op::MountPath { source, target, flags } => ok(raw::mount(source.as_deref(), target, None, *flags, None)),
+        Op::MountPath { source, target, fstype, flags, data } => ok(raw::mount(source.as_deref(), target, fstype.as_deref(), *flags, data.as_deref())),
         Op::OpenRoot { path } => {
             ctx.root = raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
             Ok(())

@@ -182,6 +182,9 @@ pub fn remove_corrupt(root: impl AsRef<Path>, id: &str) -> Result<()> {
             }
         }
     }
+    if let Some(annotations) = config.as_ref().and_then(|s| s.config().annotations().as_ref()) {
+        let _ = crate::rootfs::overlay::remove_container_dir(annotations);
+    }
     match remove_state_dir(&dir) {
         // Other files (a foreign or half-written entry): remove everything.
         Err(_) if dir.exists() => std::fs::remove_dir_all(&dir).map_err(Error::io("remove state dir", &dir)),
@@ -273,9 +276,11 @@ impl Container {
             creator_start_time: state::process_start_time(creator_pid).unwrap_or(0),
         };
         let dir = state::create_with_state(&opts.root, &state)?;
+        let state_annotations = state.annotations.clone();
         let cgroup = match Cgroup::create(id, cgroups_path, Some(&resources)) {
             Ok(c) => c,
             Err(e) => {
+                let _ = crate::rootfs::overlay::remove_container_dir(&state_annotations);
                 let _ = remove_state_dir(&dir);
                 return Err(e);
             }
@@ -287,6 +292,8 @@ impl Container {
             }
             Err(e) => {
                 let _ = cgroup.destroy();
+                // Nothing of a failed create stays, its copy-on-write root's directory included.
+                let _ = crate::rootfs::overlay::remove_container_dir(&state_annotations);
                 let _ = remove_state_dir(&dir);
                 Err(e)
             }
@@ -820,6 +827,9 @@ impl Container {
             cg.destroy()?;
         }
         let config = self.config().ok();
+        // The copy-on-write root's directory first: while the state is there, a delete
+        // interrupted here is done again.
+        crate::rootfs::overlay::remove_container_dir(&self.state.annotations)?;
         remove_state_dir(&self.dir())?;
         state::collect_abandoned(&self.root, Some(&self.state.id));
         self.pidfd = None;

@@ -30,6 +30,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use exec::{ExecCommand, ExecOptions, Process};
 /// The OCI model (runtime spec types) this crate's API uses.
 pub use oci_spec;
+pub use rootfs::overlay::{RootOverlay, ROOT_OVERLAY_ANNOTATION};
 pub use spec::{Limits, Spec, SpecBuilder};
 pub use state::{State, Status};
 

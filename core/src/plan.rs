@@ -130,11 +130,13 @@ pub(crate) enum Op {
         mask: libc::mode_t,
     },
     /// mount(2) on a path the runtime chose, never one the container controls: `/` (propagation)
-    /// and the root filesystem itself (bound onto itself).
+    /// and the root filesystem itself (bound onto itself, or a copy-on-write overlay mounted on it).
     MountPath {
         source: Option<CString>,
         target: CString,
+        fstype: Option<CString>,
         flags: libc::c_ulong,
+        data: Option<CString>,
     },
     /// Opens the root filesystem (O_PATH, after its self-bind): every [`InRoot`] is resolved from it.
     OpenRoot {

@@ -168,6 +168,7 @@ impl Spec {
         }
         let process = c.process().as_ref().ok_or_else(|| Error::invalid("process", "null", "a process is required"))?;
         validate_process(process)?;
+        self.root_overlay()?;
         let mut types = HashSet::new();
         for ns in self.namespaces() {
             if !types.insert(ns.typ()) {
@@ -511,6 +512,19 @@ impl SpecBuilder {
         root.set_readonly(readonly);
         self.spec.config.set_root(Some(root));
         self
+    }
+
+    /// Sets an annotation (OCI `annotations`).
+    pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.spec.config.annotations_mut().get_or_insert_with(Default::default).insert(key.into(), value.into());
+        self
+    }
+
+    /// A copy-on-write root (see [`crate::RootOverlay`]): the overlay is mounted on `mount_point`
+    /// (an empty directory), which becomes root.path.
+    pub fn root_overlay(self, mount_point: impl Into<PathBuf>, overlay: &crate::RootOverlay) -> Self {
+        let json = serde_json::to_string(overlay).unwrap_or_default();
+        self.rootfs(mount_point).annotation(crate::ROOT_OVERLAY_ANNOTATION, json)
     }
 
     pub fn readonly_root(mut self, readonly: bool) -> Self {

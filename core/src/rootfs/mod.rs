@@ -10,6 +10,7 @@
 pub mod default_root;
 mod devices;
 mod mounts;
+pub mod overlay;
 pub mod passwd;
 pub(crate) use mounts::TMPFS_DATA_MAX;
 
@@ -69,12 +70,33 @@ pub(crate) fn plan_rootfs(
         _ => libc::MS_SLAVE | libc::MS_REC,
     };
     steps.push(Step {
-        op: Op::MountPath { source: None, target: cstr("/", "/")?, flags: parent_flag },
+        op: Op::MountPath { source: None, target: cstr("/", "/")?, fstype: None, flags: parent_flag, data: None },
         what: "make / a slave mount (rootfs propagation)".into(),
     });
-    steps.push(Step {
-        op: Op::MountPath { source: Some(c_rootfs.clone()), target: c_rootfs.clone(), flags: libc::MS_BIND | libc::MS_REC },
-        what: format!("bind mount rootfs {} onto itself", rootfs.display()),
+    steps.push(match spec.root_overlay()? {
+        // A copy-on-write root: the overlay, mounted in the container's mount namespace only.
+        Some(o) => {
+            let data = o.mount_data()?;
+            Step {
+                op: Op::MountPath {
+                    source: Some(cstr("overlay", "overlay")?),
+                    target: c_rootfs.clone(),
+                    fstype: Some(cstr("overlay", "overlay")?),
+                    flags: 0,
+                    data: Some(cstr(overlay::ROOT_OVERLAY_ANNOTATION, &data)?),
+                },
+                what: format!(
+                    "mount the overlay root ({} layers{}) on {}",
+                    o.lower.len(),
+                    if o.upper.is_some() { " and an upper" } else { "" },
+                    rootfs.display()
+                ),
+            }
+        }
+        None => Step {
+            op: Op::MountPath { source: Some(c_rootfs.clone()), target: c_rootfs.clone(), fstype: None, flags: libc::MS_BIND | libc::MS_REC, data: None },
+            what: format!("bind mount rootfs {} onto itself", rootfs.display()),
+        },
     });
     steps.push(Step { op: Op::OpenRoot { path: c_rootfs }, what: format!("open rootfs {}", rootfs.display()) });
 
@@ -145,7 +167,10 @@ pub(crate) fn plan_rootfs(
     }
     if let Some(p) = propagation {
         let flag = propagation_flag("linux.rootfsPropagation", p)?;
-        steps.push(Step { op: Op::MountPath { source: None, target: cstr("/", "/")?, flags: flag }, what: format!("set rootfs propagation {p}") });
+        steps.push(Step {
+            op: Op::MountPath { source: None, target: cstr("/", "/")?, fstype: None, flags: flag, data: None },
+            what: format!("set rootfs propagation {p}"),
+        });
     }
     Ok(())
 }

@@ -52,21 +52,55 @@ fn source_of(spec: &Spec, path: &Path) -> Result<Option<(PathBuf, PathBuf)>> {
     }
 }
 
+/// Opens `rest` inside `root` (O_PATH, confined to it); None when it does not exist.
+fn open_in(root: &Path, rest: &Path, what: &dyn Fn(nix::errno::Errno) -> Error) -> Result<Option<std::os::fd::OwnedFd>> {
+    let dir = nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(what)?;
+    let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    match nix::fcntl::openat2(dir.as_fd(), rest, how) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(nix::errno::Errno::ENOENT) => Ok(None),
+        Err(e) => Err(what(e)),
+    }
+}
+
 /// The text of the container's `path` (/etc/passwd or /etc/group); None when it does not exist.
 fn read_container_file(spec: &Spec, path: &str) -> Result<Option<String>> {
     let Some((root, rest)) = source_of(spec, Path::new(path))? else { return Ok(None) };
     let what = |e: nix::errno::Errno| Error::Sys { op: format!("read the container's {path} (in {})", root.display()), errno: e };
-    let dir = nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(what)?;
     // O_PATH first: opening a device node the image put there has effects of its own (a
     // watchdog starts, a tape rewinds), so the file is only opened for reading once fstat says
     // it is a regular file, through the O_PATH fd (no second path lookup).
-    let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let pathfd = match nix::fcntl::openat2(dir.as_fd(), &rest, how) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(what(e)),
+    let overlay = if root == spec.rootfs()? { spec.root_overlay()? } else { None };
+    let (pathfd, st) = match overlay {
+        None => match open_in(&root, &rest, &what)? {
+            Some(fd) => {
+                let st = nix::sys::stat::fstat(&fd).map_err(what)?;
+                (fd, st)
+            }
+            None => return Ok(None),
+        },
+        // A copy-on-write root is not mounted on this side: the file is in the topmost layer
+        // that has it, unless a layer above deletes it (an overlayfs whiteout: a character
+        // device 0:0). Symlinks resolve within each layer.
+        Some(o) => {
+            let mut found = None;
+            for layer in o.layers() {
+                let what = |e: nix::errno::Errno| Error::Sys { op: format!("read the container's {path} (in layer {})", layer.display()), errno: e };
+                if let Some(fd) = open_in(layer, &rest, &what)? {
+                    let st = nix::sys::stat::fstat(&fd).map_err(what)?;
+                    if st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == 0 {
+                        return Ok(None);
+                    }
+                    found = Some((fd, st));
+                    break;
+                }
+            }
+            match found {
+                Some(f) => f,
+                None => return Ok(None),
+            }
+        }
     };
-    let st = nix::sys::stat::fstat(&pathfd).map_err(what)?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(Error::invalid("user", path, "the container's file is not a regular file"));
     }
