@@ -36,9 +36,18 @@ set -euo pipefail
 RC_BIN=$(realpath "${1:?usage: tests/images/run.sh RCONTAINER_BINARY}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "tests/images/run.sh: run as root" >&2; exit 1; }
-for c in python3 curl timeout; do
-	command -v "$c" >/dev/null || { echo "tests/images/run.sh: $c is needed" >&2; exit 1; }
+# The helpers install what they use (busybox-static, zstd, umoci, skopeo, docker-registry,
+# apache2-utils); this script itself needs these.
+missing=()
+for pair in python3:python3 curl:curl openssl:openssl; do
+	command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "# installing ${missing[*]}"
+	apt-get update -qq >/dev/null 2>&1 || true
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+		{ echo "tests/images/run.sh: could not install ${missing[*]}" >&2; exit 1; }
+fi
 
 T=$(mktemp -d /tmp/rcontainer-images.XXXXXX)
 REGS=() # registry dirs to stop
