@@ -76,6 +76,9 @@ stage "the static command killed at every system call of create, start, run, kil
 stage "real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)" 1200 \
   tests/clients/run.sh "$static_bin"
 
+stage "images on the static command: a local registry (none, basic and token auth, a tampered blob), import, run on a copy-on-write root, rmi and prune (tests/images/run.sh)" 900 \
+  tests/images/run.sh "$static_bin"
+
 stage "cgroup v2 tests in a v2-only guest (QEMU)" 900 tests/vm/run-cgroup-tests.sh
 
 stage "Python package (venv, pip install, pytest)" 900 bindings-python/test.sh

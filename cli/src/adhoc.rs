@@ -116,9 +116,15 @@ fn terminal_size() -> Option<(u16, u16)> {
 /// The flags as core's [`Options`] (the one definition of ad-hoc options, shared with the
 /// bindings), then the spec.
 pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path) -> Result<Spec, Failure> {
+    let o = options(a, Some(command))?;
+    o.to_spec(id, state_root).map_err(|e| Failure::new(e.to_string(), 125))
+}
+
+/// The flags as core's [`Options`]; `command` None: the image gives it.
+pub fn options(a: &AdhocArgs, command: Option<&[String]>) -> Result<Options, Failure> {
     let invalid = |e: rcontainer_core::Error| Failure::new(e.to_string(), 125);
     let naming = Naming::Flag;
-    let mut o = Options { args: Some(command.to_vec()), naming, ..Options::default() };
+    let mut o = Options { args: command.map(<[String]>::to_vec), naming, ..Options::default() };
     o.rootfs = a.rootfs.clone();
     o.hostname = a.hostname.clone();
     for kv in &a.env {
@@ -181,5 +187,5 @@ pub fn build_spec(a: &AdhocArgs, id: &str, command: &[String], state_root: &Path
             }
         }
     }
-    o.to_spec(id, state_root).map_err(invalid)
+    Ok(o)
 }

@@ -36,8 +36,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
-            let sig = signals::parse(signal.as_deref().unwrap_or("TERM"))?;
             let mut c = Container::load(&cli.root, id)?;
+            // Without a signal: the image's StopSignal, else TERM.
+            let image_signal = c.state().ok().and_then(|st| st.annotations.get(crate::images::stop_signal_annotation()).cloned());
+            let sig = signals::parse(signal.as_deref().or(image_signal.as_deref()).unwrap_or("TERM"))?;
             if *all {
                 c.kill_all(sig)?;
             } else {
@@ -63,6 +65,15 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Run(args) => run(cli, args),
+        Command::Pull { registry, quiet, reference } => {
+            let store = crate::images::store(cli)?;
+            println!("{}", crate::images::pull(&store, reference, registry, *quiet)?);
+            Ok(0)
+        }
+        Command::Import { path, name } => crate::images::import(cli, path, name.as_deref()),
+        Command::Images { quiet } => crate::images::images(cli, *quiet),
+        Command::Rmi { images } => crate::images::rmi(cli, images),
+        Command::Prune => crate::images::prune(cli),
         Command::Exec(args) => crate::exec::exec(cli, args),
         Command::Features => {
             println!("{}", serde_json::to_string_pretty(&features()).unwrap_or_default());
@@ -267,20 +278,79 @@ fn adhoc_failure(e: Error) -> Failure {
 }
 
 fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
-    let adhoc_mode = !args.command.is_empty();
-    let (id, spec, map_err): (String, Spec, fn(Error) -> Failure) = if adhoc_mode {
+    // `run IMAGE CMD -- X`: that `--` is the command's (docker passes it on).
+    let (words, command): (Vec<String>, Vec<String>) = if args.args.len() >= 2 && !args.command.is_empty() {
+        (args.args.iter().chain(std::iter::once(&"--".to_string())).chain(&args.command).cloned().collect(), Vec::new())
+    } else {
+        (args.args.clone(), args.command.clone())
+    };
+    let with_dashes = !command.is_empty();
+    let image_flags = args.name.is_some() || args.entrypoint.is_some() || args.registry.plain_http || args.registry.creds.is_some();
+    // `run ID` alone in a bundle directory is runc's; any other `run X [ARGS...]` without `--`
+    // names an image (docker's order).
+    let runc_bundle = args.create.bundle.is_some()
+        || (words.len() == 1
+            && !args.adhoc.any()
+            && !image_flags
+            && !args.read_only
+            && bundle_dir(&args.create).is_ok_and(|d| d.join("config.json").is_file()));
+    let image_mode = !with_dashes && !runc_bundle && !words.is_empty();
+    let adhoc_mode = with_dashes || image_mode;
+    let mut store = None;
+    let (id, spec, map_err): (String, Spec, fn(Error) -> Failure) = if image_mode {
+        if args.adhoc.rootfs.is_some() {
+            return Err(Failure::new(format!("run: give either an image ({}) or --rootfs, not both", words[0]), 125));
+        }
+        let id = args.name.clone().unwrap_or_else(rcontainer_core::state::generate_id);
+        let mut o = adhoc::options(&args.adhoc, None)?;
+        let over = rcontainer_image::config::Overrides { entrypoint: args.entrypoint.clone(), cmd: words[1..].to_vec() };
+        let (s, stop_signal) = crate::images::prepare_run(cli, &words[0], &id, &over, args.read_only, &args.registry, &mut o)?;
+        let mut spec = match o.to_spec(&id, &cli.root) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let _ = s.release_container(&id);
+                return Err(Failure::new(e.to_string(), 125));
+            }
+        };
+        if let Some(sig) = stop_signal {
+            spec.config_mut().annotations_mut().get_or_insert_with(Default::default).insert(crate::images::stop_signal_annotation().into(), sig);
+        }
+        store = Some(s);
+        (id, spec, adhoc_failure)
+    } else if with_dashes {
         if args.create.bundle.is_some() {
             return Err(Failure::new("run: give either --bundle or a command after --, not both", 125));
         }
-        let id = args.id.clone().unwrap_or_else(rcontainer_core::state::generate_id);
-        let spec = adhoc::build_spec(&args.adhoc, &id, &args.command, &cli.root)?;
+        if image_flags {
+            return Err(Failure::new("run: --name, --entrypoint, --plain-http and --creds go with an image: rcontainer run [flags] IMAGE [CMD...]", 125));
+        }
+        if words.len() > 1 {
+            return Err(Failure::new(format!("run: one container id before `--`, got {:?} (an image goes without `--`: run IMAGE CMD...)", words), 125));
+        }
+        let id = words.first().cloned().unwrap_or_else(rcontainer_core::state::generate_id);
+        let mut spec = adhoc::build_spec(&args.adhoc, &id, &command, &cli.root)?;
+        if args.read_only {
+            if let Some(r) = spec.config_mut().root_mut() {
+                r.set_readonly(Some(true));
+            }
+        }
         (id, spec, adhoc_failure)
     } else {
-        if args.adhoc.any() {
-            return Err(Failure::new("run: ad-hoc flags (--rootfs, --env, ...) need a command after --", 1));
+        if args.adhoc.any() || image_flags || args.read_only {
+            return Err(Failure::new("run: ad-hoc flags (--rootfs, --env, ...) need an image or a command after --", 1));
         }
-        let id = args.id.clone().ok_or_else(|| Failure::new("run: a container id is required (or a command after -- for the ad-hoc mode)", 1))?;
+        let id = match words.as_slice() {
+            [id] => id.clone(),
+            [] => return Err(Failure::new("run: give an IMAGE [CMD...], a command after -- (ad-hoc mode) or a bundle's container ID", 1)),
+            more => return Err(Failure::new(format!("run: a bundle takes one container id, got {more:?}"), 1)),
+        };
         (id, Spec::from_bundle(bundle_dir(&args.create)?)?, Failure::from)
+    };
+    // Nothing of an image's container stays when it cannot be created.
+    let release = |store: &Option<rcontainer_image::Store>| {
+        if let Some(s) = store {
+            let _ = s.release_container(&id);
+        }
     };
     let (mut opts, _console) = create_options(cli, &args.create)?;
     let terminal = wants_terminal(&spec);
@@ -304,7 +374,15 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         _null = null;
     }
     let mut sfd = if args.detach { None } else { Some(signals::block()?) };
-    let mut c = Container::create(&id, &spec, &opts).map_err(map_err)?;
+    let mut c = match Container::create(&id, &spec, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            if !matches!(e, Error::AlreadyExists { .. }) {
+                release(&store);
+            }
+            return Err(map_err(e));
+        }
+    };
     if let Some(r) = relay.as_mut() {
         r.close_container_ends();
     }

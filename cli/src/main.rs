@@ -4,6 +4,7 @@
 mod adhoc;
 mod commands;
 mod exec;
+mod images;
 mod relay;
 mod signals;
 
@@ -15,6 +16,9 @@ use clap::{Args, Parser, Subcommand};
 /// What `--help` ends with.
 const EXAMPLES: &str = "Examples:
   rcontainer run -- sh -c 'hostname; ps'            a command in a container on the default root
+  rcontainer run -it busybox sh                     a shell from an image (pulled when missing)
+  rcontainer import ./busybox-oci busybox           an OCI layout or docker-save archive, no registry
+  rcontainer pull --plain-http 127.0.0.1:5000/app   from a local registry over plain http
   rcontainer run -it --rootfs ./rootfs -- sh        an interactive shell in a root filesystem you have
   rcontainer run --memory 64M --pids 32 -- CMD      with limits
   rcontainer spec && rcontainer run --bundle . ID   an OCI bundle (config.json + rootfs), as runc
@@ -26,6 +30,9 @@ pub struct Cli {
     /// Directory holding container state
     #[arg(long, global = true, default_value = rcontainer_core::DEFAULT_STATE_ROOT)]
     pub root: PathBuf,
+    /// Directory holding images (layers, blobs) and containers' copy-on-write roots
+    #[arg(long, global = true, env = "RCONTAINER_STORE", default_value = rcontainer_image::DEFAULT_STORE)]
+    pub store: PathBuf,
     /// Also write errors to this file (what podman and containerd read)
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -128,6 +135,35 @@ pub enum Command {
     },
     /// Print what this runtime supports, as JSON (runc's `features`)
     Features,
+    /// Pull an image from a registry into the store
+    Pull {
+        #[command(flatten)]
+        registry: images::RegistryArgs,
+        /// No progress display
+        #[arg(short, long)]
+        quiet: bool,
+        /// NAME[:TAG][@DIGEST], e.g. busybox or 127.0.0.1:5000/busybox:latest
+        reference: String,
+    },
+    /// Import an OCI image layout (directory or tar) or a `docker save` archive into the store
+    Import {
+        path: PathBuf,
+        /// Name it this (default: the names the archive gives)
+        name: Option<String>,
+    },
+    /// List the images in the store
+    Images {
+        /// Print only image ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Remove images' names, and the layers no other image or container uses
+    Rmi {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Remove from the store what no image and no container uses
+    Prune,
     /// List containers
     List {
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -185,11 +221,36 @@ pub struct RunArgs {
     pub keep: bool,
     #[command(flatten)]
     pub adhoc: adhoc::AdhocArgs,
-    /// Container id (generated in ad-hoc mode when omitted)
-    pub id: Option<String>,
-    /// Ad-hoc mode: the command to run, after `--`
-    #[arg(last = true)]
+    /// With an image: the container's id (default: generated)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// With an image: run this instead of its Entrypoint ("" for none; drops its Cmd)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// A read-only root (with an image: its layers alone, no writable layer)
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Accepted for docker's habit: the container is deleted after it exits unless --keep
+    #[arg(long, hide = true)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub registry: images::RegistryArgs,
+    /// IMAGE [CMD [ARGS...]] (docker's order), or the container ID: of a bundle (runc's `run
+    /// [--bundle DIR] ID`), or before `--` in ad-hoc mode
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Ad-hoc mode: the command after `--` (split off before parsing: see [`split_run_command`])
+    #[arg(skip)]
     pub command: Vec<String>,
+}
+
+/// `run [flags] [ID] -- CMD...`: the words after the first `--` of `run`, taken out before clap
+/// parses the rest (clap would swallow a leading `--` into IMAGE [CMD...]).
+fn split_run_command(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec<String>) {
+    let Some(run) = args.iter().skip(1).position(|a| a == "run").map(|i| i + 1) else { return (args, Vec::new()) };
+    let Some(dashes) = args.iter().skip(run).position(|a| a == "--").map(|i| i + run) else { return (args, Vec::new()) };
+    let command = args[dashes + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    (args[..dashes].to_vec(), command)
 }
 
 /// A failure of the command: the message, and the exit status to leave with.
@@ -262,22 +323,20 @@ pub fn warn(cli: &Cli, message: &str) {
 }
 
 fn main() {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (args, run_command) = split_run_command(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
+        Ok(mut cli) => {
+            if let Command::Run(r) = &mut cli.command {
+                r.command = run_command;
+            }
+            cli
+        }
         Err(e) => {
             // Usage errors go to the log too (the calling tool shows only what is there).
             if !matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
                 let text = e.to_string();
                 let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
                 Log::from_args(&args).write("error", first);
-            }
-            // Docker's word order (`run IMAGE CMD`): say how it is spelled here.
-            let run_without_dashes = args.iter().skip(1).any(|a| a == "run") && !args.iter().any(|a| a == "--");
-            if e.kind() == clap::error::ErrorKind::UnknownArgument && run_without_dashes {
-                let _ = e.print();
-                eprintln!("\nhint: the command to run goes after `--`: `rcontainer run [--rootfs DIR] -- CMD ARGS...` (images are not supported yet: unpack one into a directory and give it with --rootfs; `rcontainer run --bundle DIR ID` runs an OCI bundle)");
-                std::process::exit(e.exit_code());
             }
             e.exit();
         }

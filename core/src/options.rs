@@ -107,6 +107,9 @@ pub struct Options {
     pub bundle: Option<PathBuf>,
     /// The root filesystem directory (None: the spec's, else the embedded default root).
     pub rootfs: Option<PathBuf>,
+    /// A copy-on-write root instead (its mount point, and the overlay: what `rcontainer-image`
+    /// prepares from an image); read-only when the overlay has no upper directory.
+    pub root_overlay: Option<(PathBuf, crate::RootOverlay)>,
     /// None: the container id when there is a uts namespace (and the spec gives none).
     pub hostname: Option<String>,
     /// Variables set in (or replaced in) the environment.
@@ -303,13 +306,14 @@ impl Options {
             }
         };
         let spec_root = from_spec && b.clone().build().config().root().is_some();
-        b = match &self.rootfs {
-            Some(dir) => {
+        b = match (&self.rootfs, &self.root_overlay) {
+            (_, Some((mount_point, overlay))) => b.root_overlay(mount_point, overlay).readonly_root(overlay.upper.is_none()),
+            (Some(dir), None) => {
                 let abs = std::path::absolute(dir).map_err(|e| n.invalid("rootfs", dir.display(), e.to_string()))?;
                 b.rootfs(abs).readonly_root(false)
             }
-            None if spec_root => b,
-            None => {
+            (None, None) if spec_root => b,
+            (None, None) => {
                 // The default root replaces the mount list: a given spec's own mounts follow it.
                 let own = if from_spec { b.clone().build().config().mounts().clone().unwrap_or_default() } else { Vec::new() };
                 let mut b = b.default_root(state_root)?;

@@ -176,6 +176,8 @@ pub struct UnpackStats {
     pub xattrs_unsupported: u64,
     /// The compression found by magic bytes.
     pub compression: Compression,
+    /// The sha256 digest of the uncompressed tar stream (`sha256:...`): the layer's diff_id.
+    pub diff_id: String,
 }
 
 /// Why a layer could not be unpacked. Every variant names the entry (its name as in the archive,
@@ -265,7 +267,8 @@ fn unpack(reader: impl Read, media_type: Option<&str>, dest: &Path, opts: &Unpac
     let root = open_dest(dest)?;
     let (compression, stream) = decompressor(reader).map_err(|source| UnpackError::Read { path: String::new(), at: 0, source })?;
     let mut u = Unpacker { root, opts, use_openat2, buf: vec![0; COPY_BUFFER], dirs: Vec::new(), stats: UnpackStats { compression, ..Default::default() } };
-    let mut tar = TarStream { inner: stream, pos: 0, data_left: 0, pad_left: 0 };
+    // The uncompressed stream's digest: the layer's diff_id, which the image's config names.
+    let mut tar = TarStream { inner: crate::digest::HashingReader::new(stream), pos: 0, data_left: 0, pad_left: 0 };
     while let Some(entry) = tar.next_entry(&mut u.buf)? {
         u.stats.entries += 1;
         u.entry(&entry, &mut tar)?;
@@ -273,6 +276,7 @@ fn unpack(reader: impl Read, media_type: Option<&str>, dest: &Path, opts: &Unpac
     }
     tar.drain(&mut u.buf).map_err(|e| read_error("(after the end of the archive)", tar.pos, e))?;
     u.finish_dirs()?;
+    u.stats.diff_id = tar.inner.digest().to_string();
     Ok(u.stats)
 }
 

@@ -20,6 +20,7 @@ mkdir "$W/bin"
 ln -s "$RC" "$W/bin/rcontainer"
 cleanup() {
 	"$RC" delete --force "$ID" >/dev/null 2>&1 || true
+	umount -R "$W/store" 2>/dev/null || true
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -28,17 +29,23 @@ python3 - "$README" "$W" <<'PY'
 import re, sys
 readme, work = sys.argv[1], sys.argv[2]
 text = open(readme).read()
-blocks = re.findall(r"<!-- tests/readme/run.sh runs the next block -->\n```sh\n(.*?)```", text, re.S)
+blocks = re.findall(r"<!-- tests/readme/run.sh runs the next block( in the repository)? -->\n```sh\n(.*?)```", text, re.S)
 if not blocks:
     sys.exit("tests/readme/run.sh: no marked block in README.md")
-for i, b in enumerate(blocks):
+for i, (where, b) in enumerate(blocks):
     open(f"{work}/block{i}.sh", "w").write(b)
+    open(f"{work}/block{i}.where", "w").write("repo" if where else "work")
 PY
 n=0
 for block in "$W"/block*.sh; do
 	sed -i "s/\bmybox\b/$ID/g" "$block"
 	echo "== README block $n"
-	(cd "$W" && PATH="$W/bin:$PATH" bash -euxo pipefail "$block") 2>&1 | sed 's/^/   /'
+	# A block "in the repository" runs from the repository's top directory (it uses its scripts);
+	# /tmp/busybox-oci is replaced by a path in the temp dir, and images go to a store there.
+	dir=$W
+	[ "$(cat "${block%.sh}.where")" = repo ] && dir=$(dirname "$README")
+	sed -i "s|/tmp/busybox-oci|$W/busybox-oci|g" "$block"
+	(cd "$dir" && PATH="$W/bin:$PATH" RCONTAINER_STORE="$W/store" bash -euxo pipefail "$block") 2>&1 | sed 's/^/   /'
 	n=$((n + 1))
 done
 echo "README: $n block(s) ran"

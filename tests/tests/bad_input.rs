@@ -427,12 +427,18 @@ fn a_failure_late_in_setup_leaves_nothing() {
 
 /// Docker's word order gets a hint toward this command's, and --help shows examples.
 #[test]
-fn docker_word_order_gets_a_hint_and_help_has_examples() {
+fn docker_word_order_names_an_image_and_help_has_examples() {
+    // Its command runs as a child of this process: not while another test counts children.
+    let _g = serial();
     let root = StateRoot::new();
     let cli = Cli::new(root.path());
-    let out = cli.run(&["run", "busybox", "/bin/sh"]);
-    assert_eq!(out.code, Some(2), "{out:?}");
-    assert!(out.stderr.contains("hint:") && out.stderr.contains("-- CMD") && out.stderr.contains("--rootfs"), "{out:?}");
+    let store = tempfile::tempdir().expect("tempdir");
+    // `run IMAGE CMD` (docker's order): an image missing from the store is pulled; from a
+    // registry that is not there, a failure naming it (125, docker's status for the runtime).
+    let out = cli.run(&["--store", &store.path().display().to_string(), "run", "127.0.0.1:1/busybox", "/bin/sh"]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.stderr.contains("127.0.0.1:1/busybox") && out.stderr.contains("pull"), "{out:?}");
+    assert_eq!(std::fs::read_dir(store.path().join("containers")).map(|d| d.count()).unwrap_or(0), 0, "a failed run left a container root");
     let help = cli.run(&["--help"]);
     assert!(help.success() && help.stdout.contains("Examples:") && help.stdout.contains("rcontainer run -it"), "{help:?}");
 }
