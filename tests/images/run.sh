@@ -29,7 +29,9 @@
 # Then timings (never a failure): pull, `run IMAGE true` (median of 5), podman's side by side
 # when it is installed, and the store's size for two images sharing a layer.
 # Stops what it started (by pid), unmounts and removes its temp dir, on failure too.
-# Prints "ok"/"not ok" lines and "N passed, M failed"; exits non-zero if anything failed.
+# Prints "ok"/"not ok" lines (with RCONTAINER_IMAGES_VERBOSE=1, each passing command's output
+# too; a failing one's always) and "N passed, M failed"; exits non-zero if anything failed.
+# RCONTAINER_IMAGES_TIMEOUT: the bound of each command, in seconds (60).
 # shellcheck disable=SC2016 # the $ in the containers' shell commands is theirs to expand
 set -euo pipefail
 
@@ -118,16 +120,26 @@ check() {
 	# a check wants: the verb was not tried.
 	if printf '%s\n' "$out" | grep -Eq "$USAGE_ERROR"; then
 		LAST_USAGE=1
-		bad "$desc (a command-line error: status $status)" "$out"
+		bad "$desc (not run: a command-line error or no such program, status $status)" "$out"
+		return 0
+	fi
+	# Nor is a hang (timeout's 124, or 137 after its KILL).
+	if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+		LAST_USAGE=1
+		bad "$desc (timed out after ${TMO}s)" "$out"
 		return 0
 	fi
 	if [ "$want" = any ] || { [ "$want" = nonzero ] && [ "$status" != 0 ]; } || [ "$status" = "$want" ]; then
-		if matches "$out" "$pats"; then ok "$desc"; return 0; fi
+		if matches "$out" "$pats"; then
+			ok "$desc"
+			[ -z "${RCONTAINER_IMAGES_VERBOSE:-}" ] || printf '%s\n' "$out" | head -c 2000 | sed 's/^/#   | /'
+			return 0
+		fi
 	fi
 	bad "$desc (status $status, wanted $want and: $(printf '%s' "$pats" | tr '\n' ' '))" "$out"
 	return 0
 }
-USAGE_ERROR="^error: (unexpected argument|unrecognized subcommand|invalid value|unexpected value|the following required arguments)|^Usage: rcontainer"
+USAGE_ERROR="^error: (unexpected argument|unrecognized subcommand|invalid value|unexpected value|the following required arguments)|^Usage: rcontainer|^timeout: failed to run command|^PermissionError: |^FileNotFoundError: "
 LAST_USAGE=0
 # after DESC DETAIL CMD...: an assert about what the check before it left (no half-written layer,
 # no container dir): a failure too when that check's command did not even run.
@@ -304,6 +316,8 @@ check "delete ID (a kept container)" 0 "" "${RC[@]}" delete "$name"
 after "after delete: S/containers is empty" "$(containers_left "$S")" is_empty "$(containers_left "$S")"
 after "after delete: no mount left under the store" "$(mounts_under "$S")" is_empty "$(mounts_under "$S")"
 check "run of a nonexistent image fails and names it" nonzero "nonexistent" "${RC[@]}" run "$REG/nonexistent"
+check "run --plain-http of a nonexistent repository: the registry's answer, named" nonzero "nonexistent
+~manifest unknown|not found|no such" "${RC[@]}" run --plain-http "$REG/nonexistent"
 check "pull of a nonexistent repository fails and names it" nonzero "nonexistent" "${RC[@]}" pull --plain-http "$REG/nonexistent:latest"
 check "pull of a nonexistent tag fails" nonzero "" "${RC[@]}" pull --plain-http "$REG/busybox:no-such-tag"
 
