@@ -150,22 +150,24 @@ export interface CreateOptions {
   rootfs?: string
   /** Hostname (default: the id). */
   hostname?: string
-  env?: Record<string, string> | string[]
+  /** Variables set in the environment: { KEY: 'value' } or ['KEY=VALUE']. */
+  env?: Array<string> | Record<string, string | number | boolean>
   /** Working directory inside the container. */
   cwd?: string
   /**
    * User to run as: a uid, 'UID:GID', { uid, gid }, or names as `docker run -u` takes them
    * ('nobody', 'app:staff'), looked up in the container's /etc/passwd and /etc/group.
    */
-  user?: number | string | { uid: number; gid?: number }
+  user?: number | string | UserIds
   /**
    * A list of namespace types replaces the default set (pid, network, ipc, uts, mount, cgroup);
    * an object adds (true), removes (false) or joins (a path) single ones.
    */
-  namespaces?: string[] | Record<string, boolean | string>
+  namespaces?: Array<string> | Record<string, boolean | string>
   /** User namespace mappings ('0:100000:65536' or objects); gidMap defaults to uidMap. */
-  uidMap?: IdMap | string | Array<IdMap | string>
-  gidMap?: IdMap | string | Array<IdMap | string>
+  uidMap?: string | Array<string | IdMap> | IdMap
+  gidMap?: string | Array<string | IdMap> | IdMap
+  /** Mounts: bind mounts of host paths by default (an unknown key in one is an error). */
   mounts?: MountOptions[]
   /** 'none' (a new network namespace with only lo, the default), 'host', or a netns path. */
   network?: 'none' | 'host' | `/${string}`
@@ -214,11 +216,11 @@ export interface CreateOptions {
  */
 export interface ExecOptions {
   /** Variables set or replaced in the container's environment. */
-  env?: Record<string, string> | string[]
+  env?: Array<string> | Record<string, string | number | boolean>
   /** Working directory (default: the container's). */
   cwd?: string
-  /** User to run as (default: the container's). */
-  user?: number | string | { uid: number; gid?: number }
+  /** User to run as (default: the container's): a uid, 'UID:GID' or { uid, gid }. */
+  user?: number | string | UserIds
   /**
    * A terminal of its own (`docker exec -t`): `process.pty`, `process.resize()`; no `stdio`,
    * `capture` nor `input` with it.
@@ -281,7 +283,10 @@ export interface LimitOptions {
   pids?: number
 }
 
-/** A mount: `type` defaults to 'bind' (source is a host path). */
+/**
+ * A mount (`CreateOptions.mounts`): `type` defaults to 'bind' (source is a host path). Only
+ * TypeScript's: core reads each mount from the object as given (spec::mount_from_json).
+ */
 export interface MountOptions {
   destination: string
   source?: string
@@ -353,6 +358,12 @@ export interface Stats {
 export interface TtySize {
   rows: number
   cols: number
+}
+
+/** A user as ids (`gid` defaults to `uid`). */
+export interface UserIds {
+  uid: number
+  gid?: number
 }
 
 /** The version of rcontainer (core and bindings). */

@@ -27,15 +27,16 @@ use napi::bindgen_prelude::*;
 use napi::{Env, Property, PropertyAttributes};
 use napi_derive::napi;
 use rcontainer_core::{
-    Container as CoreContainer, CreateOptions as CoreCreateOptions, ExecCommand, ExecOptions as CoreExecOptions, ExitStatus as CoreExit,
-    Process as CoreProcess, Stdio,
+    Container as CoreContainer, CreateOptions as CoreCreateOptions, ExecOptions as CoreExecOptions, ExitStatus as CoreExit, Process as CoreProcess, Stdio,
 };
 use serde_json::Value;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 use crate::error::{bad_value, BResult, Failure};
-use crate::options::{StdioKind, CREATE_KEYS, EXEC_KEYS, LIMIT_KEYS, RUN_KEYS};
+use crate::options::{
+    CreateOptions, ExecOptions, KillOptions, LimitOptions, Parsed, RunOptions, StdioKind, CREATE_FIELDS, EXEC_FIELDS, KILL_FIELDS, LIMIT_FIELDS, RUN_FIELDS,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Shared container state and the registry of live containers.
@@ -174,7 +175,7 @@ pub fn cleanup(env: Env) -> u32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Types that only describe the API to TypeScript (the options are read key by key).
+// Results, and the options index.js reads (the options the binding reads are options.rs's).
 
 /// How a container's process ended.
 #[napi(object)]
@@ -210,139 +211,6 @@ pub struct Stats {
     pub oom_kills: f64,
 }
 
-/// What `container.limit()` changes on a live container (only the keys given change).
-#[napi(object)]
-pub struct LimitOptions {
-    /// Memory limit: bytes, a size such as '32M' or '1G', or -1 for unlimited.
-    #[napi(ts_type = "number | string")]
-    pub memory: Option<Value>,
-    /// Memory plus swap (as Docker's --memory-swap): bytes, a size, or -1 for unlimited swap.
-    #[napi(ts_type = "number | string")]
-    pub memory_swap: Option<Value>,
-    /// CPU limit in CPUs (0.5 = half a CPU).
-    pub cpus: Option<f64>,
-    /// Maximum number of processes, or -1 for unlimited.
-    pub pids: Option<i64>,
-}
-
-/// Options of `container.kill`.
-#[napi(object)]
-pub struct KillOptions {
-    /// Signal every process of the container (its cgroup), not just its first process.
-    pub all: Option<bool>,
-}
-
-/// Options of `Container.create` (and of `run`).
-#[napi(object)]
-pub struct CreateOptions {
-    /// The command and its arguments; args[0] is looked up in PATH. Required unless `spec` has them.
-    pub args: Option<Vec<String>>,
-    /// Container id (default: 'rc-' and 12 hex digits).
-    pub id: Option<String>,
-    /// Root filesystem directory (default: a read-only view of the host's /usr, /bin, /lib*, /etc).
-    pub rootfs: Option<String>,
-    /// Hostname (default: the id).
-    pub hostname: Option<String>,
-    #[napi(ts_type = "Record<string, string> | string[]")]
-    pub env: Option<Value>,
-    /// Working directory inside the container.
-    pub cwd: Option<String>,
-    /// User to run as: a uid, 'UID:GID', { uid, gid }, or names as `docker run -u` takes them
-    /// ('nobody', 'app:staff'), looked up in the container's /etc/passwd and /etc/group.
-    #[napi(ts_type = "number | string | { uid: number; gid?: number }")]
-    pub user: Option<Value>,
-    /// A list of namespace types replaces the default set (pid, network, ipc, uts, mount, cgroup);
-    /// an object adds (true), removes (false) or joins (a path) single ones.
-    #[napi(ts_type = "string[] | Record<string, boolean | string>")]
-    pub namespaces: Option<Value>,
-    /// User namespace mappings ('0:100000:65536' or objects); gidMap defaults to uidMap.
-    #[napi(ts_type = "IdMap | string | Array<IdMap | string>")]
-    pub uid_map: Option<Value>,
-    #[napi(ts_type = "IdMap | string | Array<IdMap | string>")]
-    pub gid_map: Option<Value>,
-    #[napi(ts_type = "MountOptions[]")]
-    pub mounts: Option<Value>,
-    /// 'none' (a new network namespace with only lo, the default), 'host', or a netns path.
-    #[napi(ts_type = "'none' | 'host' | `/${string}`")]
-    pub network: Option<String>,
-    /// Memory limit: bytes, or a size such as '32M' or '1G'. With it, `oomKilled` reports
-    /// whether the kernel's OOM killer ended a process of the container.
-    #[napi(ts_type = "number | string")]
-    pub memory: Option<Value>,
-    /// Memory plus swap (as Docker's --memory-swap): bytes, a size, or -1 for unlimited swap.
-    #[napi(ts_type = "number | string")]
-    pub memory_swap: Option<Value>,
-    /// CPU limit in CPUs (0.5 = half a CPU).
-    pub cpus: Option<f64>,
-    /// Maximum number of processes (-1: unlimited).
-    pub pids: Option<i64>,
-    /// stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' or a file descriptor. Default for
-    /// Container.create: ['ignore', 'inherit', 'inherit'] (as `docker run` without -i).
-    #[napi(ts_type = "'inherit' | 'ignore' | 'pipe' | Array<'inherit' | 'ignore' | 'pipe' | number | null | undefined>")]
-    pub stdio: Option<Value>,
-    /// A whole OCI runtime config (config.json as an object); the other options override it.
-    #[napi(ts_type = "Record<string, any>")]
-    pub spec: Option<Value>,
-    /// Directory that relative paths in `spec` resolve against (default: the current directory).
-    pub bundle: Option<String>,
-    /// State root (default /run/rcontainer).
-    pub root: Option<String>,
-    /// A terminal of its own, as `docker run -t`: a new pty of the container's devpts is its
-    /// stdin, stdout, stderr and /dev/console (so `stdio` is not given); its master is
-    /// `container.pty`, and `container.resize()` sets its size. Not for `run`.
-    pub tty: Option<bool>,
-    /// The terminal's initial size (with `tty`).
-    pub tty_size: Option<TtySize>,
-    /// The preset for code you do not trust: uid/gid 65534, no capabilities, a read-only root
-    /// with a 64 MiB /tmp, only lo, 256M of memory (no swap), 1 CPU, 64 processes; the options
-    /// given here still win (core's options::SANDBOX).
-    pub sandbox: Option<bool>,
-}
-
-/// A terminal's size.
-#[napi(object)]
-pub struct TtySize {
-    pub rows: u32,
-    pub cols: u32,
-}
-
-/// Options of `container.exec(args, options)`. Without them the process runs as `docker exec`
-/// runs one: as the container's own process (its environment, working directory, user,
-/// capabilities, no_new_privileges), with stdio ['ignore', 'inherit', 'inherit'].
-#[napi(object)]
-pub struct ExecOptions {
-    /// Variables set or replaced in the container's environment.
-    #[napi(ts_type = "Record<string, string> | string[]")]
-    pub env: Option<Value>,
-    /// Working directory (default: the container's).
-    pub cwd: Option<String>,
-    /// User to run as (default: the container's).
-    #[napi(ts_type = "number | string | { uid: number; gid?: number }")]
-    pub user: Option<Value>,
-    /// A terminal of its own (`docker exec -t`): `process.pty`, `process.resize()`; no `stdio`,
-    /// `capture` nor `input` with it.
-    pub tty: Option<bool>,
-    /// The terminal's initial size (with `tty`).
-    pub tty_size: Option<TtySize>,
-    /// stdin, stdout, stderr: 'inherit', 'ignore', 'pipe' (`process.stdin` ...) or a file descriptor.
-    #[napi(ts_type = "'inherit' | 'ignore' | 'pipe' | Array<'inherit' | 'ignore' | 'pipe' | number | null | undefined>")]
-    pub stdio: Option<Value>,
-    /// Capture stdout and stderr: `wait()` resolves with them (read off the JavaScript thread).
-    pub capture: Option<bool>,
-    /// Kill the process this many milliseconds after exec; `wait()` then rejects with code
-    /// 'ETIMEDOUT' (and `err.stdout` / `err.stderr`).
-    pub timeout: Option<f64>,
-    /// Written to the process's stdin, which is then closed.
-    #[napi(ts_type = "string | Buffer")]
-    pub input: Option<Value>,
-    /// With `capture`: 'utf8' (default, strings) or 'buffer' (Buffers).
-    #[napi(ts_type = "'utf8' | 'buffer'")]
-    pub encoding: Option<String>,
-    /// With `capture`: bytes kept of stdout and of stderr (default 16 MiB, at most 256 MiB); the
-    /// rest is read and dropped, and `stdoutTruncated` / `stderrTruncated` say so.
-    pub max_buffer: Option<f64>,
-}
-
 /// Options of `container.wait()` and `process.wait()` (handled in index.js).
 #[napi(object)]
 pub struct WaitOptions {
@@ -354,15 +222,8 @@ pub struct WaitOptions {
     pub signal: Option<Value>,
 }
 
-/// A user namespace id mapping.
-#[napi(object)]
-pub struct IdMap {
-    pub container_id: u32,
-    pub host_id: u32,
-    pub size: u32,
-}
-
-/// A mount: `type` defaults to 'bind' (source is a host path).
+/// A mount (`CreateOptions.mounts`): `type` defaults to 'bind' (source is a host path). Only
+/// TypeScript's: core reads each mount from the object as given (spec::mount_from_json).
 #[napi(object)]
 pub struct MountOptions {
     pub destination: String,
@@ -371,25 +232,6 @@ pub struct MountOptions {
     pub kind: Option<String>,
     pub options: Option<Vec<String>>,
     pub readonly: Option<bool>,
-}
-
-/// Options of `run`: those of `Container.create` plus these.
-#[napi(object)]
-pub struct RunOptions {
-    /// Capture stdout and stderr (default false: they are inherited).
-    pub capture: Option<bool>,
-    /// Kill the container after this many milliseconds and reject with code 'ETIMEDOUT'.
-    pub timeout: Option<f64>,
-    /// Written to the container's stdin (default stdin: /dev/null).
-    #[napi(ts_type = "string | Buffer")]
-    pub input: Option<Value>,
-    /// 'utf8' (default): stdout and stderr are strings; 'buffer': Buffers.
-    #[napi(ts_type = "'utf8' | 'buffer'")]
-    pub encoding: Option<String>,
-    /// With `capture`: bytes kept of stdout and of stderr (default 16 MiB, at most 256 MiB); the
-    /// rest is read and dropped (the container never blocks on a full pipe, and this process's
-    /// memory stays bounded), and `stdoutTruncated` / `stderrTruncated` say so.
-    pub max_buffer: Option<f64>,
 }
 
 /// What `run` and `process.wait()` resolve to.
@@ -427,25 +269,6 @@ struct Created {
     shared: Shared,
     id: String,
     pid: i32,
-}
-
-fn read_options(op: &str, options: Option<&Object>, allowed: &[&[&str]]) -> BResult<HashMap<String, Value>> {
-    let mut out = HashMap::new();
-    let Some(obj) = options else { return Ok(out) };
-    let keys = Object::keys(obj).map_err(|e| bad_value(op, "options", e))?;
-    for k in keys {
-        if !allowed.iter().any(|set| set.contains(&k.as_str())) {
-            let all: Vec<&str> = allowed.iter().flat_map(|s| s.iter().copied()).collect();
-            return Err(Failure::invalid(op, format!("unknown option {k:?} (known: {})", all.join(", "))));
-        }
-        if RUN_KEYS.contains(&k.as_str()) {
-            continue; // read by run() itself
-        }
-        if let Some(v) = obj.get::<Value>(&k).map_err(|e| bad_value(op, &format!("options.{k}"), e))? {
-            out.insert(k, v);
-        }
-    }
-    Ok(out)
 }
 
 fn dev_null() -> BResult<OwnedFd> {
@@ -502,20 +325,12 @@ impl StdioFds {
     }
 }
 
-/// The stdio kinds of `stdio` (the option's value), with `default` for the entries not given.
-fn stdio_kinds(op: &str, stdio: Option<&Value>, default: [StdioKind; 3]) -> BResult<[StdioKind; 3]> {
-    let given = options::parse_stdio(op, stdio.unwrap_or(&Value::Null))?;
-    Ok([0, 1, 2].map(|i| given[i].unwrap_or(default[i])))
-}
-
-fn create_container(env: usize, op: &str, values: &HashMap<String, Value>, default_stdio: [StdioKind; 3]) -> BResult<Created> {
-    let get = |k: &str| -> BResult<Value> { Ok(values.get(k).cloned().unwrap_or(Value::Null)) };
-    let parsed = options::parse(op, &get)?;
+/// Creates the container `parsed` describes, its stdio of `kinds` (none with a terminal: the pty is its stdio).
+fn create_container(env: usize, parsed: Parsed, kinds: [StdioKind; 3]) -> BResult<Created> {
     let op = format!("create container {:?}", parsed.id);
 
-    // The container's ends live until create returns; ours are kept. With a terminal, the pty
-    // is its stdio.
-    let stdio = if parsed.tty { StdioFds::default() } else { StdioFds::open(&op, [0, 1, 2].map(|i| parsed.stdio[i].unwrap_or(default_stdio[i])))? };
+    // The container's ends live until create returns; ours are kept.
+    let stdio = if parsed.tty { StdioFds::default() } else { StdioFds::open(&op, kinds)? };
     let opts = CoreCreateOptions { root: parsed.root.clone(), stdio: stdio.stdio(), ..CoreCreateOptions::default() };
     let c = CoreContainer::create(&parsed.id, &parsed.spec, &opts).map_err(|e| Failure::core(&op, &e))?;
     let StdioFds { theirs, ours, .. } = stdio;
@@ -589,9 +404,12 @@ impl Container {
             ValueType::Object => Object::from_unknown(options)?,
             _ => return Err(Failure::invalid(op, "expected an options object such as { args: ['sh', '-c', 'echo hi'] }").into_napi(&env)),
         };
-        let values = read_options(op, Some(&obj), &[CREATE_KEYS]).map_err(|f| f.into_napi(&env))?;
-        let c =
-            create_container(env.raw() as usize, op, &values, [StdioKind::Ignore, StdioKind::Inherit, StdioKind::Inherit]).map_err(|f| f.into_napi(&env))?;
+        let create = || -> BResult<Created> {
+            let o: CreateOptions = options::read(op, &obj, &[CREATE_FIELDS])?;
+            let kinds = options::stdio_kinds(op, o.stdio.as_ref(), [StdioKind::Ignore, StdioKind::Inherit, StdioKind::Inherit])?;
+            create_container(env.raw() as usize, options::create(op, o)?, kinds)
+        };
+        let c = create().map_err(|f| f.into_napi(&env))?;
         Ok(Container { inner: c.shared, id: c.id, pid: c.pid })
     }
 
@@ -667,16 +485,15 @@ impl Container {
             _ => {
                 return Err(fail(Failure::invalid(
                     &op,
-                    format!("expected an options object with one or more of {}, such as {{ memory: '64M' }}", LIMIT_KEYS.join(", ")),
+                    format!("expected an options object with one or more of {}, such as {{ memory: '64M' }}", limit_keys()),
                 )))
             }
         };
-        let values = read_options(&op, Some(&obj), &[LIMIT_KEYS]).map_err(fail)?;
-        if values.values().all(Value::is_null) {
-            return Err(fail(Failure::invalid(&op, format!("nothing to change: give one or more of {}", LIMIT_KEYS.join(", ")))));
+        let o: LimitOptions = options::read(&op, &obj, &[LIMIT_FIELDS]).map_err(fail)?;
+        if o.is_empty() {
+            return Err(fail(Failure::invalid(&op, format!("nothing to change: give one or more of {}", limit_keys()))));
         }
-        let get = |k: &str| -> BResult<Value> { Ok(values.get(k).cloned().unwrap_or(Value::Null)) };
-        let limits = options::parse_limits(&op, &get).map_err(fail)?;
+        let limits = options::limits(&op, o).map_err(fail)?;
         let mut g = lock(&self.inner);
         g.c.limit(&limits.to_resources()).map_err(|e| fail(handle_error(&op, &e)))
     }
@@ -786,11 +603,7 @@ impl Container {
     pub fn exec(&self, env: Env, args: Unknown, options: Option<Unknown>) -> Result<Process> {
         let op = format!("exec in container {:?}", self.id);
         let fail = |f: Failure| f.into_napi(&env);
-        let args_v: Value = match args.get_type()? {
-            ValueType::Object => Value::from_unknown(args).map_err(|e| fail(bad_value(&op, "args", e)))?,
-            _ => Value::Null,
-        };
-        let argv = options::string_array(&op, "args", &args_v).map_err(fail)?;
+        let argv = options::args(&op, args).map_err(fail)?;
         if argv.first().map(String::as_str).unwrap_or_default().is_empty() {
             return Err(fail(Failure::invalid(&op, "args must not be empty (the command to run)")));
         }
@@ -802,37 +615,14 @@ impl Container {
                 _ => return Err(fail(Failure::invalid(&op, "options must be an object"))),
             },
         };
-        let mut values = read_options(&op, obj.as_ref(), &[EXEC_KEYS, RUN_KEYS]).map_err(fail)?;
-        let extras = parse_run_extras(&env, &op, obj.as_ref())?;
-        let get = |k: &str| values.get(k).cloned().unwrap_or(Value::Null);
-        let tty = options::parse_tty(&op, &get("tty"), &get("ttySize"), &get("stdio")).map_err(fail)?;
-        if tty.is_some() && (extras.capture || extras.input.is_some()) {
-            return Err(fail(Failure::invalid(&op, "options.capture and options.input need pipes: not with options.tty (read and write process.pty)")));
-        }
-        let user = match get("user") {
-            Value::Null => None,
-            v => Some(options::parse_user(&op, &v).map_err(fail)?),
+        let o: ExecOptions = match &obj {
+            None => ExecOptions::default(),
+            Some(obj) => options::read(&op, obj, &[EXEC_FIELDS]).map_err(fail)?,
         };
-        let cwd = match get("cwd") {
-            Value::Null => None,
-            Value::String(s) => Some(std::path::PathBuf::from(s)),
-            v => return Err(fail(Failure::invalid(&op, format!("options.cwd must be a string, got {v}")))),
-        };
-        let cmd = ExecCommand {
-            args: argv.clone(),
-            env: options::parse_env(&op, &get("env")).map_err(fail)?,
-            cwd,
-            user,
-            terminal: tty.is_some(),
-            terminal_size: tty.flatten(),
-        };
-        let stdio = match tty {
-            Some(_) => StdioFds::default(),
-            None => {
-                let defaults = capture_stdio(&mut values, &extras);
-                let kinds = stdio_kinds(&op, values.get("stdio"), defaults).map_err(fail)?;
-                StdioFds::open(&op, kinds).map_err(fail)?
-            }
+        let options::Exec { cmd, stdio, run: extras } = options::exec(&op, argv.clone(), o).map_err(fail)?;
+        let stdio = match stdio {
+            None => StdioFds::default(),
+            Some(kinds) => StdioFds::open(&op, kinds).map_err(fail)?,
         };
         let exec_opts = CoreExecOptions { stdio: stdio.stdio(), ..CoreExecOptions::default() };
         let p = {
@@ -1058,22 +848,18 @@ fn parse_signal(op: &str, signal: Option<Unknown>) -> BResult<i32> {
 
 fn parse_kill_options(op: &str, options: Option<Unknown>) -> BResult<bool> {
     let Some(u) = options else { return Ok(false) };
-    let v: Value = match u.get_type() {
+    let obj = match u.get_type() {
         Ok(ValueType::Undefined) | Ok(ValueType::Null) => return Ok(false),
-        Ok(ValueType::Object) => Value::from_unknown(u).map_err(|e| bad_value(op, "options", e))?,
+        Ok(ValueType::Object) => Object::from_unknown(u).map_err(|e| bad_value(op, "options", e))?,
         _ => return Err(Failure::invalid(op, "options must be an object such as { all: true }")),
     };
-    let Value::Object(m) = v else { return Err(Failure::invalid(op, "options must be an object such as { all: true }")) };
-    let mut all = false;
-    for (k, v) in &m {
-        match (k.as_str(), v) {
-            ("all", Value::Bool(b)) => all = *b,
-            ("all", Value::Null) => {}
-            ("all", other) => return Err(Failure::invalid(op, format!("options.all must be a boolean, got {other}"))),
-            (other, _) => return Err(Failure::invalid(op, format!("unknown option {other:?} (known: all)"))),
-        }
-    }
-    Ok(all)
+    let o: KillOptions = options::read(op, &obj, &[KILL_FIELDS])?;
+    Ok(o.all.unwrap_or(false))
+}
+
+/// The keys of `container.limit()`, for its messages.
+fn limit_keys() -> String {
+    LIMIT_FIELDS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1120,115 +906,6 @@ async fn write_all(fd: Option<OwnedFd>, data: Vec<u8>) {
         // The process may exit without reading: EPIPE is not an error of run() or wait().
         let _ = tx.write_all(&data).await;
     }
-}
-
-/// The options `run` and `exec` share: capture, timeout, input, encoding.
-struct RunExtras {
-    capture: bool,
-    timeout: Option<Duration>,
-    input: Option<Vec<u8>>,
-    as_buffer: bool,
-    max_buffer: usize,
-}
-
-/// `maxBuffer`'s default (16 MiB) and limit (256 MiB: a string of it still fits in V8's).
-const DEFAULT_MAX_BUFFER: usize = 16 << 20;
-const MAX_MAX_BUFFER: usize = 256 << 20;
-
-fn parse_run_extras(env: &Env, op: &str, obj: Option<&Object>) -> Result<RunExtras> {
-    let fail = |f: Failure| f.into_napi(env);
-    let get = |k: &str| -> Result<Option<Unknown>> {
-        match obj {
-            None => Ok(None),
-            Some(o) => o.get::<Unknown>(k),
-        }
-    };
-    let capture = match get("capture")? {
-        None => false,
-        Some(u) => match u.get_type()? {
-            ValueType::Boolean | ValueType::Null => bool::from_unknown(u).unwrap_or(false),
-            _ => return Err(fail(Failure::invalid(op, "options.capture must be a boolean"))),
-        },
-    };
-    let timeout = match get("timeout")? {
-        None => None,
-        Some(u) => match u.get_type()? {
-            ValueType::Null => None,
-            ValueType::Number => {
-                let ms = f64::from_unknown(u)?;
-                if !(ms.is_finite() && ms > 0.0) {
-                    return Err(fail(Failure::invalid(op, format!("options.timeout must be a positive number of milliseconds, got {ms}"))));
-                }
-                Some(Duration::from_secs_f64(ms / 1000.0))
-            }
-            _ => return Err(fail(Failure::invalid(op, "options.timeout must be a number of milliseconds"))),
-        },
-    };
-    let input: Option<Vec<u8>> = match get("input")? {
-        None => None,
-        Some(u) => match u.get_type()? {
-            ValueType::Null => None,
-            ValueType::String => Some(String::from_unknown(u)?.into_bytes()),
-            _ => match Buffer::from_unknown(u) {
-                Ok(b) => Some(b.to_vec()),
-                Err(_) => return Err(fail(Failure::invalid(op, "options.input must be a string or a Buffer"))),
-            },
-        },
-    };
-    let as_buffer = match get("encoding")? {
-        None => false,
-        Some(u) => match String::from_unknown(u).ok().as_deref() {
-            Some("utf8") | Some("utf-8") => false,
-            Some("buffer") => true,
-            _ => return Err(fail(Failure::invalid(op, "options.encoding must be 'utf8' or 'buffer'"))),
-        },
-    };
-    let max_buffer = match get("maxBuffer")? {
-        None => DEFAULT_MAX_BUFFER,
-        Some(u) => match u.get_type()? {
-            ValueType::Null => DEFAULT_MAX_BUFFER,
-            ValueType::Number => {
-                let n = f64::from_unknown(u)?;
-                if !(n.fract() == 0.0 && (0.0..=MAX_MAX_BUFFER as f64).contains(&n)) {
-                    return Err(fail(Failure::invalid(op, format!("options.maxBuffer must be a whole number of bytes from 0 to {MAX_MAX_BUFFER}, got {n}"))));
-                }
-                n as usize
-            }
-            _ => return Err(fail(Failure::invalid(op, "options.maxBuffer must be a number of bytes"))),
-        },
-    };
-    Ok(RunExtras { capture, timeout, input, as_buffer, max_buffer })
-}
-
-/// The default stdio kinds with `capture` (pipes for stdout and stderr, which win over
-/// options.stdio[1] and [2]) and `input` (a pipe for stdin, which wins over options.stdio[0]);
-/// `values["stdio"]` is changed to match.
-fn capture_stdio(values: &mut HashMap<String, Value>, x: &RunExtras) -> [StdioKind; 3] {
-    let out_kind = if x.capture { StdioKind::Pipe } else { StdioKind::Inherit };
-    let in_kind = if x.input.is_some() { StdioKind::Pipe } else { StdioKind::Ignore };
-    if x.capture {
-        if let Some(Value::Array(a)) = values.get_mut("stdio") {
-            a.resize(3, Value::Null);
-            a[1] = Value::Null;
-            a[2] = Value::Null;
-        } else {
-            values.remove("stdio");
-        }
-    }
-    if x.input.is_some() {
-        match values.get_mut("stdio") {
-            Some(Value::Array(a)) => {
-                a.resize(3, Value::Null);
-                a[0] = Value::Null;
-            }
-            Some(Value::String(s)) => {
-                let s = Value::String(s.clone());
-                values.insert("stdio".into(), Value::Array(vec![Value::Null, s.clone(), s]));
-            }
-            _ => {}
-        }
-    }
-    [in_kind, out_kind, out_kind]
 }
 
 /// How a run or an exec'd process ended, with what was captured.
@@ -1334,11 +1011,7 @@ fn finish(env: &Env, r: Outcome, as_buffer: bool, op: &str, killed: &str) -> Res
 pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<PromiseRaw<'e, RunResult>> {
     let op = "run";
     let fail = |f: Failure| f.into_napi(env);
-    let args_v: Value = match args.get_type()? {
-        ValueType::Object => Value::from_unknown(args).map_err(|e| fail(bad_value(op, "args", e)))?,
-        _ => Value::Null,
-    };
-    let argv = options::string_array(op, "args", &args_v).map_err(fail)?;
+    let argv = options::args(op, args).map_err(fail)?;
     let obj = match &options {
         None => None,
         Some(u) => match u.get_type()? {
@@ -1347,14 +1020,22 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
             _ => return Err(fail(Failure::invalid(op, "options must be an object"))),
         },
     };
-    let mut values = read_options(op, obj.as_ref(), &[CREATE_KEYS, RUN_KEYS]).map_err(fail)?;
-    if values.get("tty").is_some_and(|v| v.as_bool() == Some(true)) {
-        return Err(fail(Failure::invalid(op, "options.tty: run() does not read a terminal; use Container.create({ tty: true }) and container.pty")));
-    }
-    values.insert("args".into(), Value::Array(argv.iter().cloned().map(Value::String).collect()));
-    let extras = parse_run_extras(env, op, obj.as_ref())?;
-    let kinds = capture_stdio(&mut values, &extras);
-    let created = create_container(env.raw() as usize, op, &values, kinds).map_err(fail)?;
+    let prepare = || -> BResult<(Created, options::RunExtras)> {
+        let (mut o, r) = match &obj {
+            None => (CreateOptions::default(), RunOptions::default()),
+            Some(obj) => {
+                (options::read::<CreateOptions>(op, obj, &[CREATE_FIELDS, RUN_FIELDS])?, options::read::<RunOptions>(op, obj, &[CREATE_FIELDS, RUN_FIELDS])?)
+            }
+        };
+        if o.tty == Some(true) {
+            return Err(Failure::invalid(op, "options.tty: run() does not read a terminal; use Container.create({ tty: true }) and container.pty"));
+        }
+        o.args = Some(argv.clone());
+        let extras = options::run_extras(op, r)?;
+        let kinds = options::captured_stdio(op, o.stdio.as_ref(), &extras)?;
+        Ok((create_container(env.raw() as usize, options::create(op, o)?, kinds)?, extras))
+    };
+    let (created, extras) = prepare().map_err(fail)?;
     if let Err(f) = start_container(&created) {
         let _ = lock(&created.shared).c.delete(true);
         return Err(fail(f));

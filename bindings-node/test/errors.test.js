@@ -53,6 +53,39 @@ test('bad input is EINVAL, and the message names the option and the value', () =
   assert.equal(e.errno, 22)
 })
 
+test('a value of the wrong type names the option, what it must be and the value; null is the default', () => {
+  expectCode(() => Container.create({ args: ['true'], hostname: 5, root }), 'EINVAL', /options\.hostname must be a string, got 5/)
+  expectCode(() => Container.create({ args: ['true'], env: ['A=1', 5], root }), 'EINVAL', /options\.env must be .*, got \["A=1",5\]/)
+  expectCode(() => Container.create({ args: ['true'], uidMap: [{ containerId: 0 }], root }), 'EINVAL', /options\.uidMap must be .*, got \[\{"containerId":0\}\]/)
+  expectCode(() => Container.create({ args: ['true'], tty: true, ttySize: 'big', root }), 'EINVAL', /options\.ttySize must be \{ rows, cols \}, got "big"/)
+  expectCode(() => Container.create({ args: ['true'], root: () => {} }), 'EINVAL', /options\.root must be a string, got a function/)
+  // Numbers are checked whole and in range, not wrapped or cut.
+  expectCode(() => Container.create({ args: ['true'], pids: 1.5, root }), 'EINVAL', /options\.pids .*got 1\.5/)
+  expectCode(() => Container.create({ args: ['true'], user: -1, root }), 'EINVAL', /options\.user must be an integer 0\.\.2\^32, got -1/)
+  expectCode(() => Container.create({ args: ['true'], tty: true, ttySize: { rows: 24.5, cols: 80 }, root }), 'EINVAL', /options\.ttySize/)
+  // null is the option's default, as undefined is; a size past 2^32 bytes is a number like any other.
+  const c = Container.create({ args: ['true'], root, hostname: null, env: null, stdio: null, memory: 8 * 2 ** 30, cpus: null, tty: null, spec: null })
+  c.delete({ force: true })
+})
+
+test('the options each call takes are the fields binding.d.ts declares for it', async () => {
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'binding.d.ts'), 'utf8')
+  const fields = (...types) =>
+    types.flatMap((t) => [...dts.match(new RegExp(`export interface ${t} \\{([\\s\\S]*?)\\n\\}`))[1].matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])).sort()
+  // The unknown-option error lists the options the call knows.
+  const known = (e) => e.message.match(/unknown option "bogus" \(known: (.*)\)$/)[1].split(', ').sort()
+  const c = Container.create({ args: ['true'], root })
+  try {
+    assert.deepEqual(known(expectCode(() => Container.create({ args: ['true'], root, bogus: 1 }), 'EINVAL')), fields('CreateOptions'))
+    assert.deepEqual(known(expectCode(() => c.limit({ bogus: 1 }), 'EINVAL')), fields('LimitOptions'))
+    assert.deepEqual(known(expectCode(() => c.exec(['true'], { bogus: 1 }), 'EINVAL')), fields('ExecOptions'))
+    assert.deepEqual(known(expectCode(() => c.kill('KILL', { bogus: 1 }), 'EINVAL')), fields('KillOptions'))
+    assert.deepEqual(known(await run(['true'], { root, bogus: 1 }).catch((e) => e)), fields('CreateOptions', 'RunOptions'))
+  } finally {
+    c.delete({ force: true })
+  }
+})
+
 test('run rejects bad input with EINVAL', async () => {
   await assert.rejects(run('true'), { code: 'EINVAL', message: /args must be an array of strings/ })
   await assert.rejects(run(['true'], { timeout: -1, root }), { code: 'EINVAL', message: /options\.timeout/ })

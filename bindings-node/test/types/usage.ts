@@ -14,6 +14,17 @@ async function typed(): Promise<void> {
   Container.create({ args: ['true'], network: '/var/run/netns/blue' })
   // @ts-expect-error Docker's bridge network is not one of these options
   Container.create({ args: ['true'], network: 'bridge' })
+  // The options' types are generated from the binding's structs (binding.d.ts).
+  Container.create({ args: ['true'], env: { A: 'a', N: 1 }, user: { uid: 1000 }, namespaces: { user: true, pid: '/proc/1/ns/pid' } })
+  Container.create({ args: ['true'], env: ['A=a'], user: '1000:1000', uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }, '1:1:1'], memory: '64M', pids: 10 })
+  c.limit({ memory: 64 << 20, memorySwap: -1, cpus: 0.5 })
+  c.exec(['true'], { env: { A: 'a' }, user: 0, tty: true, ttySize: { rows: 24, cols: 80 } })
+  // @ts-expect-error a memory limit is a number of bytes or a size such as '64M'
+  Container.create({ args: ['true'], memory: true })
+  // @ts-expect-error environment values are strings, numbers or booleans
+  Container.create({ args: ['true'], env: { A: {} } })
+  // @ts-expect-error a uid map entry has a containerId, a hostId and a size
+  Container.create({ args: ['true'], uidMap: { containerId: 0, hostId: 100000 } })
   const st: ExitStatus = await c.wait({ timeout: 1000, signal: AbortSignal.timeout(5000) })
   // @ts-expect-error the timeout is a number of milliseconds
   await c.wait({ timeout: '5s' })
