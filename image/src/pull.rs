@@ -166,6 +166,10 @@ async fn fetch_layer(
     let result = match pulled {
         // oci-client hashed what it received; the store checks the file again as it adopts it.
         Ok(()) => store.adopt_blob(&tmp, d, Some(size), &what),
+        // The registry served other bytes than the digest names: nothing of them is kept.
+        Err(oci_client::errors::OciDistributionError::DigestError(oci_client::errors::DigestError::VerificationError { expected, actual })) => {
+            Err(Error::DigestMismatch { what, expected, actual })
+        }
         Err(oci_client::errors::OciDistributionError::DigestError(e)) => Err(Error::DigestMismatch { what, expected: d.to_string(), actual: e.to_string() }),
         Err(e) => Err(registry_error(name)(e)),
     };

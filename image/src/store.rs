@@ -333,13 +333,18 @@ impl Store {
     pub fn images(&self) -> Result<Vec<(Name, ImageRecord)>> {
         let _l = self.lock("images.lock", FlockArg::LockShared)?;
         let index = self.read_index()?;
-        Ok(index.images.into_iter().filter_map(|(n, r)| Name::parse(&n).ok().map(|n| (n, r))).collect())
+        Ok(index.images.into_iter().filter_map(|(n, r)| Name::from_stored(&n).map(|n| (n, r))).collect())
     }
 
     /// The image a user names: a reference (`busybox`, `busybox:1.36`, `host/repo@sha256:...`)
     /// or an image id (12 or more hex digits of the config digest).
     pub fn find(&self, text: &str) -> Result<Option<(Name, ImageRecord)>> {
         let images = self.images()?;
+        if let Some(key) = Name::quick_key(text) {
+            if let Some(found) = images.iter().find(|(n, _)| n.to_string() == key) {
+                return Ok(Some(found.clone()));
+            }
+        }
         if let Ok(name) = Name::parse(text) {
             if let Some(found) = images.iter().find(|(n, _)| *n == name) {
                 return Ok(Some(found.clone()));

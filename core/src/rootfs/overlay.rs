@@ -80,7 +80,9 @@ impl RootOverlay {
         let lower: Vec<&str> = self.lower.iter().filter_map(|p| p.to_str()).collect();
         let mut data = format!("lowerdir={}", lower.join(":"));
         if let (Some(u), Some(w)) = (&self.upper, &self.work) {
-            data.push_str(&format!(",upperdir={},workdir={}", u.display(), w.display()));
+            // volatile: no sync of the upper's file system when the overlay goes (it would flush
+            // the whole host disk at every container's end); the upper dies with the container.
+            data.push_str(&format!(",upperdir={},workdir={},volatile", u.display(), w.display()));
         }
         if data.len() > DATA_MAX {
             return Err(Error::invalid(
@@ -139,7 +141,7 @@ mod tests {
     fn mount_data_lists_layers_top_first_with_upper_and_work() {
         assert_eq!(
             overlay(&["/s/l/b", "/s/l/a"], Some("/s/c/upper")).mount_data().ok().as_deref(),
-            Some("lowerdir=/s/l/b:/s/l/a,upperdir=/s/c/upper,workdir=/s/c/work")
+            Some("lowerdir=/s/l/b:/s/l/a,upperdir=/s/c/upper,workdir=/s/c/work,volatile")
         );
         assert_eq!(overlay(&["/s/l/a", "/s/c/empty"], None).mount_data().ok().as_deref(), Some("lowerdir=/s/l/a:/s/c/empty"));
         assert!(overlay(&["/s/l/a"], None).mount_data().is_err(), "overlayfs needs two lower dirs without an upper");
