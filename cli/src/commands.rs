@@ -38,7 +38,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
         Command::Kill { all, id, signal } => {
             let mut c = Container::load(&cli.root, id)?;
             // Without a signal: the image's StopSignal, else TERM.
-            let image_signal = c.state().ok().and_then(|st| st.annotations.get(crate::images::stop_signal_annotation()).cloned());
+            let image_signal = c.state().ok().and_then(|st| st.annotations.get(rcontainer_image::config::STOP_SIGNAL_ANNOTATION).cloned());
             let sig = signals::parse(signal.as_deref().or(image_signal.as_deref()).unwrap_or("TERM"))?;
             if *all {
                 c.kill_all(sig)?;
@@ -313,7 +313,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
             }
         };
         if let Some(sig) = stop_signal {
-            spec.config_mut().annotations_mut().get_or_insert_with(Default::default).insert(crate::images::stop_signal_annotation().into(), sig);
+            spec.config_mut().annotations_mut().get_or_insert_with(Default::default).insert(rcontainer_image::config::STOP_SIGNAL_ANNOTATION.into(), sig);
         }
         store = Some(s);
         (id, spec, adhoc_failure)

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use clap::Args;
 use rcontainer_core::options::Options;
-use rcontainer_image::config::{Overrides, STOP_SIGNAL_ANNOTATION};
+use rcontainer_image::config::Overrides;
 use rcontainer_image::{Progress, PullOptions, Store};
 
 use crate::{Cli, Failure};
@@ -168,9 +168,4 @@ pub fn prepare_run(
         crate::warn(cli, note);
     }
     Ok((store, applied.stop_signal))
-}
-
-/// The annotation that `kill` without a signal reads.
-pub fn stop_signal_annotation() -> &'static str {
-    STOP_SIGNAL_ANNOTATION
 }

@@ -265,7 +265,7 @@ pub(crate) fn refresh(root: &Path, state: &mut State) {
 }
 
 /// Field 22 (starttime) of /proc/<pid>/stat, or None when the process is gone or a zombie.
-pub(crate) fn process_start_time(pid: i32) -> Option<u64> {
+pub fn process_start_time(pid: i32) -> Option<u64> {
     if pid <= 0 {
         return None;
     }

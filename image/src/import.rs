@@ -172,7 +172,7 @@ fn layout_image(store: &Store, src: &Source, manifest_digest: &Digest) -> Result
     let manifest: OciImageManifest = serde_json::from_slice(&bytes).map_err(|e| Error::bad(&what, e))?;
     let config = Digest::parse(&what, &manifest.config.digest)?;
     copy_blob(store, src, &format!("config of {what}"), &config, u64::try_from(manifest.config.size).ok())?;
-    let diff_ids = crate::store::diff_ids(&format!("config of {what}"), &store.read_blob(&config, JSON_MAX)?, manifest.layers.len())?;
+    let (diff_ids, created) = crate::store::config_facts(&format!("config of {what}"), &store.read_blob(&config, JSON_MAX)?, manifest.layers.len())?;
     let mut layers = Vec::new();
     for (l, diff_id) in manifest.layers.iter().zip(diff_ids) {
         let d = Digest::parse(&what, &l.digest)?;
@@ -180,13 +180,7 @@ fn layout_image(store: &Store, src: &Source, manifest_digest: &Digest) -> Result
         copy_blob(store, src, &format!("layer {d} of {what}"), &d, Some(size))?;
         layers.push(LayerRecord { digest: d.to_string(), media_type: l.media_type.clone(), size, diff_id });
     }
-    let created = created_of(store, &config)?;
     Ok(ImageRecord { manifest: manifest_digest.to_string(), config: config.to_string(), layers, created })
-}
-
-fn created_of(store: &Store, config: &Digest) -> Result<Option<String>> {
-    let v: serde_json::Value = serde_json::from_slice(&store.read_blob(config, JSON_MAX)?).map_err(|e| Error::bad(format!("config {config}"), e))?;
-    Ok(v.get("created").and_then(|c| c.as_str()).map(str::to_string))
 }
 
 /// The images of an OCI layout: (the names its index gives, the image). A nested index is
@@ -201,18 +195,9 @@ fn oci_layout(store: &Store, src: &Source) -> Result<Vec<(Vec<String>, ImageReco
         if m.media_type == mt::OCI_IMAGE_INDEX_MEDIA_TYPE || m.media_type == mt::IMAGE_MANIFEST_LIST_MEDIA_TYPE {
             copy_blob(store, src, &what, &digest, None)?;
             let nested: OciImageIndex = serde_json::from_slice(&store.read_blob(&digest, JSON_MAX)?).map_err(|e| Error::bad(&what, e))?;
-            let (os, arch) = crate::pull::platform_os_arch();
-            let entry = nested
-                .manifests
-                .iter()
-                .find(|e| e.platform.as_ref().is_some_and(|p| p.os.to_string() == os && p.architecture.to_string() == arch))
-                .ok_or_else(|| Error::bad(&what, format!("no image for {os}/{arch}")))?;
-            digest = Digest::parse(&what, &entry.digest)?;
-        } else if let Some(p) = &m.platform {
-            let (os, arch) = crate::pull::platform_os_arch();
-            if p.os.to_string() != os || p.architecture.to_string() != arch {
-                continue;
-            }
+            digest = Digest::parse(&what, &crate::pull::this_platform(&what, &nested)?.digest)?;
+        } else if m.platform.as_ref().is_some_and(|p| !crate::pull::is_this_platform(p)) {
+            continue;
         }
         let record = layout_image(store, src, &digest)?;
         match out.iter_mut().find(|(_, r)| *r == record) {
@@ -272,7 +257,8 @@ fn docker_save(store: &Store, src: &Source) -> Result<Vec<(Vec<String>, ImageRec
     let mut out = Vec::new();
     for e in entries {
         let (config, config_size) = store_member(store, src, &e.config)?;
-        let diff_ids = crate::store::diff_ids(&format!("config {} in {}", e.config, src.what()), &store.read_blob(&config, JSON_MAX)?, e.layers.len())?;
+        let (diff_ids, created) =
+            crate::store::config_facts(&format!("config {} in {}", e.config, src.what()), &store.read_blob(&config, JSON_MAX)?, e.layers.len())?;
         let mut layers = Vec::new();
         let mut descriptors = Vec::new();
         for (l, diff_id) in e.layers.iter().zip(diff_ids) {
@@ -291,7 +277,6 @@ fn docker_save(store: &Store, src: &Source) -> Result<Vec<(Vec<String>, ImageRec
         let bytes = serde_json::to_vec(&manifest).map_err(|e| Error::bad("manifest", e))?;
         let manifest_digest = Digest::of(&bytes);
         store.put_blob("manifest", &manifest_digest, None, &bytes[..])?;
-        let created = created_of(store, &config)?;
         out.push((e.repo_tags.unwrap_or_default(), ImageRecord { manifest: manifest_digest.to_string(), config: config.to_string(), layers, created }));
     }
     Ok(out)

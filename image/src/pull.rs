@@ -43,14 +43,24 @@ pub enum Progress {
 const MANIFEST_MAX: usize = 4 << 20;
 
 fn registry_error(name: &Name) -> impl Fn(oci_client::errors::OciDistributionError) -> Error + '_ {
-    move |e| {
-        let text = e.to_string();
-        // oci-client's digest checks: as our own DigestMismatch names it.
-        Error::Registry { reference: name.to_string(), reason: text }
-    }
+    move |e| Error::Registry { reference: name.to_string(), reason: e.to_string() }
 }
 
-pub(crate) fn platform_os_arch() -> (&'static str, &'static str) {
+/// Whether an index entry's platform is this machine's.
+pub(crate) fn is_this_platform(p: &oci_client::manifest::Platform) -> bool {
+    let (os, arch) = platform_os_arch();
+    p.os.to_string() == os && p.architecture.to_string() == arch
+}
+
+/// This machine's image in an index (a manifest list); `what` names the index.
+pub(crate) fn this_platform<'a>(what: &str, index: &'a OciImageIndex) -> Result<&'a oci_client::manifest::ImageIndexEntry> {
+    index.manifests.iter().find(|m| m.platform.as_ref().is_some_and(is_this_platform)).ok_or_else(|| {
+        let (os, arch) = platform_os_arch();
+        Error::bad(what, format!("no image for {os}/{arch}"))
+    })
+}
+
+fn platform_os_arch() -> (&'static str, &'static str) {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -93,13 +103,9 @@ async fn pull_async(store: &Store, name: &Name, opts: &PullOptions, progress: &m
         return Err(Error::bad(format!("manifest of {name}"), format!("larger than {MANIFEST_MAX} bytes")));
     }
     if is_index(&bytes) {
-        let index: OciImageIndex = serde_json::from_slice(&bytes).map_err(|e| Error::bad(format!("manifest list of {name}"), e))?;
-        let (os, arch) = platform_os_arch();
-        let entry = index
-            .manifests
-            .iter()
-            .find(|m| m.platform.as_ref().is_some_and(|p| p.os.to_string() == os && p.architecture.to_string() == arch))
-            .ok_or_else(|| Error::bad(format!("manifest list of {name}"), format!("no image for {os}/{arch}")))?;
+        let what = format!("manifest list of {name}");
+        let index: OciImageIndex = serde_json::from_slice(&bytes).map_err(|e| Error::bad(&what, e))?;
+        let entry = this_platform(&what, &index)?;
         let by_digest = reference.clone_with_digest(entry.digest.clone());
         (bytes, digest) = client.pull_manifest_raw(&by_digest, &auth, &accept[..2]).await.map_err(&err)?;
         if bytes.len() > MANIFEST_MAX {
@@ -118,12 +124,7 @@ async fn pull_async(store: &Store, name: &Name, opts: &PullOptions, progress: &m
         store.put_blob(&format!("config of {name}"), &config_digest, u64::try_from(manifest.config.size).ok(), &buf[..])?;
     }
     let config_bytes = store.read_blob(&config_digest, MANIFEST_MAX as u64)?;
-    let diff_ids = crate::store::diff_ids(&format!("config of {name}"), &config_bytes, manifest.layers.len())?;
-    let created = serde_json::from_slice::<serde_json::Value>(&config_bytes)
-        .map_err(|e| Error::bad(format!("config of {name}"), e))?
-        .get("created")
-        .and_then(|c| c.as_str())
-        .map(str::to_string);
+    let (diff_ids, created) = crate::store::config_facts(&format!("config of {name}"), &config_bytes, manifest.layers.len())?;
 
     // The layers: each to tmp/, hashed, renamed into place.
     let mut layers = Vec::new();

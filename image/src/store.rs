@@ -43,8 +43,9 @@ pub struct LayerRecord {
     pub diff_id: String,
 }
 
-/// The layers' diff_ids of an image config (rootfs.diff_ids), one per layer of the manifest.
-pub(crate) fn diff_ids(what: &str, config: &[u8], layers: usize) -> Result<Vec<String>> {
+/// What the store records of an image config: its layers' diff_ids (rootfs.diff_ids, one per
+/// layer of the manifest) and its `created`.
+pub(crate) fn config_facts(what: &str, config: &[u8], layers: usize) -> Result<(Vec<String>, Option<String>)> {
     let v: serde_json::Value = serde_json::from_slice(config).map_err(|e| Error::bad(what, e))?;
     let ids: Vec<String> =
         v.pointer("/rootfs/diff_ids").and_then(|d| d.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
@@ -54,7 +55,7 @@ pub(crate) fn diff_ids(what: &str, config: &[u8], layers: usize) -> Result<Vec<S
     for id in &ids {
         Digest::parse(what, id)?;
     }
-    Ok(ids)
+    Ok((ids, v.get("created").and_then(|c| c.as_str()).map(str::to_string)))
 }
 
 /// An image in the store.
@@ -128,14 +129,23 @@ fn mkdir(path: &Path, mode: u32) -> Result<()> {
     }
 }
 
-fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 22, counted after the command name (which may hold spaces) in parentheses.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+use rcontainer_core::state::process_start_time;
+
+/// Whether process `pid` is still the one that started at `start` (not a recycled pid).
+fn alive(pid: i32, start: u64) -> bool {
+    process_start_time(pid) == Some(start)
 }
 
-fn alive(pid: i32, start: u64) -> bool {
-    pid > 0 && process_start_time(pid) == Some(start)
+/// Content that hashed to `actual` and had `n` bytes is blob `expected` (of `size` bytes, when
+/// the descriptor gives one).
+fn check_content(what: &str, expected: &Digest, size: Option<u64>, actual: &Digest, n: u64) -> Result<()> {
+    if actual != expected {
+        return Err(Error::DigestMismatch { what: what.to_string(), expected: expected.to_string(), actual: actual.to_string() });
+    }
+    match size {
+        Some(size) if size != n => Err(Error::bad(what, format!("{n} bytes where its descriptor says {size}"))),
+        _ => Ok(()),
+    }
 }
 
 /// The size of a file tree (bytes of regular files), not following symlinks.
@@ -227,12 +237,7 @@ impl Store {
         let result = (|| {
             let mut w = std::io::BufWriter::new(f);
             let (actual, n) = copy_hashing(reader, &mut w).map_err(Error::io(format!("write {what} to"), &tmp))?;
-            if &actual != expected {
-                return Err(Error::DigestMismatch { what: what.to_string(), expected: expected.to_string(), actual: actual.to_string() });
-            }
-            if let Some(size) = size.filter(|s| *s != n) {
-                return Err(Error::bad(what, format!("{n} bytes where its descriptor says {size}")));
-            }
+            check_content(what, expected, size, &actual, n)?;
             let f = w.into_inner().map_err(|e| Error::io("write", &tmp)(e.into_error()))?;
             f.sync_all().map_err(Error::io("write", &tmp))?;
             fs::rename(&tmp, &path).map_err(Error::io("rename into place", &path))
@@ -248,12 +253,7 @@ impl Store {
     pub(crate) fn adopt_blob(&self, tmp: &Path, digest: &Digest, size: Option<u64>, what: &str) -> Result<PathBuf> {
         let f = File::open(tmp).map_err(Error::io("read", tmp))?;
         let (actual, n) = copy_hashing(f, std::io::sink()).map_err(Error::io("read", tmp))?;
-        if &actual != digest {
-            return Err(Error::DigestMismatch { what: what.to_string(), expected: digest.to_string(), actual: actual.to_string() });
-        }
-        if let Some(size) = size.filter(|s| *s != n) {
-            return Err(Error::bad(what, format!("{n} bytes where its descriptor says {size}")));
-        }
+        check_content(what, digest, size, &actual, n)?;
         let path = self.blob_path(digest);
         fs::rename(tmp, &path).map_err(Error::io("rename into place", &path))?;
         Ok(path)
