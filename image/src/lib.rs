@@ -19,4 +19,4 @@ pub mod unpack;
 pub use error::{Error, Result};
 pub use pull::{pull, Progress, PullOptions};
 pub use reference::Name;
-pub use store::{ContainerRoot, ImageRecord, LayerRecord, PruneReport, Store, DEFAULT_STORE};
+pub use store::{default_root, ContainerRoot, ImageRecord, LayerRecord, PruneReport, Store, DEFAULT_STORE};

@@ -32,6 +32,15 @@ use crate::reference::Name;
 /// Where images live unless told otherwise.
 pub const DEFAULT_STORE: &str = "/var/lib/rcontainer";
 
+/// The store every interface opens when given none: `$RCONTAINER_STORE` when set and not
+/// empty, else [`DEFAULT_STORE`]. The command, the C ABI and the bindings all use this.
+pub fn default_root() -> PathBuf {
+    match std::env::var_os("RCONTAINER_STORE").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => PathBuf::from(DEFAULT_STORE),
+    }
+}
+
 /// One layer of an image: its blob and how it is compressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerRecord {
