@@ -16,7 +16,7 @@ pub mod reference;
 pub mod store;
 pub mod unpack;
 
-pub use error::{Error, Result};
+pub use error::{Error, RegistryFailure, Result};
 pub use pull::{pull, Progress, PullOptions};
 pub use reference::Name;
 pub use store::{default_root, ContainerRoot, ImageRecord, LayerRecord, PruneReport, Store, DEFAULT_STORE};

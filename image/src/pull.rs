@@ -12,7 +12,7 @@ use oci_client::Client;
 use tokio::io::AsyncWrite;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, RegistryFailure, Result};
 use crate::reference::Name;
 use crate::store::{ImageRecord, LayerRecord, Store};
 
@@ -43,7 +43,45 @@ pub enum Progress {
 const MANIFEST_MAX: usize = 4 << 20;
 
 fn registry_error(name: &Name) -> impl Fn(oci_client::errors::OciDistributionError) -> Error + '_ {
-    move |e| Error::Registry { reference: name.to_string(), reason: e.to_string() }
+    move |e| Error::Registry { reference: name.to_string(), reason: e.to_string(), failure: failure_of(&e) }
+}
+
+/// What kind of failure a registry client's error is: the registry's answer (its status, the
+/// distribution spec's error codes), or the errno of a connection that failed.
+fn failure_of(e: &oci_client::errors::OciDistributionError) -> RegistryFailure {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
+    match e {
+        E::ImageManifestNotFoundError(_) | E::ServerError { code: 404, .. } => RegistryFailure::NotFound,
+        E::UnauthorizedError { .. } | E::AuthenticationFailure(_) | E::ServerError { code: 401 | 403, .. } => RegistryFailure::Denied,
+        E::RegistryError { envelope, .. } => {
+            let codes: Vec<&C> = envelope.errors.iter().map(|x| &x.code).collect();
+            if codes.iter().any(|c| matches!(c, C::ManifestUnknown | C::NameUnknown | C::NotFound | C::BlobUnknown | C::ManifestBlobUnknown)) {
+                RegistryFailure::NotFound
+            } else if codes.iter().any(|c| matches!(c, C::Unauthorized | C::Denied)) {
+                RegistryFailure::Denied
+            } else {
+                RegistryFailure::Other
+            }
+        }
+        E::RequestError(r) => {
+            // The connection's errno, if an I/O error is somewhere in the chain (ECONNREFUSED...).
+            let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(r);
+            while let Some(s) = source {
+                if let Some(errno) = s.downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error) {
+                    return RegistryFailure::Unreachable(Some(errno));
+                }
+                source = s.source();
+            }
+            if r.status().is_some() {
+                RegistryFailure::Other
+            } else if r.is_timeout() {
+                RegistryFailure::Unreachable(Some(libc::ETIMEDOUT))
+            } else {
+                RegistryFailure::Unreachable(None)
+            }
+        }
+        _ => RegistryFailure::Other,
+    }
 }
 
 /// Whether an index entry's platform is this machine's.
@@ -76,10 +114,11 @@ fn platform_os_arch() -> (&'static str, &'static str) {
 /// Pulls `reference` into `store` and names it there. `progress` sees each step.
 pub fn pull(store: &Store, reference: &str, opts: &PullOptions, progress: &mut dyn FnMut(Progress)) -> Result<(Name, ImageRecord)> {
     let name = Name::parse(reference)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Registry { reference: name.to_string(), reason: format!("start the I/O runtime: {e}") })?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Registry {
+        reference: name.to_string(),
+        reason: format!("start the I/O runtime: {e}"),
+        failure: RegistryFailure::Other,
+    })?;
     let record = rt.block_on(pull_async(store, &name, opts, progress))?;
     store.tag(&name, record.clone())?;
     Ok((name, record))
