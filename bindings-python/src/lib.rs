@@ -6,6 +6,10 @@
 //! classes of `rcontainer._errors`, and wraps a core [`Container`] (and an exec'd [`Process`]) in
 //! a `Mutex` so a handle can be shared by threads. Every call that can block releases the GIL. The Pythonic surface (stdio
 //! pipes, `run`, asyncio, context managers) lives in `python/rcontainer/__init__.py`.
+//!
+//! Images go through `rcontainer-image` as the command's do (cli/src/images.rs): the store,
+//! pull, import, and `config::prepare`, which gives a container from an image its copy-on-write
+//! root and the image's command, environment, working directory and user.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -20,6 +24,8 @@ use pyo3::types::PyDict;
 use rcontainer_core::options::{limit_bytes, limit_text, Naming, Network, Options};
 use rcontainer_core::spec::{parse_id_map, parse_namespace_type, Limits};
 use rcontainer_core::{Container, CreateOptions, Error, ErrorKind, ExecCommand, ExecOptions, ExitStatus, Process, Spec, Stdio};
+use rcontainer_image::config::{Applied, Overrides, STOP_SIGNAL_ANNOTATION};
+use rcontainer_image::{ImageRecord, Name, PullOptions, Store};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -65,6 +71,33 @@ trait IntoPy<T> {
 impl<T> IntoPy<T> for rcontainer_core::Result<T> {
     fn py(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| to_py(py, e))
+    }
+}
+
+/// An error of the runtime or of the image code, made without the GIL (the work it ends runs
+/// detached) and raised as its Python exception once the GIL is back: the same kinds for both
+/// (`rcontainer_image::Error::kind` maps image errors onto the runtime's).
+struct Failure {
+    kind: ErrorKind,
+    errno: Option<i32>,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure { kind: e.kind(), errno: e.errno(), message: e.to_string() }
+    }
+}
+
+impl From<rcontainer_image::Error> for Failure {
+    fn from(e: rcontainer_image::Error) -> Failure {
+        Failure { kind: e.kind(), errno: e.errno(), message: e.to_string() }
+    }
+}
+
+impl<T> IntoPy<T> for Result<T, Failure> {
+    fn py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|f| py_err(py, kind_name(f.kind), f.errno, f.message))
     }
 }
 
@@ -118,6 +151,18 @@ struct Config {
     tty_size: Option<(i64, i64)>,
     /// The sandbox preset (core's options::SANDBOX).
     sandbox: bool,
+    /// A root filesystem that is read-only (with `image`: the image's layers alone).
+    read_only: bool,
+    /// The image whose layers are the root (copy-on-write) and whose config gives the defaults
+    /// of the command, environment, working directory and user; pulled when the store lacks it.
+    image: Option<String>,
+    /// With `image`: replaces the image's Entrypoint ("" clears it), as docker run --entrypoint.
+    entrypoint: Option<String>,
+    /// The image store (None: rcontainer_image::default_root()).
+    store: Option<PathBuf>,
+    /// How to reach the registry when the image is pulled.
+    plain_http: bool,
+    credentials: Option<(String, String)>,
 }
 
 /// A size argument: an int of bytes or a string such as "32M" (the shapes Python gives),
@@ -150,9 +195,9 @@ fn live_limits(memory: Option<&SizeArg>, memory_swap: Option<&SizeArg>, cpus: Op
 }
 
 /// The keyword arguments as core's Options (rcontainer_core::options: what each option means,
-/// its values' rules and the defaults, shared with the command and the Node package), then the
-/// spec. Only Python's shapes are read here.
-fn build_spec(c: &Config, root: &std::path::Path, terminal: Option<Option<(u16, u16)>>) -> rcontainer_core::Result<Spec> {
+/// its values' rules and the defaults, shared with the command and the Node package). Only
+/// Python's shapes are read here.
+fn build_options(c: &Config, terminal: Option<Option<(u16, u16)>>) -> rcontainer_core::Result<Options> {
     let invalid = |field: &str, value: String, reason: &str| Error::InvalidSpec { field: field.into(), value, reason: reason.into() };
     let naming = Naming::Snake;
     let mut o = Options { naming, args: c.args.clone(), ..Options::default() };
@@ -203,7 +248,74 @@ fn build_spec(c: &Config, root: &std::path::Path, terminal: Option<Option<(u16, 
     o.terminal = terminal;
     o.sandbox = c.sandbox;
     o.user_name = c.user_name.clone();
-    o.to_spec(&c.id, root)
+    Ok(o)
+}
+
+/// A spec whose root is read-only, as `rcontainer run --read-only` makes it.
+fn read_only_root(mut spec: Spec) -> Spec {
+    if let Some(r) = spec.config_mut().root_mut() {
+        r.set_readonly(Some(true));
+    }
+    spec
+}
+
+/// The store `store=` names, or the default one ($RCONTAINER_STORE, else /var/lib/rcontainer).
+fn open_store(store: Option<&std::path::Path>) -> Result<Store, Failure> {
+    Ok(Store::open(store.map(PathBuf::from).unwrap_or_else(rcontainer_image::default_root))?)
+}
+
+/// The registry options of Python's keywords (`credentials` = (user, password)).
+fn pull_options(plain_http: bool, credentials: Option<(String, String)>) -> Result<PullOptions, Failure> {
+    if let Some((user, _)) = &credentials {
+        if user.is_empty() {
+            return Err(Failure {
+                kind: ErrorKind::InvalidConfig,
+                errno: None,
+                message: "invalid configuration: credentials: the user name is empty (expected (user, password))".into(),
+            });
+        }
+    }
+    Ok(PullOptions { plain_http, credentials })
+}
+
+/// The spec of a container from `image` (the command's `run IMAGE`, cli/src/images.rs
+/// prepare_run): pulls the image when the store lacks it, prepares the container's
+/// copy-on-write root, applies the image's config under the caller's options and records the
+/// image's StopSignal. Returns the spec, the store (to release the root if the container is not
+/// created after all) and what the image's config left for the caller (StopSignal, notes).
+fn image_spec(c: &Config, image: &str, root: &std::path::Path, mut o: Options) -> Result<(Spec, Store, Applied), Failure> {
+    let invalid = |message: String| Failure { kind: ErrorKind::InvalidConfig, errno: None, message };
+    if let Some(rootfs) = &c.rootfs {
+        return Err(invalid(format!(
+            "invalid configuration: image = {image:?} and rootfs = {}: give one or the other (an image is the root)",
+            rootfs.display()
+        )));
+    }
+    let store = open_store(c.store.as_deref())?;
+    if store.find(image)?.is_none() {
+        // A reference that cannot be pulled is the caller's error, not the registry's.
+        Name::parse(image)?;
+        let opts = pull_options(c.plain_http, c.credentials.clone())?;
+        rcontainer_image::pull(&store, image, &opts, &mut |_| {}).map_err(|e| {
+            let mut f = Failure::from(e);
+            f.message = format!("image {image:?} is not in the store {} and could not be pulled: {}", store.root().display(), f.message);
+            f
+        })?;
+    }
+    // The caller's args replace the image's Cmd; its Entrypoint stays unless `entrypoint` says.
+    let over = Overrides { entrypoint: c.entrypoint.clone(), cmd: c.args.clone().unwrap_or_default() };
+    let applied = rcontainer_image::config::prepare(&store, image, &c.id, c.read_only, &over, &mut o)?;
+    let mut spec = match o.to_spec(&c.id, root) {
+        Ok(spec) => spec,
+        Err(e) => {
+            let _ = store.release_container(&c.id);
+            return Err(e.into());
+        }
+    };
+    if let Some(sig) = &applied.stop_signal {
+        spec.config_mut().annotations_mut().get_or_insert_with(Default::default).insert(STOP_SIGNAL_ANNOTATION.into(), sig.clone());
+    }
+    Ok((spec, store, applied))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,6 +330,12 @@ struct NativeContainer {
     /// The process that created the container: only it may clean up on garbage collection
     /// (a forked child that inherits this object must not kill its parent's containers).
     owner_pid: u32,
+    /// The command the container runs (with an image: its Entrypoint and Cmd as overridden).
+    args: Vec<String>,
+    /// The image's StopSignal, as the image gives it (e.g. "SIGINT").
+    stop_signal: Option<String>,
+    /// What the image's config asks for that is not applied (exposed ports, volumes), one line each.
+    notes: Vec<String>,
 }
 
 /// An ExitStatus as Python gets it: (code, signal, oom_killed).
@@ -326,6 +444,24 @@ impl NativeContainer {
     #[getter]
     fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// The command the container runs (argv).
+    #[getter]
+    fn args(&self) -> Vec<String> {
+        self.args.clone()
+    }
+
+    /// The StopSignal of the container's image (a name such as "SIGINT", or a number), if any.
+    #[getter]
+    fn stop_signal(&self) -> Option<&str> {
+        self.stop_signal.as_deref()
+    }
+
+    /// What the image's config asks for that is not applied (exposed ports, volumes).
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 
     /// Releases the container's process into exec.
@@ -574,18 +710,162 @@ impl Drop for NativeProcess {
 }
 
 /// Creates a container (see `rcontainer.Container.create`, which passes its arguments as one
-/// dict); the GIL is released while it is set up.
+/// dict); the GIL is released while it is set up (and while its image is pulled, if need be).
 #[pyfunction]
 fn create(py: Python<'_>, config: Config) -> PyResult<NativeContainer> {
     let root = config.root.clone().unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
     if !root.is_absolute() {
         return Err(config_err(py, format!("invalid configuration: root = {}: must be an absolute path", root.display())));
     }
+    if config.image.is_none() {
+        let given = [
+            ("entrypoint", config.entrypoint.is_some()),
+            ("store", config.store.is_some()),
+            ("plain_http", config.plain_http),
+            ("credentials", config.credentials.is_some()),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(config_err(py, format!("invalid configuration: {name} goes with image= (a container from an image)")));
+        }
+    }
     let size = self::tty_size(py, "tty_size", config.tty_size)?;
     let terminal = config.tty.then_some(size);
     let opts = CreateOptions { root: root.clone(), stdio: Stdio { stdin: config.stdin, stdout: config.stdout, stderr: config.stderr }, ..Default::default() };
-    let c = py.detach(|| build_spec(&config, &root, terminal).and_then(|spec| Container::create(&config.id, &spec, &opts))).py(py)?;
-    Ok(NativeContainer { id: c.id().to_string(), pid: c.pid(), inner: Mutex::new(c), owner_pid: std::process::id() })
+    let (c, args, applied) = py
+        .detach(|| -> Result<(Container, Vec<String>, Applied), Failure> {
+            let o = build_options(&config, terminal)?;
+            let args_of = |spec: &Spec| spec.config().process().as_ref().and_then(|p| p.args().clone()).unwrap_or_default();
+            match &config.image {
+                Some(image) => {
+                    let (spec, store, applied) = image_spec(&config, image, &root, o)?;
+                    match Container::create(&config.id, &spec, &opts) {
+                        Ok(c) => Ok((c, args_of(&spec), applied)),
+                        Err(e) => {
+                            // The root was prepared for this container (prepare fails for an id
+                            // whose root exists): nothing of it stays.
+                            let _ = store.release_container(&config.id);
+                            Err(e.into())
+                        }
+                    }
+                }
+                None => {
+                    let mut spec = o.to_spec(&config.id, &root)?;
+                    if config.read_only {
+                        spec = read_only_root(spec);
+                    }
+                    Ok((Container::create(&config.id, &spec, &opts)?, args_of(&spec), Applied::default()))
+                }
+            }
+        })
+        .py(py)?;
+    Ok(NativeContainer {
+        id: c.id().to_string(),
+        pid: c.pid(),
+        inner: Mutex::new(c),
+        owner_pid: std::process::id(),
+        args,
+        stop_signal: applied.stop_signal,
+        notes: applied.notes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images (the command's pull, import, images, rmi and prune: cli/src/images.rs)
+
+/// An image as Python's `rcontainer.Image` is made from it.
+fn image_dict<'py>(py: Python<'py>, name: &Name, r: &ImageRecord) -> PyResult<Bound<'py, PyDict>> {
+    let repository = name.repository();
+    let d = PyDict::new(py);
+    let short = match (name.tag(), name.digest()) {
+        (Some(tag), _) => format!("{repository}:{tag}"),
+        (None, Some(digest)) => format!("{repository}@{digest}"),
+        (None, None) => repository.clone(),
+    };
+    d.set_item("name", short)?;
+    d.set_item("repository", repository)?;
+    d.set_item("tag", name.tag())?;
+    d.set_item("digest", &r.manifest)?;
+    d.set_item("id", &r.config)?;
+    d.set_item("size", r.size())?;
+    d.set_item("created", r.created.as_deref())?;
+    Ok(d)
+}
+
+/// Pulls `reference` into the store (GIL released) and returns the image.
+#[pyfunction]
+#[pyo3(signature = (reference, store, plain_http, credentials))]
+fn pull<'py>(
+    py: Python<'py>,
+    reference: String,
+    store: Option<PathBuf>,
+    plain_http: bool,
+    credentials: Option<(String, String)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (name, record) = py
+        .detach(|| -> Result<_, Failure> {
+            let opts = pull_options(plain_http, credentials)?;
+            let store = open_store(store.as_deref())?;
+            Ok(rcontainer_image::pull(&store, &reference, &opts, &mut |_| {})?)
+        })
+        .py(py)?;
+    image_dict(py, &name, &record)
+}
+
+/// Imports the images of an OCI layout (directory or tar) or a `docker save` archive (GIL released).
+#[pyfunction]
+#[pyo3(signature = (path, name, store))]
+fn import_image<'py>(py: Python<'py>, path: PathBuf, name: Option<String>, store: Option<PathBuf>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let list = py
+        .detach(|| -> Result<_, Failure> {
+            let store = open_store(store.as_deref())?;
+            Ok(rcontainer_image::import::import(&store, &path, name.as_deref())?)
+        })
+        .py(py)?;
+    list.iter().map(|(n, r)| image_dict(py, n, r)).collect()
+}
+
+/// The images of the store, by name.
+#[pyfunction]
+#[pyo3(signature = (store))]
+fn images<'py>(py: Python<'py>, store: Option<PathBuf>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let list = py.detach(|| -> Result<_, Failure> { Ok(open_store(store.as_deref())?.images()?) }).py(py)?;
+    list.iter().map(|(n, r)| image_dict(py, n, r)).collect()
+}
+
+/// What a prune removed, as a dict (blobs, layers, containers, bytes).
+fn prune_dict<'py>(py: Python<'py>, r: &rcontainer_image::PruneReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("blobs", r.blobs)?;
+    d.set_item("layers", r.layers)?;
+    d.set_item("containers", r.containers)?;
+    d.set_item("bytes", r.bytes)?;
+    Ok(d)
+}
+
+/// Removes an image's name, then what no other image and no container uses (as `rcontainer
+/// rmi`); `roots` are the state roots whose containers keep their layers. Returns the image
+/// removed and what the prune removed.
+#[pyfunction]
+#[pyo3(signature = (reference, store, roots))]
+fn remove_image<'py>(py: Python<'py>, reference: String, store: Option<PathBuf>, roots: Vec<PathBuf>) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    let (name, record, report) = py
+        .detach(|| -> Result<_, Failure> {
+            let store = open_store(store.as_deref())?;
+            let not_found = || rcontainer_image::Error::ImageNotFound { reference: reference.clone(), store: store.root().to_path_buf() };
+            let (_, record) = store.find(&reference)?.ok_or_else(not_found)?;
+            let name = store.untag(&reference)?;
+            Ok((name, record, store.prune(&roots)?))
+        })
+        .py(py)?;
+    Ok((image_dict(py, &name, &record)?, prune_dict(py, &report)?))
+}
+
+/// Removes what no image and no container uses (`rcontainer prune`).
+#[pyfunction]
+#[pyo3(signature = (store, roots))]
+fn prune<'py>(py: Python<'py>, store: Option<PathBuf>, roots: Vec<PathBuf>) -> PyResult<Bound<'py, PyDict>> {
+    let report = py.detach(|| -> Result<_, Failure> { Ok(open_store(store.as_deref())?.prune(&roots)?) }).py(py)?;
+    prune_dict(py, &report)
 }
 
 #[pymodule]
@@ -595,6 +875,12 @@ fn rcontainer_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_ROOT", rcontainer_core::DEFAULT_STATE_ROOT)?;
     m.add_class::<NativeContainer>()?;
     m.add_class::<NativeProcess>()?;
+    m.add("DEFAULT_STORE", rcontainer_image::DEFAULT_STORE)?;
     m.add_function(wrap_pyfunction!(create, m)?)?;
+    m.add_function(wrap_pyfunction!(pull, m)?)?;
+    m.add_function(wrap_pyfunction!(import_image, m)?)?;
+    m.add_function(wrap_pyfunction!(images, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_image, m)?)?;
+    m.add_function(wrap_pyfunction!(prune, m)?)?;
     Ok(())
 }

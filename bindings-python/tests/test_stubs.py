@@ -150,8 +150,14 @@ def test_run_options_are_typed_for_editors_and_checkers(tmp_path):
         "r = rcontainer.run(['true'], memory='32M', sandbox=True, pids=3, capture_output=True, max_output=1024)\n"
         "t: bool = r.stdout_truncated\n"
         "async def f() -> None:\n    await rcontainer.run_async(['true'], memory_swap=-1, user=(1, 1))\n"
+        "c = rcontainer.run(image='busybox', entrypoint=['sh', '-c'], read_only=True, plain_http=True, credentials=('u', 'p'))\n"
+        "i: rcontainer.Image = rcontainer.pull('busybox', store='/tmp/s')\n"
+        "names: list[str] = [x.name for x in rcontainer.images()] + [x.short_id for x in rcontainer.import_image('/x', 'a:b')]\n"
+        "b: int = rcontainer.prune(root=['/run/a']).bytes + rcontainer.remove_image('busybox').size\n"
     )
-    (tmp_path / "bad.py").write_text("import rcontainer\nrcontainer.run(['true'], memroy='32M')\nrcontainer.run(['true'], pids='many')\n")
+    (tmp_path / "bad.py").write_text(
+        "import rcontainer\nrcontainer.run(['true'], memroy='32M')\nrcontainer.run(['true'], pids='many')\nrcontainer.run(image='a', credentials='u:p')\n"
+    )
 
     def mypy(name):
         return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(tmp_path / name)], capture_output=True, text=True, timeout=300)
@@ -161,3 +167,4 @@ def test_run_options_are_typed_for_editors_and_checkers(tmp_path):
     bad = mypy("bad.py")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert 'Unexpected keyword argument "memroy"' in bad.stdout and 'Argument "pids" to "run" has incompatible type "str"' in bad.stdout, bad.stdout
+    assert 'Argument "credentials" to "run" has incompatible type "str"' in bad.stdout, bad.stdout

@@ -10,6 +10,14 @@ Without ``rootfs=`` a container sees the embedded default root: a read-only view
 (capability set, no_new_privileges) and private pid, mount, network, ipc, uts and cgroup
 namespaces, as ``rcontainer run -- CMD`` does. Creating containers needs root.
 
+A container can also run an image, as ``docker run IMAGE`` does: ``run(image="busybox")``
+gives it a copy-on-write root over the image's layers and the image's command, environment,
+working directory and user (pulled when the store lacks it); pull(), import_image(), images(),
+remove_image() and prune() manage the image store.
+
+>>> rcontainer.run(["sh", "-c", "echo $$"], image="busybox", capture_output=True).stdout
+b'1\\n'
+
 Blocking calls release the GIL; a Container may be used from several threads at once. A live
 container's limits can be changed (Container.limit), its usage read (Container.stats) and its
 processes frozen (pause/resume). Container.exec() runs another command inside a running container
@@ -28,10 +36,13 @@ import functools
 import io
 import json
 import os
+import re
 import selectors
 import signal as _signal
 import subprocess
+import sys
 import time
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import IO, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
@@ -52,6 +63,9 @@ __version__: str = _native.__version__
 
 #: The default state root (one directory per container), as runc's ``--root``.
 DEFAULT_ROOT: str = _native.DEFAULT_ROOT
+#: The default image store, used when ``store=`` is None and $RCONTAINER_STORE is unset (the
+#: command's and every interface's: ``rcontainer pull`` fills the same store).
+DEFAULT_STORE: str = _native.DEFAULT_STORE
 #: As subprocess.PIPE: give the container a pipe; the Container gets the other end.
 PIPE: int = subprocess.PIPE
 #: As subprocess.DEVNULL: connect the stream to /dev/null.
@@ -62,7 +76,8 @@ STDOUT: int = subprocess.STDOUT
 __all__ = [
     "Container", "Process", "ExitStatus", "State", "Stats", "CompletedContainer", "run", "run_async", "DEFAULT_MAX_OUTPUT",
     "create_async", "AsyncContainer",
-    "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT",
+    "Image", "PruneReport", "pull", "import_image", "images", "remove_image", "prune",
+    "PIPE", "DEVNULL", "STDOUT", "DEFAULT_ROOT", "DEFAULT_STORE",
     "ContainerError", "ConfigError", "StateError", "NotFoundError", "ContainerExistsError",
     "ContainerOSError", "ContainerTimeoutError", "UnsupportedError", "CalledProcessError",
 ]
@@ -135,6 +150,47 @@ class State:
     rootfs: str
     created: str
     annotations: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image in the store, as pull(), import_image() and images() return it.
+
+    - ``name``: how to name it to run(image=...) or remove_image(): "busybox:latest",
+      "127.0.0.1:5000/tools/busybox:1.36" (Docker's short form; "repository@sha256:..." for an
+      image pulled by digest).
+    - ``repository`` ("busybox"), ``tag`` ("latest"; None for an image named by digest).
+    - ``digest``: its manifest's digest ("sha256:...", what a registry names it by).
+    - ``id``: its config's digest ("sha256:...", Docker's image id; ``short_id`` is the 12 hex
+      digits ``rcontainer images`` shows).
+    - ``size``: the bytes of its layers as stored (compressed); ``created``: the config's
+      creation date (RFC 3339), if any.
+    """
+
+    name: str
+    repository: str
+    tag: Optional[str]
+    digest: str
+    id: str
+    size: int
+    created: Optional[str] = None
+
+    @property
+    def short_id(self) -> str:
+        """The first 12 hex digits of ``id``, as ``rcontainer images`` and docker show it."""
+        return self.id.split(":", 1)[-1][:12]
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What prune() (and remove_image()) removed from the store: ``blobs`` (manifests, configs,
+    compressed layers), unpacked ``layers``, ``containers``' copy-on-write roots left behind,
+    and the ``bytes`` freed."""
+
+    blobs: int
+    layers: int
+    containers: int
+    bytes: int
 
 
 class CalledProcessError(ContainerError, subprocess.CalledProcessError):
@@ -310,6 +366,67 @@ def _tty_size(tty: Any, size: Any) -> Optional[Tuple[int, int]]:
 def _no_stdio_with_tty(tty: Any, stdin: Any, stdout: Any, stderr: Any) -> None:
     if tty and (stdin is not None or stdout is not None or stderr is not None):
         raise ConfigError("invalid configuration: with tty=True the terminal is stdin, stdout and stderr: leave them None")
+
+
+def _credentials(credentials: Any) -> Optional[Tuple[str, str]]:
+    """(user, password) for a registry; never put into a message (it holds a password)."""
+    if credentials is None:
+        return None
+    if isinstance(credentials, (str, bytes)) or not isinstance(credentials, Sequence) or len(credentials) != 2 \
+            or not all(isinstance(x, str) for x in credentials) or not credentials[0]:
+        raise ConfigError("invalid configuration: credentials must be a (user, password) pair of strings, the user not empty")
+    return (credentials[0], credentials[1])
+
+
+def _entrypoint(entrypoint: Any, args: Optional[List[str]]) -> Tuple[Optional[str], Optional[List[str]]]:
+    """``entrypoint=`` as the core takes it (docker run --entrypoint: one executable, "" clears
+    the image's): a list's first word is the entrypoint, the rest go before ``args``."""
+    if entrypoint is None or isinstance(entrypoint, (str, bytes, os.PathLike)):
+        return _path(entrypoint), args
+    words = _args(entrypoint) or []
+    if not words:
+        return "", args
+    rest = words[1:] + (args or [])
+    return words[0], (rest or None)
+
+
+_RT_SIGNAL = re.compile(r"SIGRT(MIN|MAX)(?:([+-])(\d+))?")
+
+
+def _signal_number(text: str) -> Optional[int]:
+    """A signal as an image's StopSignal names it ("SIGINT", "INT", "2", "SIGRTMIN+3"), or None."""
+    t = text.strip().upper()
+    if t.isdigit():
+        n = int(t)
+        return n if 0 < n < _signal.NSIG else None
+    if not t.startswith("SIG"):
+        t = "SIG" + t
+    m = _RT_SIGNAL.fullmatch(t)
+    if m:
+        base = int(_signal.SIGRTMIN if m.group(1) == "MIN" else _signal.SIGRTMAX)
+        n = base + (int(m.group(3)) if m.group(2) == "+" else -int(m.group(3)) if m.group(2) else 0)
+        return n if int(_signal.SIGRTMIN) <= n <= int(_signal.SIGRTMAX) else None
+    try:
+        return int(_signal.Signals[t])
+    except KeyError:
+        return None
+
+
+def _warn(message: str) -> None:
+    """A RuntimeWarning attributed to the caller's code (the first frame outside this module)."""
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
+def _roots(root: Any) -> List[str]:
+    """The state roots whose containers keep their image layers in a prune."""
+    if root is None:
+        return [DEFAULT_ROOT]
+    if isinstance(root, (str, bytes, os.PathLike)):
+        return [os.fsdecode(root)]
+    return [os.fsdecode(r) for r in root]
 
 
 class _Pty(io.FileIO):
@@ -511,9 +628,10 @@ class Container(_Waitable):
     None; ``pty`` is the master of its terminal (created with tty=True), else None.
     """
 
-    __slots__ = ("_native", "args", "stdin", "stdout", "stderr", "pty", "__weakref__")
+    __slots__ = ("_native", "_stop_signal", "args", "stdin", "stdout", "stderr", "pty", "__weakref__")
 
     _native: Any
+    _stop_signal: int
     args: List[str]
     stdin: Optional[IO[bytes]]
     stdout: Optional[IO[bytes]]
@@ -551,6 +669,12 @@ class Container(_Waitable):
         tty: bool = False,
         tty_size: Optional[Tuple[int, int]] = None,
         sandbox: bool = False,
+        image: Optional[str] = None,
+        entrypoint: Union[str, Sequence[str], None] = None,
+        read_only: bool = False,
+        store: Optional[PathLike] = None,
+        plain_http: bool = False,
+        credentials: Optional[Tuple[str, str]] = None,
     ) -> "Container":
         """Creates a container, set up up to the exec of ``args``, which start() releases.
 
@@ -584,26 +708,51 @@ class Container(_Waitable):
           ``docker run -t``: it is the container's stdin, stdout, stderr and /dev/console (leave
           ``stdin``/``stdout``/``stderr`` None); its master is ``pty`` (a file object) and
           resize() sets its size; ``tty_size=(rows, columns)`` the initial one.
+        - ``image``: a container from an image, as ``rcontainer run IMAGE`` and ``docker run``:
+          its root is a copy-on-write overlay over the image's layers (what it writes goes to a
+          directory of its own in the store, removed by delete(); the layers are never changed),
+          and the image's config gives the defaults: ``args`` replace its Cmd (its Entrypoint
+          stays), ``entrypoint`` replaces its Entrypoint (and drops its Cmd; "" clears it; a list
+          is the entrypoint and its first arguments), ``env`` adds to or overrides its Env,
+          ``cwd`` and ``user`` override its WorkingDir and User. The image is named as
+          ``rcontainer`` and docker name it ("busybox", "busybox:1.36",
+          "127.0.0.1:5000/app@sha256:...", or an image id) and pulled when the store lacks it.
+          Its StopSignal becomes the container's ``stop_signal`` (what kill() sends by default).
+          Not with ``rootfs``.
+        - ``read_only=True``: a read-only root (with an image: its layers alone, no writable
+          layer; mount a tmpfs where the program writes).
+        - ``store``: the image store (default: $RCONTAINER_STORE, else DEFAULT_STORE, the
+          command's); ``plain_http=True`` talks http to the registry (a local one you trust),
+          ``credentials=(user, password)`` logs in to it (basic auth or its token service;
+          default anonymous). These go with ``image`` only.
 
-        Raises ConfigError (a ValueError) for bad configuration, ContainerExistsError when the id is
-        taken, ContainerOSError (an OSError with errno) when a system call fails.
+        Raises ConfigError (a ValueError) for bad configuration (also: no command, when neither
+        ``args`` nor the image give one; a bad image reference), ContainerExistsError when the id
+        is taken, ContainerOSError (an OSError with errno) when a system call fails; with an
+        image, NotFoundError when neither the store nor the registry has it, a
+        ContainerOSError (e.g. ConnectionRefusedError, PermissionError for refused credentials)
+        when the registry cannot be reached or refuses.
         """
         cid = _new_id() if name is None else str(name)
         _no_stdio_with_tty(tty, stdin, stdout, stderr)
         size = _tty_size(tty, tty_size)
+        creds = _credentials(credentials)
+        entry, argv = _entrypoint(entrypoint, _args(args))
         stdio = _Stdio()
         try:
             fd_in = stdio.resolve(0, stdin)
             fd_out = stdio.resolve(1, stdout)
             fd_err = stdio.resolve(2, stderr, stdout_fd=fd_out)
             native = _native.create({
-                "id": cid, "root": _path(root), "args": _args(args), "rootfs": _path(rootfs), "hostname": hostname,
+                "id": cid, "root": _path(root), "args": argv, "rootfs": _path(rootfs), "hostname": hostname,
                 "env": _env(env), "cwd": _path(cwd), "user": _user(user), "user_name": _user_name(user),
                 "namespaces": _namespaces(namespaces), "uid_map": _id_maps(uid_map), "gid_map": _id_maps(gid_map),
                 "mounts": _mounts(mounts), "network": network, "memory": memory, "memory_swap": memory_swap,
                 "cpus": None if cpus is None else float(cpus), "pids": None if pids is None else int(pids),
                 "stdin": fd_in, "stdout": fd_out, "stderr": fd_err, "spec": _spec(spec),
-                "tty": bool(tty), "tty_size": size, "sandbox": bool(sandbox),
+                "tty": bool(tty), "tty_size": size, "sandbox": bool(sandbox), "read_only": bool(read_only),
+                "image": None if image is None else str(image), "entrypoint": entry, "store": _path(store),
+                "plain_http": bool(plain_http), "credentials": creds,
             })
         except BaseException:
             stdio.close_all()
@@ -611,15 +760,24 @@ class Container(_Waitable):
         stdio.close_child_ends()
         self = object.__new__(cls)
         self._native = native
-        self.args = _args(args) or []
+        self._stop_signal = _signal.SIGTERM
+        self.args = native.args
         self.stdin, self.stdout, self.stderr = stdio.parent
         self.pty = None
         _live.add(self)
         try:
+            if native.stop_signal is not None:
+                sig = _signal_number(native.stop_signal)
+                if sig is None:
+                    raise ConfigError(f"invalid configuration: image {image!r}: StopSignal {native.stop_signal!r} is not a signal")
+                self._stop_signal = sig
             self.pty = _pty(native.dup_pty())
         except BaseException:
             self.delete(force=True)
+            self.close()
             raise
+        for note in native.notes:
+            _warn(note)
         return self
 
     def _what(self) -> str:
@@ -634,6 +792,12 @@ class Container(_Waitable):
     def pid(self) -> int:
         """Host pid of the container's init process."""
         return self._native.pid
+
+    @property
+    def stop_signal(self) -> int:
+        """The signal kill() sends when given none: the image's StopSignal (e.g. SIGINT for an
+        image that says so), else SIGTERM."""
+        return self._stop_signal
 
     @property
     def state(self) -> State:
@@ -652,17 +816,19 @@ class Container(_Waitable):
         raises StateError."""
         self._native.start()
 
-    def kill(self, sig: int = _signal.SIGTERM, *, all: bool = False) -> None:
-        """Sends signal ``sig`` (default SIGTERM) to the container's init. As with any pid
+    def kill(self, sig: Optional[int] = None, *, all: bool = False) -> None:
+        """Sends signal ``sig`` to the container's init; by default ``stop_signal`` (the image's
+        StopSignal, else SIGTERM), as ``rcontainer kill`` and ``docker stop`` do. As with any pid
         namespace init, signals it has no handler for are ignored, except SIGKILL.
 
         With ``all=True`` the signal goes to every process of the container (its cgroup), as
         ``runc kill --all``. A paused (frozen) process may act on a signal only once resumed.
         Raises StateError once the container has stopped."""
+        sig = self._stop_signal if sig is None else int(sig)
         if all:
-            self._native.kill_all(int(sig))
+            self._native.kill_all(sig)
         else:
-            self._native.kill(int(sig))
+            self._native.kill(sig)
 
     def limit(
         self,
@@ -1067,7 +1233,7 @@ def _completed(c: Container, status: ExitStatus, got: _Captured, text: bool, che
 
 
 def run(
-    args: Sequence[PathLike],
+    args: Optional[Sequence[PathLike]] = None,
     *,
     capture_output: bool = False,
     timeout: Optional[float] = None,
@@ -1078,8 +1244,9 @@ def run(
     **create_kwargs: Any,
 ) -> CompletedContainer:
     """Runs ``args`` in a new container and waits for it, like subprocess.run: create, start,
-    read the output, wait, delete. ``create_kwargs`` are Container.create()'s (rootfs, env,
-    memory, stdout=PIPE, ...).
+    read the output, wait, delete. ``create_kwargs`` are Container.create()'s (rootfs, image,
+    env, memory, stdout=PIPE, ...). With ``image=`` the container runs the image (its command
+    unless ``args`` are given; see Container.create()), pulled when the store lacks it.
 
     ``capture_output=True`` captures stdout and stderr (read concurrently: no deadlock), each up
     to ``max_output`` bytes (default 16 MiB; None: no bound): what comes after is read and
@@ -1111,7 +1278,7 @@ def run(
 
 
 async def run_async(
-    args: Sequence[PathLike],
+    args: Optional[Sequence[PathLike]] = None,
     *,
     capture_output: bool = False,
     timeout: Optional[float] = None,
@@ -1236,7 +1403,7 @@ class AsyncContainer:
         await _end_async(self.container, self._transports)
 
 
-async def create_async(args: Sequence[PathLike], **create_kwargs: Any) -> AsyncContainer:
+async def create_async(args: Optional[Sequence[PathLike]] = None, **create_kwargs: Any) -> AsyncContainer:
     """Creates and starts a container (Container.create()'s arguments) for asyncio, as
     asyncio.create_subprocess_exec does a process: its PIPE streams come back as asyncio streams
     (see AsyncContainer). Creating and starting run in the loop's default executor."""
@@ -1265,3 +1432,79 @@ async def create_async(args: Sequence[PathLike], **create_kwargs: Any) -> AsyncC
     p = AsyncContainer(c, stdin, stdout, stderr)
     p._transports = transports
     return p
+
+
+# ---------------------------------------------------------------------------------------------
+# Images: the store the command's pull, import, images, rmi and prune use (rcontainer-image)
+
+
+def _image(d: Dict[str, Any]) -> Image:
+    return Image(**d)
+
+
+def pull(
+    reference: str,
+    *,
+    store: Optional[PathLike] = None,
+    plain_http: bool = False,
+    credentials: Optional[Tuple[str, str]] = None,
+) -> Image:
+    """Pulls an image from its registry into the store, as ``rcontainer pull`` and ``docker
+    pull``: ``reference`` as Docker reads it ("busybox" is docker.io/library/busybox:latest;
+    "127.0.0.1:5000/tools/busybox:1.36"; "repo@sha256:..."); a manifest list is resolved to this
+    machine's platform. Every blob is checked against its digest and each layer unpacked once
+    (layers already in the store are not fetched again). Returns the Image.
+
+    ``store``: the image store (default: $RCONTAINER_STORE, else DEFAULT_STORE).
+    ``plain_http=True``: http instead of https (a local registry you trust).
+    ``credentials=(user, password)``: basic auth, or the token service the registry names;
+    default anonymous. The GIL is released while it pulls.
+
+    Raises ConfigError for a bad reference, NotFoundError when the registry has no such
+    repository, tag or manifest, a ContainerOSError otherwise: PermissionError when the registry
+    refuses the credentials, ConnectionRefusedError (or another errno) when it cannot be
+    reached, EIO when what it serves does not match its digest. Messages name the reference.
+    """
+    return _image(_native.pull(str(reference), _path(store), bool(plain_http), _credentials(credentials)))
+
+
+def import_image(path: PathLike, name: Optional[str] = None, *, store: Optional[PathLike] = None) -> List[Image]:
+    """Imports images without a registry, as ``rcontainer import``: ``path`` is an OCI image
+    layout (a directory, e.g. ``skopeo copy ... oci:DIR``, or the same as a tar) or a ``docker
+    save`` archive. Every blob is checked against its digest. The images get the names the
+    archive gives them (a layout's bare tag takes the directory's or file's name as repository),
+    or ``name`` for an archive of one image. Returns the Images imported.
+
+    Raises ConfigError for an archive that is not one of those (or compressed: decompress it
+    first), a ContainerOSError (e.g. FileNotFoundError) when it cannot be read.
+    """
+    return [_image(d) for d in _native.import_image(os.fsdecode(path), None if name is None else str(name), _path(store))]
+
+
+def images(store: Optional[PathLike] = None) -> List[Image]:
+    """The images of the store (default: $RCONTAINER_STORE, else DEFAULT_STORE), by name, as
+    ``rcontainer images`` lists them."""
+    return [_image(d) for d in _native.images(_path(store))]
+
+
+def remove_image(
+    reference: str,
+    *,
+    store: Optional[PathLike] = None,
+    root: Union[PathLike, Sequence[PathLike], None] = None,
+) -> Image:
+    """Removes an image's name from the store, then what no other image and no container uses
+    (blobs and unpacked layers), as ``rcontainer rmi``. ``reference`` is a name as run(image=...)
+    takes it, or an image id. Layers of containers that still exist stay: those of the state
+    ``root`` (or roots; default DEFAULT_ROOT) and any whose creating process still runs.
+    Returns the Image removed. Raises NotFoundError when the store has no such image."""
+    image, _ = _native.remove_image(str(reference), _path(store), _roots(root))
+    return _image(image)
+
+
+def prune(*, store: Optional[PathLike] = None, root: Union[PathLike, Sequence[PathLike], None] = None) -> PruneReport:
+    """Removes from the store what no image and no container uses, as ``rcontainer prune``:
+    blobs, unpacked layers, the copy-on-write roots of containers that no longer exist (in the
+    state ``root`` or roots, default DEFAULT_ROOT, and whose creating process is gone), and what
+    writers that died left half-written. Returns a PruneReport."""
+    return PruneReport(**_native.prune(_path(store), _roots(root)))

@@ -44,10 +44,18 @@ class _CreateKwargs(TypedDict, total=False):
     root: Optional[_PathLike]
     name: Optional[str]
     sandbox: bool
+    image: Optional[str]
+    entrypoint: Union[str, Sequence[str], None]
+    read_only: bool
+    store: Optional[_PathLike]
+    plain_http: bool
+    credentials: Optional[Tuple[str, str]]
 
 __version__: str
 DEFAULT_ROOT: str
 """The default state root (one directory per container), as runc's --root."""
+DEFAULT_STORE: str
+"""The default image store (when store= is None and $RCONTAINER_STORE is unset)."""
 PIPE: int
 """As subprocess.PIPE: give the container a pipe; the Container gets the other end."""
 DEVNULL: int
@@ -104,6 +112,31 @@ class State:
     created: str
     annotations: Dict[str, str]
     def __init__(self, id: str, status: str, pid: int, bundle: str, rootfs: str, created: str, annotations: Dict[str, str] = ...) -> None: ...
+
+class Image:
+    """An image in the store (pull(), import_image(), images())."""
+
+    name: str
+    repository: str
+    tag: Optional[str]
+    digest: str
+    id: str
+    size: int
+    created: Optional[str]
+    def __init__(
+        self, name: str, repository: str, tag: Optional[str], digest: str, id: str, size: int, created: Optional[str] = ...
+    ) -> None: ...
+    @property
+    def short_id(self) -> str: ...
+
+class PruneReport:
+    """What prune() removed from the store."""
+
+    blobs: int
+    layers: int
+    containers: int
+    bytes: int
+    def __init__(self, blobs: int, layers: int, containers: int, bytes: int) -> None: ...
 
 class CalledProcessError(ContainerError, subprocess.CalledProcessError):
     """Raised by run(check=True) for a non-zero return code."""
@@ -173,11 +206,19 @@ class Container:
         tty: bool = False,
         tty_size: Optional[Tuple[int, int]] = None,
         sandbox: bool = False,
+        image: Optional[str] = None,
+        entrypoint: Union[str, Sequence[str], None] = None,
+        read_only: bool = False,
+        store: Optional[_PathLike] = None,
+        plain_http: bool = False,
+        credentials: Optional[Tuple[str, str]] = None,
     ) -> Container: ...
     @property
     def id(self) -> str: ...
     @property
     def pid(self) -> int: ...
+    @property
+    def stop_signal(self) -> int: ...
     @property
     def state(self) -> State: ...
     def fileno(self) -> int: ...
@@ -185,7 +226,7 @@ class Container:
     def wait(self, timeout: Optional[float] = None) -> ExitStatus: ...
     def poll(self) -> Optional[ExitStatus]: ...
     async def wait_async(self) -> ExitStatus: ...
-    def kill(self, sig: int = ..., *, all: bool = False) -> None: ...
+    def kill(self, sig: Optional[int] = None, *, all: bool = False) -> None: ...
     def limit(
         self,
         memory: Union[int, str, None] = None,
@@ -244,7 +285,7 @@ class Process:
 DEFAULT_MAX_OUTPUT: int
 
 def run(
-    args: Sequence[_PathLike],
+    args: Optional[Sequence[_PathLike]] = None,
     *,
     capture_output: bool = False,
     timeout: Optional[float] = None,
@@ -256,7 +297,7 @@ def run(
 ) -> CompletedContainer: ...
 
 async def run_async(
-    args: Sequence[_PathLike],
+    args: Optional[Sequence[_PathLike]] = None,
     *,
     capture_output: bool = False,
     timeout: Optional[float] = None,
@@ -293,4 +334,18 @@ class AsyncContainer:
     async def __aenter__(self) -> AsyncContainer: ...
     async def __aexit__(self, *exc: Any) -> None: ...
 
-async def create_async(args: Sequence[_PathLike], **create_kwargs: Unpack[_CreateKwargs]) -> AsyncContainer: ...
+async def create_async(args: Optional[Sequence[_PathLike]] = None, **create_kwargs: Unpack[_CreateKwargs]) -> AsyncContainer: ...
+
+def pull(
+    reference: str,
+    *,
+    store: Optional[_PathLike] = None,
+    plain_http: bool = False,
+    credentials: Optional[Tuple[str, str]] = None,
+) -> Image: ...
+def import_image(path: _PathLike, name: Optional[str] = None, *, store: Optional[_PathLike] = None) -> List[Image]: ...
+def images(store: Optional[_PathLike] = None) -> List[Image]: ...
+def remove_image(
+    reference: str, *, store: Optional[_PathLike] = None, root: Union[_PathLike, Sequence[_PathLike], None] = None
+) -> Image: ...
+def prune(*, store: Optional[_PathLike] = None, root: Union[_PathLike, Sequence[_PathLike], None] = None) -> PruneReport: ...

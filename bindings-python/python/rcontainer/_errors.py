@@ -19,7 +19,8 @@ class StateError(ContainerError):
 
 
 class NotFoundError(StateError, LookupError):
-    """The container does not exist (any more): it was deleted."""
+    """The container does not exist (any more): it was deleted. Also: an image that neither the
+    store nor the registry has (pull(), run(image=...), remove_image())."""
 
 
 class ContainerExistsError(ContainerError, FileExistsError):

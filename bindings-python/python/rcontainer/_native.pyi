@@ -3,6 +3,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 __version__: str
 DEFAULT_ROOT: str
+DEFAULT_STORE: str
 
 _Status = Tuple[Optional[int], Optional[int], bool]
 
@@ -11,6 +12,12 @@ class NativeContainer:
     def id(self) -> str: ...
     @property
     def pid(self) -> int: ...
+    @property
+    def args(self) -> List[str]: ...
+    @property
+    def stop_signal(self) -> Optional[str]: ...
+    @property
+    def notes(self) -> List[str]: ...
     def start(self) -> None: ...
     def wait(self, timeout: Optional[float] = None) -> _Status: ...
     def try_wait(self) -> Optional[_Status]: ...
@@ -60,5 +67,28 @@ def create(config: Dict[str, Any]) -> NativeContainer:
     """Creates a container from Container.create()'s arguments, as one dict (a key per field of
     the binding's Config: id, root, args, rootfs, hostname, env, cwd, user, user_name,
     namespaces, uid_map, gid_map, mounts, network, memory, memory_swap, cpus, pids, stdin,
-    stdout, stderr, spec, tty, tty_size, sandbox)."""
+    stdout, stderr, spec, tty, tty_size, sandbox, read_only, image, entrypoint, store,
+    plain_http, credentials)."""
+    ...
+
+_ImageDict = Dict[str, Any]
+
+def pull(reference: str, store: Optional[str], plain_http: bool, credentials: Optional[Tuple[str, str]]) -> _ImageDict:
+    """Pulls an image into the store; a dict of rcontainer.Image's fields."""
+    ...
+
+def import_image(path: str, name: Optional[str], store: Optional[str]) -> List[_ImageDict]:
+    """Imports an OCI layout or docker-save archive; the images as dicts."""
+    ...
+
+def images(store: Optional[str]) -> List[_ImageDict]:
+    """The store's images as dicts."""
+    ...
+
+def remove_image(reference: str, store: Optional[str], roots: List[str]) -> Tuple[_ImageDict, Dict[str, int]]:
+    """Untags an image and prunes; the image removed and the prune's counts."""
+    ...
+
+def prune(store: Optional[str], roots: List[str]) -> Dict[str, int]:
+    """Prunes the store; the counts (blobs, layers, containers, bytes)."""
     ...
