@@ -25,6 +25,11 @@ export declare class Container {
   get id(): string
   /** Host pid of the container's first process. */
   get pid(): number
+  /**
+   * The signal `kill()` sends when given none: the image's StopSignal ('SIGINT', ...), else
+   * 'SIGTERM'.
+   */
+  get stopSignal(): string
   /** 'created', 'running', 'paused', 'stopped', or 'deleted' after delete(). */
   get state(): 'creating' | 'created' | 'running' | 'paused' | 'stopped' | 'deleted'
   /**
@@ -41,9 +46,9 @@ export declare class Container {
    */
   wait(options?: WaitOptions): Promise<ExitStatus>
   /**
-   * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
-   * container's first process, or with `{ all: true }` to every process of the container.
-   * Throws 'ESTATE' once it has stopped.
+   * Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default: `stopSignal`,
+   * the image's StopSignal or 'SIGTERM') to the container's first process, or with
+   * `{ all: true }` to every process of the container. Throws 'ESTATE' once it has stopped.
    */
   kill(signal?: 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGKILL' | 'SIGUSR1' | 'SIGSEGV' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM' | 'SIGSTKFLT' | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGXCPU' | 'SIGXFSZ' | 'SIGVTALRM' | 'SIGPROF' | 'SIGWINCH' | 'SIGIO' | 'SIGPWR' | 'SIGSYS' | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2' | 'PIPE' | 'ALRM' | 'TERM' | 'STKFLT' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU' | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'IO' | 'PWR' | 'SYS' | number, options?: KillOptions): void
   /**
@@ -207,6 +212,36 @@ export interface CreateOptions {
    * given here still win (core's options::SANDBOX).
    */
   sandbox?: boolean
+  /**
+   * An image to run, as `docker run IMAGE` does: a name ('busybox', 'busybox:1.36',
+   * '127.0.0.1:5000/tools/app:v1', 'app@sha256:...') or an image id from `images()`. The
+   * container's root is a copy-on-write overlay over the image's layers (what it writes is its
+   * own and goes with it); the image's Entrypoint, Cmd, Env, WorkingDir, User and StopSignal
+   * apply unless the options say otherwise: `args` replace Cmd, `entrypoint` replaces
+   * Entrypoint, `env` adds or replaces variables, `cwd` and `user` win. Not with `rootfs`.
+   * `Container.create` takes it from the store (`pull()` or `importImage()` first); `run()`
+   * pulls it when the store lacks it.
+   */
+  image?: string
+  /**
+   * With `image`: replaces the image's Entrypoint (`docker run --entrypoint`), which drops
+   * its Cmd too; `args` follow it. '' or [] clears it; an array is the command and its first
+   * arguments.
+   */
+  entrypoint?: string | Array<string>
+  /**
+   * A read-only root: with `image`, the image's layers alone (no writable layer); with
+   * `rootfs` or `spec`, that root mounted read-only. (The default root always is.)
+   */
+  readOnly?: boolean
+  /** With `image`: the image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer). */
+  store?: string
+}
+
+/** A registry's user and password (basic auth, or its token service's); none: anonymous. */
+export interface Credentials {
+  username: string
+  password: string
 }
 
 /**
@@ -265,6 +300,45 @@ export interface IdMap {
   size: number
 }
 
+/** An image in the store. */
+export interface Image {
+  /**
+   * Its full name, the store's key: 'docker.io/library/busybox:latest',
+   * '127.0.0.1:5000/tools/busybox:1.36'.
+   */
+  name: string
+  /** The repository as Docker shows it: 'busybox', '127.0.0.1:5000/tools/busybox'. */
+  repository: string
+  /** Its tag ('latest'); null for a name by digest. */
+  tag: string | null
+  /**
+   * The image id: its config's digest ('sha256:...'). Its first 12 hex digits are the id
+   * `rcontainer images` shows; either names the image in `image` and `removeImage`.
+   */
+  id: string
+  /** The manifest's digest ('sha256:...'): what a registry serves it by (`repository@digest`). */
+  digest: string
+  /** The size of its layers as stored (compressed), bytes. */
+  size: number
+  /** How many layers it has. */
+  layers: number
+  /** When it was built (its config's `created`, RFC 3339), or null. */
+  created: string | null
+}
+
+/** The images in the store, by name (synchronous: it reads the store's index). */
+export declare function images(options?: StoreOptions): Array<Image>
+
+/**
+ * Imports the images of an OCI image layout (a directory or its tar) or a `docker save`
+ * archive into the store, as `rcontainer import` does, and resolves with them (off the
+ * JavaScript thread). `name` names the image of an archive that holds one; otherwise the
+ * archive's names are kept (a layout's bare tag gets the file's or directory's name as
+ * repository). Rejects with 'ENOENT' for a missing path, 'EINVAL' for what is not an image
+ * archive (or a `name` for several images).
+ */
+export declare function importImage(path: string, name?: string | null, options?: StoreOptions): Promise<Image[]>
+
 /** Options of `container.kill`. */
 export interface KillOptions {
   /** Signal every process of the container (its cgroup), not just its first process. */
@@ -296,8 +370,75 @@ export interface MountOptions {
 }
 
 /**
+ * Removes from the store what no image and no container uses: blobs, unpacked layers, the
+ * roots of containers that no longer exist, what writers that died left; as `rcontainer
+ * prune` does, off the JavaScript thread.
+ */
+export declare function prune(options?: PruneOptions): Promise<PruneReport>
+
+/** Options of `removeImage()` and `prune()`. */
+export interface PruneOptions {
+  /** The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer). */
+  store?: string
+  /**
+   * The state root whose containers keep their layers (default /run/rcontainer). Containers
+   * whose creator still runs (this process's, wherever their state) keep theirs too.
+   */
+  root?: string
+}
+
+/** What `prune()` (and the prune of `removeImage()`) removed. */
+export interface PruneReport {
+  /** Blobs (manifests, configs, compressed layers) no image names. */
+  blobs: number
+  /** Unpacked layers no image and no container uses. */
+  layers: number
+  /** Copy-on-write roots of containers that no longer exist. */
+  containers: number
+  /** Bytes freed. */
+  bytes: number
+}
+
+/**
+ * Pulls an image from its registry into the store and resolves with it (off the JavaScript
+ * thread), as `rcontainer pull` does: a manifest list resolves to this machine's platform;
+ * every blob is checked against its digest; the layers are unpacked once, shared by the
+ * images that have them. Rejects with 'EINVAL' for a reference that does not parse, 'ENOENT'
+ * when the registry has no such image, 'EACCES' when it refuses the credentials, 'EIO' when
+ * it cannot be reached or serves content that does not match its digest.
+ */
+export declare function pull(reference: string, options?: PullOptions): Promise<Image>
+
+/** Options of `pull()`. */
+export interface PullOptions {
+  /** The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer). */
+  store?: string
+  /** Talk plain http to the registry (a local one you trust, e.g. 127.0.0.1:5000); default https. */
+  plainHttp?: boolean
+  /** The registry's user and password (default: anonymous). */
+  credentials?: Credentials
+}
+
+/** What `removeImage()` resolves to. */
+export interface RemovedImage {
+  /** The full name removed ('docker.io/library/busybox:latest'). */
+  name: string
+  /** What went with it: the content no other image and no container uses. */
+  pruned: PruneReport
+}
+
+/**
+ * Removes an image's name from the store, then what only it used (layers and blobs no other
+ * image and no container uses: a running container keeps its layers), as `rcontainer rmi`
+ * does; off the JavaScript thread. Rejects with 'ENOENT' when the store has no such image.
+ */
+export declare function removeImage(reference: string, options?: PruneOptions): Promise<RemovedImage>
+
+/**
  * Runs a command in a new container and resolves with its exit status and (with
- * `capture: true`) its output; the container is deleted afterwards.
+ * `capture: true`) its output; the container is deleted afterwards. With `image`, an image the
+ * store lacks is pulled first (off the JavaScript thread), as `rcontainer run IMAGE` does;
+ * `args` then replace the image's Cmd ([] runs its own).
  */
 export declare function run(args: string[], options?: CreateOptions & RunOptions): Promise<RunResult>
 
@@ -317,6 +458,13 @@ export interface RunOptions {
    * memory stays bounded), and `stdoutTruncated` / `stderrTruncated` say so.
    */
   maxBuffer?: number
+  /**
+   * With `image`, when the store lacks it and run() pulls it: talk plain http to the
+   * registry (a local one you trust, e.g. 127.0.0.1:5000), as `pull()`'s option.
+   */
+  plainHttp?: boolean
+  /** With `image`, when run() pulls it: the registry's user and password, as `pull()`'s option. */
+  credentials?: Credentials
 }
 
 /** What `run` and `process.wait()` resolve to. */
@@ -352,6 +500,12 @@ export interface Stats {
   pidsLimit: number | null
   /** How many processes the OOM killer ended in the container. */
   oomKills: number
+}
+
+/** Options of `images()` and `importImage()`. */
+export interface StoreOptions {
+  /** The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer). */
+  store?: string
 }
 
 /** A terminal's size. */

@@ -1,8 +1,8 @@
-// ESM entry: import { Container, Process, run } from 'rcontainer'
+// ESM entry: import { Container, Process, run, pull, images } from 'rcontainer'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const rcontainer = require('./index.js')
 
-export const { Container, Process, run, isContainerError, version } = rcontainer
+export const { Container, Process, run, pull, importImage, images, removeImage, prune, isContainerError, version } = rcontainer
 export default rcontainer

@@ -40,6 +40,16 @@ impl Failure {
         Failure { code: "ESTATE".into(), kind: "WrongState", errno: None, message: format!("{op}: {message}"), causes: Vec::new() }
     }
 
+    /// What was asked for does not exist (an image): code 'ENOENT'.
+    pub fn not_found(op: &str, message: impl std::fmt::Display) -> Failure {
+        Failure { code: "ENOENT".into(), kind: "NotFound", errno: Some(libc::ENOENT), message: format!("{op}: {message}"), causes: Vec::new() }
+    }
+
+    /// A failure of this process, not of the input (a worker thread that panicked): code 'EIO'.
+    pub fn internal(op: &str, message: impl std::fmt::Display) -> Failure {
+        Failure { code: "EIO".into(), kind: "Os", errno: Some(libc::EIO), message: format!("{op}: {message}"), causes: Vec::new() }
+    }
+
     pub fn os(op: &str, e: &std::io::Error) -> Failure {
         let n = e.raw_os_error().unwrap_or(libc::EIO);
         Failure { code: errno_name(n), kind: "Os", errno: Some(n), message: format!("{op}: {e}"), causes: Vec::new() }
@@ -74,6 +84,43 @@ impl Failure {
             src = s.source();
         }
         Failure { code, kind, errno, message: format!("{op}: {e}"), causes }
+    }
+
+    /// An error of the image store or a registry (rcontainer-image), mapped onto the same codes:
+    /// a missing image (in the store or the registry) is 'ENOENT', a bad reference or image
+    /// 'EINVAL', a registry's refusal of the credentials 'EACCES', an id whose root is taken
+    /// 'EEXIST', a file system error its errno name, other registry and content failures 'EIO'.
+    pub fn image(op: &str, e: &rcontainer_image::Error) -> Failure {
+        use rcontainer_image::Error as E;
+        let io = |kind: &'static str, n: i32| Failure { code: errno_name(n), kind, errno: Some(n), message: format!("{op}: {e}"), causes: Vec::new() };
+        let mut f = match e {
+            E::Core(c) => return Failure::core(op, c),
+            E::InvalidReference { .. } | E::BadImage { .. } | E::BadDigest { .. } => Failure::invalid(op, e),
+            E::ImageNotFound { .. } => Failure::not_found(op, e),
+            E::Conflict(_) => {
+                Failure { code: "EEXIST".into(), kind: "AlreadyExists", errno: Some(libc::EEXIST), message: format!("{op}: {e}"), causes: Vec::new() }
+            }
+            E::Io { source, .. } => io("Os", source.raw_os_error().unwrap_or(libc::EIO)),
+            E::DigestMismatch { .. } | E::Unpack { .. } => io("Os", libc::EIO),
+            // The registry's answer is only text here (oci-client's message): its words say which.
+            E::Registry { reason, .. } => {
+                let r = reason.to_ascii_lowercase();
+                let said = |words: &[&str]| words.iter().any(|w| r.contains(w));
+                if said(&["not authorized", "unauthorized", "authentication failure", "denied", "forbidden"]) {
+                    io("Os", libc::EACCES)
+                } else if said(&["not found", "unknown", "not known"]) {
+                    Failure::not_found(op, e)
+                } else {
+                    io("Os", libc::EIO)
+                }
+            }
+        };
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            f.causes.push(s.to_string());
+            src = s.source();
+        }
+        f
     }
 
     /// Builds the JavaScript Error object and wraps it so napi throws (or rejects with) it as is.

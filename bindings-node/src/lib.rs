@@ -4,6 +4,8 @@
 //! Threading: `create`, `start`, `kill`, `delete` are short and run on the JavaScript thread.
 //! `wait()` and `run()` never block it: the container's pidfd (and the capture pipes) are watched
 //! by the tokio reactor napi runs beside Node, and the promise settles on the JavaScript thread.
+//! Image pulls, imports and prunes (images.rs), and a `run()` whose image must be pulled first,
+//! run on tokio's blocking threads.
 //!
 //! Cleanup: the core container lives in an `Arc<Mutex<Inner>>` shared by the JavaScript object
 //! and any pending wait. When the last holder goes (the object was garbage-collected and no wait
@@ -14,6 +16,7 @@
 #![allow(clippy::new_without_default)]
 
 mod error;
+pub mod images;
 mod options;
 
 use std::collections::HashMap;
@@ -35,7 +38,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 use crate::error::{bad_value, BResult, Failure};
 use crate::options::{
-    CreateOptions, ExecOptions, KillOptions, LimitOptions, Parsed, RunOptions, StdioKind, CREATE_FIELDS, EXEC_FIELDS, KILL_FIELDS, LIMIT_FIELDS, RUN_FIELDS,
+    CreateOptions, ExecOptions, KillOptions, LimitOptions, Parsed, Prepared, RunOptions, StdioKind, CREATE_FIELDS, EXEC_FIELDS, KILL_FIELDS, LIMIT_FIELDS,
+    RUN_FIELDS,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +273,8 @@ struct Created {
     shared: Shared,
     id: String,
     pid: i32,
+    /// What `kill()` sends by default (the image's StopSignal, else SIGTERM).
+    stop_signal: i32,
 }
 
 fn dev_null() -> BResult<OwnedFd> {
@@ -330,21 +336,44 @@ fn create_container(env: usize, parsed: Parsed, kinds: [StdioKind; 3]) -> BResul
     let op = format!("create container {:?}", parsed.id);
 
     // The container's ends live until create returns; ours are kept.
-    let stdio = if parsed.tty { StdioFds::default() } else { StdioFds::open(&op, kinds)? };
-    let opts = CoreCreateOptions { root: parsed.root.clone(), stdio: stdio.stdio(), ..CoreCreateOptions::default() };
-    let c = CoreContainer::create(&parsed.id, &parsed.spec, &opts).map_err(|e| Failure::core(&op, &e))?;
+    let stdio = if parsed.tty { Ok(StdioFds::default()) } else { StdioFds::open(&op, kinds) };
+    let made = stdio.and_then(|stdio| {
+        let opts = CoreCreateOptions { root: parsed.root.clone(), stdio: stdio.stdio(), ..CoreCreateOptions::default() };
+        CoreContainer::create(&parsed.id, &parsed.spec, &opts).map(|c| (c, stdio)).map_err(|e| Failure::core(&op, &e))
+    });
+    let (c, stdio) = match made {
+        Ok(made) => made,
+        Err(f) => {
+            // The root this create prepared in the image store (a new directory: an id whose
+            // root exists fails before) goes with it; a container that was made removes it on delete.
+            if let Some(store) = &parsed.store {
+                let _ = store.release_container(&parsed.id);
+            }
+            return Err(f);
+        }
+    };
     let StdioFds { theirs, ours, .. } = stdio;
     drop(theirs);
     let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
     let pid = c.pid();
     let shared = Arc::new(Mutex::new(Inner { c, key, pipes: ours }));
     registry().insert(key, Registered { env, inner: Arc::downgrade(&shared) });
-    Ok(Created { shared, id: parsed.id, pid })
+    Ok(Created { shared, id: parsed.id, pid, stop_signal: parsed.stop_signal })
 }
 
 fn start_container(c: &Created) -> BResult<()> {
     let mut g = lock(&c.shared);
     g.c.start().map_err(|e| Failure::core(&format!("start container {:?}", c.id), &e))
+}
+
+/// run()'s container: created and started (deleted again if it does not start).
+fn create_and_start(env: usize, op: &str, prepared: Prepared, kinds: [StdioKind; 3]) -> BResult<Created> {
+    let created = create_container(env, prepared.finish(op)?, kinds)?;
+    if let Err(f) = start_container(&created) {
+        let _ = lock(&created.shared).c.delete(true);
+        return Err(f);
+    }
+    Ok(created)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +419,7 @@ pub struct Container {
     inner: Shared,
     id: String,
     pid: i32,
+    stop_signal: i32,
 }
 
 #[napi]
@@ -407,10 +437,10 @@ impl Container {
         let create = || -> BResult<Created> {
             let o: CreateOptions = options::read(op, &obj, &[CREATE_FIELDS])?;
             let kinds = options::stdio_kinds(op, o.stdio.as_ref(), [StdioKind::Ignore, StdioKind::Inherit, StdioKind::Inherit])?;
-            create_container(env.raw() as usize, options::create(op, o)?, kinds)
+            create_container(env.raw() as usize, options::create(op, o)?.finish(op)?, kinds)
         };
         let c = create().map_err(|f| f.into_napi(&env))?;
-        Ok(Container { inner: c.shared, id: c.id, pid: c.pid })
+        Ok(Container { inner: c.shared, id: c.id, pid: c.pid, stop_signal: c.stop_signal })
     }
 
     /// The container's id.
@@ -423,6 +453,13 @@ impl Container {
     #[napi(getter)]
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// The signal `kill()` sends when given none: the image's StopSignal ('SIGINT', ...), else
+    /// 'SIGTERM'.
+    #[napi(getter)]
+    pub fn stop_signal(&self) -> String {
+        signal_name(self.stop_signal)
     }
 
     /// 'created', 'running', 'paused', 'stopped', or 'deleted' after delete().
@@ -458,15 +495,15 @@ impl Container {
         })
     }
 
-    /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default 'SIGTERM') to the
-    /// container's first process, or with `{ all: true }` to every process of the container.
-    /// Throws 'ESTATE' once it has stopped.
+    /// Sends a signal (a name such as 'SIGTERM' or 'KILL', or a number; default: `stopSignal`,
+    /// the image's StopSignal or 'SIGTERM') to the container's first process, or with
+    /// `{ all: true }` to every process of the container. Throws 'ESTATE' once it has stopped.
     #[napi(
         ts_args_type = "signal?: 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGKILL' | 'SIGUSR1' | 'SIGSEGV' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM' | 'SIGSTKFLT' | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGXCPU' | 'SIGXFSZ' | 'SIGVTALRM' | 'SIGPROF' | 'SIGWINCH' | 'SIGIO' | 'SIGPWR' | 'SIGSYS' | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2' | 'PIPE' | 'ALRM' | 'TERM' | 'STKFLT' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU' | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'IO' | 'PWR' | 'SYS' | number, options?: KillOptions"
     )]
     pub fn kill(&self, env: Env, signal: Option<Unknown>, options: Option<Unknown>) -> Result<()> {
         let op = format!("kill container {:?}", self.id);
-        let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;
+        let sig = parse_signal(&op, signal, self.stop_signal).map_err(|f| f.into_napi(&env))?;
         let all = parse_kill_options(&op, options).map_err(|f| f.into_napi(&env))?;
         let mut g = lock(&self.inner);
         let r = if all { g.c.kill_all(sig) } else { g.c.kill(sig) };
@@ -770,7 +807,7 @@ impl Process {
     )]
     pub fn kill(&self, env: Env, signal: Option<Unknown>) -> Result<()> {
         let op = format!("kill {}", self.what());
-        let sig = parse_signal(&op, signal).map_err(|f| f.into_napi(&env))?;
+        let sig = parse_signal(&op, signal, libc::SIGTERM).map_err(|f| f.into_napi(&env))?;
         lock(&self.inner).p.kill(sig).map_err(|e| handle_error(&op, &e).into_napi(&env))
     }
 
@@ -824,10 +861,11 @@ fn handle_error(op: &str, e: &rcontainer_core::Error) -> Failure {
     }
 }
 
-fn parse_signal(op: &str, signal: Option<Unknown>) -> BResult<i32> {
-    let Some(u) = signal else { return Ok(libc::SIGTERM) };
+/// A signal argument: a name ('SIGTERM', 'term') or a number 1..64; `default` when absent.
+fn parse_signal(op: &str, signal: Option<Unknown>, default: i32) -> BResult<i32> {
+    let Some(u) = signal else { return Ok(default) };
     let v: Value = match u.get_type() {
-        Ok(ValueType::Undefined) | Ok(ValueType::Null) => return Ok(libc::SIGTERM),
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => return Ok(default),
         _ => Value::from_unknown(u).map_err(|e| bad_value(op, "signal", e))?,
     };
     match &v {
@@ -836,13 +874,25 @@ fn parse_signal(op: &str, signal: Option<Unknown>) -> BResult<i32> {
             _ => Err(Failure::invalid(op, format!("signal must be 1..64 or a name like 'SIGTERM', got {n}"))),
         },
         Value::String(s) => {
-            let up = s.to_ascii_uppercase();
-            let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-            full.parse::<nix::sys::signal::Signal>()
-                .map(|s| s as i32)
-                .map_err(|_| Failure::invalid(op, format!("unknown signal {s:?} (expected a name like 'SIGTERM' or a number)")))
+            signal_name_to_number(s).ok_or_else(|| Failure::invalid(op, format!("unknown signal {s:?} (expected a name like 'SIGTERM' or a number)")))
         }
         other => Err(Failure::invalid(op, format!("signal must be a name like 'SIGTERM' or a number, got {other}"))),
+    }
+}
+
+/// A signal's name ('SIGTERM', 'term'), any case.
+fn signal_name_to_number(s: &str) -> Option<i32> {
+    let up = s.to_ascii_uppercase();
+    let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    full.parse::<nix::sys::signal::Signal>().map(|s| s as i32).ok()
+}
+
+/// A signal as an image's StopSignal gives it: a name ('SIGINT', 'INT') or a number ('2').
+pub(crate) fn signal_from_text(s: &str) -> Option<i32> {
+    match s.trim().parse::<i32>() {
+        Ok(n) if (1..=64).contains(&n) => Some(n),
+        Ok(_) => None,
+        Err(_) => signal_name_to_number(s.trim()),
     }
 }
 
@@ -1006,22 +1056,17 @@ fn finish(env: &Env, r: Outcome, as_buffer: bool, op: &str, killed: &str) -> Res
 }
 
 /// Runs a command in a new container and resolves with its exit status and (with
-/// `capture: true`) its output; the container is deleted afterwards.
+/// `capture: true`) its output; the container is deleted afterwards. With `image`, an image the
+/// store lacks is pulled first (off the JavaScript thread), as `rcontainer run IMAGE` does;
+/// `args` then replace the image's Cmd ([] runs its own).
 #[napi(ts_args_type = "args: string[], options?: CreateOptions & RunOptions", ts_return_type = "Promise<RunResult>")]
 pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<PromiseRaw<'e, RunResult>> {
     let op = "run";
     let fail = |f: Failure| f.into_napi(env);
     let argv = options::args(op, args).map_err(fail)?;
-    let obj = match &options {
-        None => None,
-        Some(u) => match u.get_type()? {
-            ValueType::Undefined | ValueType::Null => None,
-            ValueType::Object => Some(Object::from_unknown(*u)?),
-            _ => return Err(fail(Failure::invalid(op, "options must be an object"))),
-        },
-    };
-    let prepare = || -> BResult<(Created, options::RunExtras)> {
-        let (mut o, r) = match &obj {
+    let obj = options::object(op, options).map_err(fail)?;
+    let parse = || -> BResult<(Prepared, options::RunExtras, [StdioKind; 3], Option<options::PullJob>)> {
+        let (mut o, mut r) = match &obj {
             None => (CreateOptions::default(), RunOptions::default()),
             Some(obj) => {
                 (options::read::<CreateOptions>(op, obj, &[CREATE_FIELDS, RUN_FIELDS])?, options::read::<RunOptions>(op, obj, &[CREATE_FIELDS, RUN_FIELDS])?)
@@ -1030,26 +1075,52 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
         if o.tty == Some(true) {
             return Err(Failure::invalid(op, "options.tty: run() does not read a terminal; use Container.create({ tty: true }) and container.pty"));
         }
+        if o.image.is_none() && (r.plain_http.is_some() || r.credentials.is_some()) {
+            let name = if r.plain_http.is_some() { "plainHttp" } else { "credentials" };
+            return Err(Failure::invalid(op, format!("options.{name} goes with options.image (how to reach the registry an image is pulled from)")));
+        }
+        let registry = options::registry(op, r.plain_http.take(), r.credentials.take())?;
         o.args = Some(argv.clone());
         let extras = options::run_extras(op, r)?;
         let kinds = options::captured_stdio(op, o.stdio.as_ref(), &extras)?;
-        Ok((create_container(env.raw() as usize, options::create(op, o)?, kinds)?, extras))
+        let prepared = options::create(op, o)?;
+        let pull = prepared.missing_image(op, registry)?;
+        Ok((prepared, extras, kinds, pull))
     };
-    let (created, extras) = prepare().map_err(fail)?;
-    if let Err(f) = start_container(&created) {
-        let _ = lock(&created.shared).c.delete(true);
-        return Err(fail(f));
-    }
-    let pipes = {
-        let mut g = lock(&created.shared);
-        std::mem::take(&mut g.pipes)
+    let (prepared, extras, kinds, pull) = parse().map_err(fail)?;
+    let env_key = env.raw() as usize;
+    // Created now, on this thread; or, when its image must be pulled first, on a blocking
+    // thread once it has been.
+    let first = match pull {
+        None => Ok(create_and_start(env_key, op, prepared, kinds).map_err(fail)?),
+        Some(job) => Err((job, prepared)),
     };
-    let timeout = extras.timeout.map(|t| (t, tokio::time::Instant::now() + t));
-    let shared = created.shared.clone();
-    let id = created.id.clone();
     let argv0 = format!("run {argv:?}");
     let op_run = argv0.clone();
+    let as_buffer = extras.as_buffer;
     let fut = async move {
+        let created = match first {
+            Ok(created) => created,
+            Err((job, prepared)) => {
+                let made = images::blocking(op_run.clone(), move || {
+                    job.run(op)?;
+                    create_and_start(env_key, op, prepared, kinds)
+                })
+                .await;
+                match made {
+                    Ok(created) => created,
+                    Err(f) => return Ok(Outcome { status: Err(f), stdout: None, stderr: None, read_error: None, timed_out: None }),
+                }
+            }
+        };
+        let pipes = {
+            let mut g = lock(&created.shared);
+            std::mem::take(&mut g.pipes)
+        };
+        let timeout = extras.timeout.map(|t| (t, tokio::time::Instant::now() + t));
+        let shared = created.shared.clone();
+        let id = created.id.clone();
+        drop(created);
         let mut r =
             collect(shared.clone(), format!("container {id:?}"), op_run.clone(), timeout, pipes, extras.input.unwrap_or_default(), extras.max_buffer).await;
         let deleted = lock(&shared).c.delete(true);
@@ -1059,8 +1130,6 @@ pub fn run<'e>(env: &'e Env, args: Unknown, options: Option<Unknown>) -> Result<
         drop(shared);
         Ok(r)
     };
-    drop(created);
-    let as_buffer = extras.as_buffer;
     env.spawn_future_with_callback(fut, move |env, r: Outcome| finish(env, r, as_buffer, &argv0, "the container"))
 }
 

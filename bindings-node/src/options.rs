@@ -25,9 +25,12 @@ use rcontainer_core::oci_spec::runtime::LinuxIdMapping;
 use rcontainer_core::options::{limit_bytes, limit_text, parse_env_entry, parse_user, validate_limits, Naming, Network, Options};
 use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type};
 use rcontainer_core::{ExecCommand, Limits, Spec, DEFAULT_STATE_ROOT};
+use rcontainer_image::config::{Overrides, STOP_SIGNAL_ANNOTATION};
+use rcontainer_image::{PullOptions as Registry, Store};
 use serde_json::Value;
 
 use crate::error::{bad_value, BResult, Failure};
+use crate::images;
 
 /// An option: its JavaScript name and what its value must be (said when it has the wrong type).
 pub type Field = (&'static str, &'static str);
@@ -46,6 +49,7 @@ const MILLISECONDS: &str = "a number of milliseconds";
 const INPUT: &str = "a string or a Buffer";
 const ENCODING: &str = "'utf8' or 'buffer'";
 const BYTES: &str = "a number of bytes";
+const CREDENTIALS: &str = "{ username, password } (strings)";
 
 // ---------------------------------------------------------------------------------------------
 // Container.create (and run).
@@ -110,6 +114,24 @@ pub struct CreateOptions {
     /// with a 64 MiB /tmp, only lo, 256M of memory (no swap), 1 CPU, 64 processes; the options
     /// given here still win (core's options::SANDBOX).
     pub sandbox: Option<bool>,
+    /// An image to run, as `docker run IMAGE` does: a name ('busybox', 'busybox:1.36',
+    /// '127.0.0.1:5000/tools/app:v1', 'app@sha256:...') or an image id from `images()`. The
+    /// container's root is a copy-on-write overlay over the image's layers (what it writes is its
+    /// own and goes with it); the image's Entrypoint, Cmd, Env, WorkingDir, User and StopSignal
+    /// apply unless the options say otherwise: `args` replace Cmd, `entrypoint` replaces
+    /// Entrypoint, `env` adds or replaces variables, `cwd` and `user` win. Not with `rootfs`.
+    /// `Container.create` takes it from the store (`pull()` or `importImage()` first); `run()`
+    /// pulls it when the store lacks it.
+    pub image: Option<String>,
+    /// With `image`: replaces the image's Entrypoint (`docker run --entrypoint`), which drops
+    /// its Cmd too; `args` follow it. '' or [] clears it; an array is the command and its first
+    /// arguments.
+    pub entrypoint: Option<Either<String, Vec<String>>>,
+    /// A read-only root: with `image`, the image's layers alone (no writable layer); with
+    /// `rootfs` or `spec`, that root mounted read-only. (The default root always is.)
+    pub read_only: Option<bool>,
+    /// With `image`: the image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer).
+    pub store: Option<String>,
 }
 
 /// The fields of CreateOptions.
@@ -137,6 +159,10 @@ pub const CREATE_FIELDS: &[Field] = &[
     ("tty", BOOLEAN),
     ("ttySize", TTY_SIZE),
     ("sandbox", BOOLEAN),
+    ("image", "an image name or id (a string)"),
+    ("entrypoint", "a string or an array of strings"),
+    ("readOnly", BOOLEAN),
+    ("store", STRING),
 ];
 
 /// A user as ids (`gid` defaults to `uid`).
@@ -180,10 +206,33 @@ pub struct Parsed {
     pub spec: Spec,
     /// A terminal of its own (the pty is its stdio).
     pub tty: bool,
+    /// From an image: the store that holds the container's copy-on-write root (released if
+    /// the container is not created after all; core's delete removes it otherwise).
+    pub store: Option<Store>,
+    /// The signal `container.kill()` sends by default: the image's StopSignal, else SIGTERM.
+    pub stop_signal: i32,
 }
 
-/// Maps the create options onto core's `Options` and makes the spec.
-pub fn create(op: &str, o: CreateOptions) -> BResult<Parsed> {
+/// A container from an image, as the options ask for it.
+struct ImageRequest {
+    reference: String,
+    store: PathBuf,
+    overrides: Overrides,
+}
+
+/// The create options read, before the image (if any) is taken from the store and the spec
+/// made (`finish`); in between, run() pulls an image the store lacks (`missing_image`).
+pub struct Prepared {
+    id: String,
+    root: PathBuf,
+    c: Options,
+    tty: bool,
+    read_only: bool,
+    image: Option<ImageRequest>,
+}
+
+/// Maps the create options onto core's `Options`.
+pub fn create(op: &str, mut o: CreateOptions) -> BResult<Prepared> {
     let core = |e: rcontainer_core::Error| Failure::core(op, &e);
     let id = o.id.unwrap_or_else(rcontainer_core::state::generate_id);
     let root = match o.root {
@@ -195,12 +244,45 @@ pub fn create(op: &str, o: CreateOptions) -> BResult<Parsed> {
         Some(b) => PathBuf::from(b),
     };
     let mut c = Options { naming: Naming::Camel, bundle: Some(bundle.clone()), ..Options::default() };
+    let image = match o.image {
+        None => {
+            for (given, name) in [(o.entrypoint.is_some(), "entrypoint"), (o.store.is_some(), "store")] {
+                if given {
+                    return Err(Failure::invalid(op, format!("options.{name} goes with options.image (an image to run)")));
+                }
+            }
+            None
+        }
+        Some(_) if o.rootfs.is_some() => {
+            return Err(Failure::invalid(op, "options.image and options.rootfs cannot both be given: the image is the container's root filesystem"))
+        }
+        Some(reference) => {
+            // The arguments replace the image's Cmd; an entrypoint its Entrypoint (an array:
+            // the command, then its first arguments, before `args`).
+            let mut cmd = o.args.take().unwrap_or_default();
+            let entrypoint = match o.entrypoint {
+                None => None,
+                Some(Either::A(e)) => Some(e),
+                Some(Either::B(mut words)) if !words.is_empty() => {
+                    let first = words.remove(0);
+                    words.append(&mut cmd);
+                    cmd = words;
+                    Some(first)
+                }
+                Some(Either::B(_)) => Some(String::new()),
+            };
+            let store = store_path(o.store);
+            Some(ImageRequest { reference, store, overrides: Overrides { entrypoint, cmd } })
+        }
+    };
     match o.spec {
         Some(spec) => {
             let json = Value::Object(spec.0.into_iter().collect());
             c.spec = Some(Spec::from_json(&json.to_string(), &bundle).map_err(core)?);
             c.args = o.args;
         }
+        // The image gives the command.
+        None if image.is_some() => {}
         None => {
             let args = o.args.ok_or_else(|| Failure::invalid(op, "options.args is required (the command and its arguments, e.g. ['sh', '-c', 'echo hi'])"))?;
             if args.first().map(String::as_str).unwrap_or_default().is_empty() {
@@ -254,8 +336,91 @@ pub fn create(op: &str, o: CreateOptions) -> BResult<Parsed> {
     let tty = tty(op, o.tty, o.tty_size, o.stdio.is_some())?;
     c.terminal = tty;
     c.sandbox = o.sandbox.unwrap_or(false);
-    let spec = c.to_spec(&id, &root).map_err(core)?;
-    Ok(Parsed { id, root, spec, tty: tty.is_some() })
+    Ok(Prepared { id, root, c, tty: tty.is_some(), read_only: o.read_only.unwrap_or(false), image })
+}
+
+impl Prepared {
+    /// With `image`: the pull run() makes first when the store lacks the image (with
+    /// `registry`, how to reach it), else None.
+    pub fn missing_image(&self, op: &str, registry: Registry) -> BResult<Option<PullJob>> {
+        let Some(img) = &self.image else { return Ok(None) };
+        let store = images::open_store(op, &img.store)?;
+        if store.find(&img.reference).map_err(|e| Failure::image(op, &e))?.is_some() {
+            return Ok(None);
+        }
+        let reference = img.reference.clone();
+        Ok(Some(PullJob { store, reference, options: registry }))
+    }
+
+    /// Takes the image (if any) from the store (the container's copy-on-write root, its
+    /// config applied under the options) and makes the spec.
+    pub fn finish(self, op: &str) -> BResult<Parsed> {
+        let core = |e: rcontainer_core::Error| Failure::core(op, &e);
+        let Prepared { id, root, mut c, tty, read_only, image } = self;
+        let Some(img) = image else {
+            let mut spec = c.to_spec(&id, &root).map_err(core)?;
+            if read_only {
+                if let Some(r) = spec.config_mut().root_mut() {
+                    r.set_readonly(Some(true));
+                }
+            }
+            return Ok(Parsed { id, root, spec, tty, store: None, stop_signal: libc::SIGTERM });
+        };
+        let store = images::open_store(op, &img.store)?;
+        let applied = rcontainer_image::config::prepare(&store, &img.reference, &id, read_only, &img.overrides, &mut c).map_err(|e| match e {
+            rcontainer_image::Error::ImageNotFound { .. } => match rcontainer_image::Name::parse(&img.reference) {
+                // Not in the store because it is no image name at all: say that ('EINVAL').
+                Err(bad) => Failure::image(op, &bad),
+                Ok(_) => Failure::not_found(
+                    op,
+                    format!(
+                        "no image {:?} in the store {}: pull it first (await pull({:?}, {{ store }})), import it (importImage), or use run(), which pulls it",
+                        img.reference,
+                        store.root().display(),
+                        img.reference
+                    ),
+                ),
+            },
+            e => Failure::image(op, &e),
+        })?;
+        // The container's root is in the store from here on: released if anything fails.
+        let made = (|| {
+            let stop_signal = match &applied.stop_signal {
+                None => libc::SIGTERM,
+                Some(s) => crate::signal_from_text(s)
+                    .ok_or_else(|| Failure::invalid(op, format!("image {:?}: its StopSignal {s:?} is not a signal", img.reference)))?,
+            };
+            let mut spec = c.to_spec(&id, &root).map_err(core)?;
+            if let Some(sig) = applied.stop_signal {
+                // What `rcontainer kill ID` without a signal sends too.
+                spec.config_mut().annotations_mut().get_or_insert_with(Default::default).insert(STOP_SIGNAL_ANNOTATION.into(), sig);
+            }
+            Ok((spec, stop_signal))
+        })();
+        match made {
+            Ok((spec, stop_signal)) => Ok(Parsed { id, root, spec, tty, store: Some(store), stop_signal }),
+            Err(f) => {
+                let _ = store.release_container(&id);
+                Err(f)
+            }
+        }
+    }
+}
+
+/// The pull run() makes of an image the store lacks.
+pub struct PullJob {
+    store: Store,
+    reference: String,
+    options: Registry,
+}
+
+impl PullJob {
+    /// Pulls the image (blocking: off the JavaScript thread).
+    pub fn run(self, op: &str) -> BResult<()> {
+        let what = format!("{op}: image {:?} is not in the store {}, and pulling it failed", self.reference, self.store.root().display());
+        rcontainer_image::pull(&self.store, &self.reference, &self.options, &mut |_| {}).map_err(|e| Failure::image(&what, &e))?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,7 +546,10 @@ pub struct Exec {
 
 /// Maps the exec options onto core's exec command, the stdio kinds and run's options.
 pub fn exec(op: &str, args: Vec<String>, o: ExecOptions) -> BResult<Exec> {
-    let run = run_extras(op, RunOptions { capture: o.capture, timeout: o.timeout, input: o.input, encoding: o.encoding, max_buffer: o.max_buffer })?;
+    let run = run_extras(
+        op,
+        RunOptions { capture: o.capture, timeout: o.timeout, input: o.input, encoding: o.encoding, max_buffer: o.max_buffer, ..RunOptions::default() },
+    )?;
     let tty = tty(op, o.tty, o.tty_size, o.stdio.is_some())?;
     if tty.is_some() && (run.capture || run.input.is_some()) {
         return Err(Failure::invalid(op, "options.capture and options.input need pipes: not with options.tty (read and write process.pty)"));
@@ -419,10 +587,23 @@ pub struct RunOptions {
     /// rest is read and dropped (the container never blocks on a full pipe, and this process's
     /// memory stays bounded), and `stdoutTruncated` / `stderrTruncated` say so.
     pub max_buffer: Option<f64>,
+    /// With `image`, when the store lacks it and run() pulls it: talk plain http to the
+    /// registry (a local one you trust, e.g. 127.0.0.1:5000), as `pull()`'s option.
+    pub plain_http: Option<bool>,
+    /// With `image`, when run() pulls it: the registry's user and password, as `pull()`'s option.
+    pub credentials: Option<Credentials>,
 }
 
 /// The fields of RunOptions.
-pub const RUN_FIELDS: &[Field] = &[("capture", BOOLEAN), ("timeout", MILLISECONDS), ("input", INPUT), ("encoding", ENCODING), ("maxBuffer", BYTES)];
+pub const RUN_FIELDS: &[Field] = &[
+    ("capture", BOOLEAN),
+    ("timeout", MILLISECONDS),
+    ("input", INPUT),
+    ("encoding", ENCODING),
+    ("maxBuffer", BYTES),
+    ("plainHttp", BOOLEAN),
+    ("credentials", CREDENTIALS),
+];
 
 /// The options `run` and `exec` share, read: capture, timeout, input, encoding, maxBuffer.
 pub struct RunExtras {
@@ -483,6 +664,79 @@ pub struct KillOptions {
 pub const KILL_FIELDS: &[Field] = &[("all", BOOLEAN)];
 
 // ---------------------------------------------------------------------------------------------
+// Images: pull, importImage, images, removeImage, prune (images.rs).
+
+/// A registry's user and password (basic auth, or its token service's); none: anonymous.
+#[napi(object, object_to_js = false)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Options of `pull()`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct PullOptions {
+    /// The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer).
+    pub store: Option<String>,
+    /// Talk plain http to the registry (a local one you trust, e.g. 127.0.0.1:5000); default https.
+    pub plain_http: Option<bool>,
+    /// The registry's user and password (default: anonymous).
+    pub credentials: Option<Credentials>,
+}
+
+/// The fields of PullOptions.
+pub const PULL_FIELDS: &[Field] = &[("store", STRING), ("plainHttp", BOOLEAN), ("credentials", CREDENTIALS)];
+
+/// Options of `images()` and `importImage()`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct StoreOptions {
+    /// The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer).
+    pub store: Option<String>,
+}
+
+/// The fields of StoreOptions.
+pub const STORE_FIELDS: &[Field] = &[("store", STRING)];
+
+/// Options of `removeImage()` and `prune()`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct PruneOptions {
+    /// The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer).
+    pub store: Option<String>,
+    /// The state root whose containers keep their layers (default /run/rcontainer). Containers
+    /// whose creator still runs (this process's, wherever their state) keep theirs too.
+    pub root: Option<String>,
+}
+
+/// The fields of PruneOptions.
+pub const PRUNE_FIELDS: &[Field] = &[("store", STRING), ("root", STRING)];
+
+/// The store a call names (`store`), else the default one.
+pub fn store_path(store: Option<String>) -> PathBuf {
+    store.map(PathBuf::from).unwrap_or_else(rcontainer_image::default_root)
+}
+
+/// How to reach a registry: `plainHttp` and `credentials` (of `pull()` and `run()`).
+pub fn registry(op: &str, plain_http: Option<bool>, credentials: Option<Credentials>) -> BResult<Registry> {
+    let credentials = match credentials {
+        None => None,
+        Some(c) if c.username.is_empty() => return Err(Failure::invalid(op, "options.credentials.username must not be empty")),
+        Some(c) => Some((c.username, c.password)),
+    };
+    Ok(Registry { plain_http: plain_http.unwrap_or(false), credentials })
+}
+
+/// A state root given as `root` (default /run/rcontainer).
+pub fn state_root(op: &str, root: Option<String>) -> BResult<PathBuf> {
+    match root {
+        None => Ok(PathBuf::from(DEFAULT_STATE_ROOT)),
+        Some(r) => std::path::absolute(r).map_err(|e| Failure::os(op, &e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Reading an options object.
 
 /// Reads the options object `obj` as `T`, whose fields are `fields` (with run's, two lists:
@@ -523,6 +777,24 @@ fn without_nulls<'a>(obj: &Object<'a>, keys: &[String]) -> Result<Object<'a>> {
         }
     }
     Ok(copy)
+}
+
+/// An optional options argument: an object, or undefined / null (None).
+pub fn object<'e>(op: &str, v: Option<Unknown<'e>>) -> BResult<Option<Object<'e>>> {
+    let Some(u) = v else { return Ok(None) };
+    match u.get_type().map_err(|e| bad_value(op, "options", e))? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Object if !u.is_array().unwrap_or(false) => Object::from_unknown(u).map(Some).map_err(|e| bad_value(op, "options", e)),
+        _ => Err(Failure::invalid(op, format!("options must be an object, got {}", describe(u)))),
+    }
+}
+
+/// A string argument (`name` says which).
+pub fn string(op: &str, name: &str, v: Unknown) -> BResult<String> {
+    match v.get_type() {
+        Ok(ValueType::String) => String::from_unknown(v).map_err(|e| bad_value(op, name, e)),
+        _ => Err(Failure::invalid(op, format!("{name} must be a string, got {}", describe(v)))),
+    }
 }
 
 /// The `args` argument of `run` and `exec`: an array of strings.

@@ -81,6 +81,13 @@ test('the options each call takes are the fields binding.d.ts declares for it', 
     assert.deepEqual(known(expectCode(() => c.exec(['true'], { bogus: 1 }), 'EINVAL')), fields('ExecOptions'))
     assert.deepEqual(known(expectCode(() => c.kill('KILL', { bogus: 1 }), 'EINVAL')), fields('KillOptions'))
     assert.deepEqual(known(await run(['true'], { root, bogus: 1 }).catch((e) => e)), fields('CreateOptions', 'RunOptions'))
+    // The image functions' options.
+    const { pull, importImage, images, removeImage, prune } = require('..')
+    assert.deepEqual(known(await pull('busybox', { bogus: 1 }).catch((e) => e)), fields('PullOptions'))
+    assert.deepEqual(known(await importImage('/nonexistent', null, { bogus: 1 }).catch((e) => e)), fields('StoreOptions'))
+    assert.deepEqual(known(expectCode(() => images({ bogus: 1 }), 'EINVAL')), fields('StoreOptions'))
+    assert.deepEqual(known(await removeImage('busybox', { bogus: 1 }).catch((e) => e)), fields('PruneOptions'))
+    assert.deepEqual(known(await prune({ bogus: 1 }).catch((e) => e)), fields('PruneOptions'))
   } finally {
     c.delete({ force: true })
   }

@@ -1,7 +1,7 @@
 // Type checks of index.d.ts (test/types.test.js runs tsc on this file): right calls compile, and
 // each wrong one must be an error where it is marked with @ts-expect-error (tsc fails on a mark
 // that has no error under it).
-import { Container, run, isContainerError, RunResult, ExitStatus } from '../..'
+import { Container, run, isContainerError, RunResult, ExitStatus, pull, importImage, images, removeImage, prune, Image, PruneReport } from '../..'
 
 async function typed(): Promise<void> {
   const c = Container.create({ args: ['true'], network: 'none', sandbox: true, user: 'nobody' })
@@ -63,3 +63,39 @@ async function results(): Promise<void> {
   void wrong
 }
 void results
+
+async function imageCalls(): Promise<void> {
+  // Containers from images, and the image functions.
+  const c = Container.create({ image: 'busybox', args: ['sh'], entrypoint: ['/bin/sh', '-c'], readOnly: true, store: '/tmp/store' })
+  const signal: string = c.stopSignal
+  Container.create({ image: 'busybox', entrypoint: '' })
+  const r = await run([], { image: 'busybox', capture: true, plainHttp: true, credentials: { username: 'u', password: 'p' } })
+  const out: string = r.stdout
+  const img: Image = await pull('127.0.0.1:5000/tools/busybox:1', { store: '/tmp/store', plainHttp: true, credentials: { username: 'u', password: 'p' } })
+  const tag: string | null = img.tag
+  const size: number = img.size
+  const imported: Image[] = await importImage('/tmp/busybox.tar', { store: '/tmp/store' })
+  await importImage('/tmp/busybox.tar', 'busybox:1', { store: '/tmp/store' })
+  await importImage('/tmp/busybox.tar', null)
+  const list: Image[] = images({ store: '/tmp/store' })
+  const removed = await removeImage(img.id, { store: '/tmp/store', root: '/run/rcontainer' })
+  const freed: number = removed.pruned.bytes
+  const report: PruneReport = await prune()
+  // @ts-expect-error an image is named by a string
+  Container.create({ image: 5 })
+  // @ts-expect-error credentials are { username, password }
+  await pull('busybox', { credentials: 'u:p' })
+  // @ts-expect-error the registry options are run()'s and pull()'s: Container.create never pulls
+  Container.create({ image: 'busybox', plainHttp: true })
+  // @ts-expect-error images() is synchronous
+  await images().then(() => {})
+  void signal
+  void out
+  void tag
+  void size
+  void imported
+  void list
+  void freed
+  void report
+}
+void imageCalls
