@@ -404,8 +404,9 @@ export interface PruneReport {
  * thread), as `rcontainer pull` does: a manifest list resolves to this machine's platform;
  * every blob is checked against its digest; the layers are unpacked once, shared by the
  * images that have them. Rejects with 'EINVAL' for a reference that does not parse, 'ENOENT'
- * when the registry has no such image, 'EACCES' when it refuses the credentials, 'EIO' when
- * it cannot be reached or serves content that does not match its digest.
+ * when the registry has no such image, 'EACCES' when it refuses the credentials, the
+ * connection's errno ('ECONNREFUSED', ...) when it cannot be reached, 'EIO' for content that
+ * does not match its digest.
  */
 export declare function pull(reference: string, options?: PullOptions): Promise<Image>
 

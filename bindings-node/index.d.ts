@@ -34,9 +34,9 @@ export declare function importImage(path: string, name?: string | null, options?
 /**
  * What rcontainer throws and rejects with: an Error whose `code` is 'EINVAL' (bad options, named
  * in the message), 'ENOENT' (also an image the store or the registry does not have), 'EEXIST',
- * 'ESTATE' (wrong lifecycle state), 'ETIMEDOUT', 'ENOTSUP', 'EACCES' (also a registry that
- * refuses the credentials), 'EIO' (also a registry that cannot be reached), or the errno name of
- * a failed system call; `kind` is the same as a category.
+ * 'ESTATE' (wrong lifecycle state), 'ETIMEDOUT', 'ENOTSUP', or the errno name of a failed system
+ * call (also 'EACCES' for a registry that refuses the credentials, 'ECONNREFUSED' for one that
+ * cannot be reached); `kind` is the same as a category.
  */
 export interface ContainerError extends Error {
   code: string

@@ -61,66 +61,48 @@ impl Failure {
 
     /// A core error; `op` names the call (e.g. `start container "x"`).
     pub fn core(op: &str, e: &CoreError) -> Failure {
-        let (code, kind) = match e.kind() {
+        Failure::of_kind(op, e.kind(), e.errno(), e)
+    }
+
+    /// An error of the image store or a registry (rcontainer-image), by the kind and errno the
+    /// image crate gives it (`Error::kind`, `Error::errno`: one mapping for every interface): a
+    /// missing image (in the store or the registry) is 'ENOENT', a bad reference or image
+    /// 'EINVAL', an id whose root is in the store 'EEXIST', a registry that refuses the
+    /// credentials 'EACCES', one that cannot be reached the connection's errno
+    /// ('ECONNREFUSED'...), a file system error its errno, content that does not match its
+    /// digest 'EIO'.
+    pub fn image(op: &str, e: &rcontainer_image::Error) -> Failure {
+        match e {
+            rcontainer_image::Error::Core(c) => Failure::core(op, c),
+            e => Failure::of_kind(op, e.kind(), e.errno(), e),
+        }
+    }
+
+    /// A failure of `kind` (core's classes), with its errno, `e`'s message and causes.
+    fn of_kind(op: &str, kind: ErrorKind, errno: Option<i32>, e: &dyn std::error::Error) -> Failure {
+        let (code, kind_name) = match kind {
             ErrorKind::InvalidConfig => ("EINVAL".to_string(), "InvalidConfig"),
             ErrorKind::NotFound => ("ENOENT".to_string(), "NotFound"),
             ErrorKind::AlreadyExists => ("EEXIST".to_string(), "AlreadyExists"),
             ErrorKind::WrongState => ("ESTATE".to_string(), "WrongState"),
             ErrorKind::Timeout => ("ETIMEDOUT".to_string(), "Timeout"),
             ErrorKind::Unsupported => ("ENOTSUP".to_string(), "Unsupported"),
-            ErrorKind::Os => (e.errno().map(errno_name).unwrap_or_else(|| "EIO".into()), "Os"),
+            ErrorKind::Os => (errno.map(errno_name).unwrap_or_else(|| "EIO".into()), "Os"),
         };
-        let errno = match e.kind() {
+        let errno = match kind {
             ErrorKind::InvalidConfig => Some(libc::EINVAL),
             ErrorKind::NotFound => Some(libc::ENOENT),
             ErrorKind::AlreadyExists => Some(libc::EEXIST),
             ErrorKind::Unsupported => Some(libc::ENOTSUP),
-            _ => e.errno(),
+            _ => errno,
         };
         let mut causes = Vec::new();
-        let mut src = std::error::Error::source(e);
+        let mut src = e.source();
         while let Some(s) = src {
             causes.push(s.to_string());
             src = s.source();
         }
-        Failure { code, kind, errno, message: format!("{op}: {e}"), causes }
-    }
-
-    /// An error of the image store or a registry (rcontainer-image), mapped onto the same codes:
-    /// a missing image (in the store or the registry) is 'ENOENT', a bad reference or image
-    /// 'EINVAL', a registry's refusal of the credentials 'EACCES', an id whose root is taken
-    /// 'EEXIST', a file system error its errno name, other registry and content failures 'EIO'.
-    pub fn image(op: &str, e: &rcontainer_image::Error) -> Failure {
-        use rcontainer_image::Error as E;
-        let io = |kind: &'static str, n: i32| Failure { code: errno_name(n), kind, errno: Some(n), message: format!("{op}: {e}"), causes: Vec::new() };
-        let mut f = match e {
-            E::Core(c) => return Failure::core(op, c),
-            E::InvalidReference { .. } | E::BadImage { .. } | E::BadDigest { .. } => Failure::invalid(op, e),
-            E::ImageNotFound { .. } => Failure::not_found(op, e),
-            E::Conflict(_) => {
-                Failure { code: "EEXIST".into(), kind: "AlreadyExists", errno: Some(libc::EEXIST), message: format!("{op}: {e}"), causes: Vec::new() }
-            }
-            E::Io { source, .. } => io("Os", source.raw_os_error().unwrap_or(libc::EIO)),
-            E::DigestMismatch { .. } | E::Unpack { .. } => io("Os", libc::EIO),
-            // The registry's answer is only text here (oci-client's message): its words say which.
-            E::Registry { reason, .. } => {
-                let r = reason.to_ascii_lowercase();
-                let said = |words: &[&str]| words.iter().any(|w| r.contains(w));
-                if said(&["not authorized", "unauthorized", "authentication failure", "denied", "forbidden"]) {
-                    io("Os", libc::EACCES)
-                } else if said(&["not found", "unknown", "not known"]) {
-                    Failure::not_found(op, e)
-                } else {
-                    io("Os", libc::EIO)
-                }
-            }
-        };
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            f.causes.push(s.to_string());
-            src = s.source();
-        }
-        f
+        Failure { code, kind: kind_name, errno, message: format!("{op}: {e}"), causes }
     }
 
     /// Builds the JavaScript Error object and wraps it so napi throws (or rejects with) it as is.

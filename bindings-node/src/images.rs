@@ -104,8 +104,9 @@ where
 /// thread), as `rcontainer pull` does: a manifest list resolves to this machine's platform;
 /// every blob is checked against its digest; the layers are unpacked once, shared by the
 /// images that have them. Rejects with 'EINVAL' for a reference that does not parse, 'ENOENT'
-/// when the registry has no such image, 'EACCES' when it refuses the credentials, 'EIO' when
-/// it cannot be reached or serves content that does not match its digest.
+/// when the registry has no such image, 'EACCES' when it refuses the credentials, the
+/// connection's errno ('ECONNREFUSED', ...) when it cannot be reached, 'EIO' for content that
+/// does not match its digest.
 #[napi(ts_args_type = "reference: string, options?: PullOptions", ts_return_type = "Promise<Image>")]
 pub fn pull<'e>(env: &'e Env, reference: Unknown, options: Option<Unknown>) -> Result<PromiseRaw<'e, Image>> {
     let parse = || -> BResult<(String, String, PathBuf, rcontainer_image::PullOptions)> {
