@@ -73,6 +73,9 @@ stage "the README's walkthrough, pasted as a reader would (tests/readme/run.sh)"
 stage "the static command killed at every system call of create, start, run, kill and delete, then recovered (tests/crash/run.sh)" 900 \
   tests/crash/run.sh "$static_bin"
 
+stage "rootless: the static command as an ordinary user, ad hoc and with a bundle (tests/rootless/run.sh)" 300 \
+  tests/rootless/run.sh "$static_bin"
+
 stage "real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)" 1200 \
   tests/clients/run.sh "$static_bin"
 

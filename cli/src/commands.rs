@@ -124,15 +124,13 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Spec { bundle, rootless } => {
-            if *rootless {
-                return Err(Failure::new("spec --rootless is not supported", 1));
-            }
             let dir = bundle.clone().unwrap_or_else(|| PathBuf::from("."));
             let path = dir.join("config.json");
             if path.exists() {
                 return Err(Failure::new(format!("{} exists: remove it first", path.display()), 1));
             }
-            std::fs::write(&path, Spec::runc_default(&dir).to_json() + "\n").map_err(|e| Failure::new(format!("write {}: {e}", path.display()), 1))?;
+            let spec = if *rootless { Spec::runc_rootless(&dir) } else { Spec::runc_default(&dir) };
+            std::fs::write(&path, spec.to_json() + "\n").map_err(|e| Failure::new(format!("write {}: {e}", path.display()), 1))?;
             Ok(0)
         }
         Command::List { format, quiet } => {

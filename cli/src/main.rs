@@ -28,7 +28,8 @@ const EXAMPLES: &str = "Examples:
 #[command(name = "rcontainer", version, about = "Run Linux containers: a runc-compatible OCI runtime", long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     /// Directory holding container state
-    #[arg(long, global = true, default_value = rcontainer_core::DEFAULT_STATE_ROOT)]
+    /// [default: /run/rcontainer for root; $XDG_RUNTIME_DIR/rcontainer or /tmp/rcontainer-UID for another user]
+    #[arg(long, global = true, default_value_os_t = rcontainer_core::rootless::default_state_root(), hide_default_value = true)]
     pub root: PathBuf,
     /// Directory holding images (layers, blobs) and containers' copy-on-write roots
     #[arg(long, global = true, env = "RCONTAINER_STORE", default_value = rcontainer_image::DEFAULT_STORE)]
@@ -107,7 +108,7 @@ pub enum Command {
     Spec {
         #[arg(short, long)]
         bundle: Option<PathBuf>,
-        /// Not supported
+        /// A config for an ordinary user: a user namespace mapping your uid and gid to 0 (runc's --rootless)
         #[arg(long)]
         rootless: bool,
     },

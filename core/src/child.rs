@@ -119,7 +119,13 @@ pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> 
     for fd in parent_ends {
         raw::close(fd);
     }
-    let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    // An ordinary user's child stays dumpable until the runtime has written its id maps: its
+    // /proc files must be the user's for the parent (or newuidmap) to write them. It runs on a
+    // copy of the host's memory there (never CLONE_VM), which that user can read anyway.
+    let user_maps_pending = plan.map_writer != crate::rootless::MapWriter::Direct;
+    if !user_maps_pending {
+        let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    }
     reset_signals();
     let mut ctx = Ctx { root: -1, devnull: -1, chosen: 0, openat2: true, console: -1 };
     for (i, step) in plan.steps.iter().enumerate() {
@@ -127,7 +133,7 @@ pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> 
             write_report(report_fd, i as u32, e);
             raw::exit(SETUP_FAILED);
         }
-        if changes_credentials(&step.op) {
+        if changes_credentials(&step.op) || (user_maps_pending && matches!(step.op, Op::WaitParent { .. })) {
             // A credential change resets the dumpable flag to fs.suid_dumpable (commit_creds):
             // with suid_dumpable=1 the init (and, with CLONE_VM, the host) would be dumpable again.
             let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0);

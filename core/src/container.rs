@@ -51,7 +51,7 @@ pub struct CreateOptions {
 impl Default for CreateOptions {
     fn default() -> Self {
         CreateOptions {
-            root: PathBuf::from(crate::DEFAULT_STATE_ROOT),
+            root: crate::rootless::default_state_root(),
             stdio: Stdio::default(),
             preserve_fds: 0,
             no_pivot: false,
@@ -250,6 +250,16 @@ impl Container {
     pub fn create(id: &str, spec: &Spec, opts: &CreateOptions) -> Result<Container> {
         state::validate_id(id)?;
         spec.validate()?;
+        if crate::rootless::is_rootless() && !spec.has_namespace(oci_spec::runtime::LinuxNamespaceType::User) {
+            return Err(Error::invalid(
+                "linux.namespaces",
+                "no user namespace",
+                format!(
+                    "running as uid {} needs one: add {{\"type\": \"user\"}} with uidMappings and gidMappings (`rcontainer spec --rootless` writes such a config)",
+                    nix::unistd::geteuid().as_raw()
+                ),
+            ));
+        }
         let linux = spec.config().linux().as_ref();
         let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
         // Always some device rules: a spec without any still gets "deny all but the standard
@@ -277,7 +287,7 @@ impl Container {
         };
         let dir = state::create_with_state(&opts.root, &state)?;
         let state_annotations = state.annotations.clone();
-        let cgroup = match Cgroup::create(id, cgroups_path, Some(&resources)) {
+        let cgroup = match Self::create_cgroup(id, cgroups_path, resources, linux) {
             Ok(c) => c,
             Err(e) => {
                 let _ = crate::rootfs::overlay::remove_container_dir(&state_annotations);
@@ -285,13 +295,15 @@ impl Container {
                 return Err(e);
             }
         };
-        match Self::create_in(state, spec, opts, &dir, &cgroup) {
+        match Self::create_in(state, spec, opts, &dir, cgroup.as_ref()) {
             Ok(mut c) => {
-                c.cgroup = Some(cgroup);
+                c.cgroup = cgroup;
                 Ok(c)
             }
             Err(e) => {
-                let _ = cgroup.destroy();
+                if let Some(cgroup) = &cgroup {
+                    let _ = cgroup.destroy();
+                }
                 // Nothing of a failed create stays, its copy-on-write root's directory included.
                 let _ = crate::rootfs::overlay::remove_container_dir(&state_annotations);
                 let _ = remove_state_dir(&dir);
@@ -300,7 +312,25 @@ impl Container {
         }
     }
 
-    fn create_in(mut state: State, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: &Cgroup) -> Result<Container> {
+    /// The container's cgroup. An ordinary user (rootless.rs) that may not create one gets none
+    /// when the spec asks for no limit (device rules need none: a user namespace cannot mknod
+    /// nor open the host's devices beyond its own rights), else an error saying why.
+    fn create_cgroup(id: &str, cgroups_path: Option<&Path>, resources: LinuxResources, linux: Option<&oci_spec::runtime::Linux>) -> Result<Option<Cgroup>> {
+        if !crate::rootless::is_rootless() {
+            return Cgroup::create(id, cgroups_path, Some(&resources)).map(Some);
+        }
+        let mut asked = linux.and_then(|l| l.resources().clone()).unwrap_or_default();
+        asked.set_devices(None);
+        let wants_limits = asked != LinuxResources::default();
+        match Cgroup::create(id, cgroups_path, Some(&asked)) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if wants_limits => Err(crate::rootless::no_cgroup_error("limits (linux.resources)", &e)),
+            Err(e) if cgroups_path.is_some() => Err(crate::rootless::no_cgroup_error("linux.cgroupsPath", &e)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn create_in(mut state: State, spec: &Spec, opts: &CreateOptions, dir: &Path, cgroup: Option<&Cgroup>) -> Result<Container> {
         let id = state.id.clone();
         let id = id.as_str();
         ensure_fifo(dir)?;
@@ -311,7 +341,10 @@ impl Container {
             .and_then(sys::not_stdio)
             .map_err(|e| Error::Sys { op: format!("open {}", fifo.display()), errno: e })?;
         let pipes = spawn::pipes()?;
-        let tasks = cgroup.v1_self_join_fds()?;
+        let tasks = match cgroup {
+            Some(c) => c.v1_self_join_fds()?,
+            None => Vec::new(),
+        };
         // A terminal without a console socket: a socket pair of our own, the master comes back here.
         let terminal = spec.config().process().as_ref().and_then(|p| p.terminal()) == Some(true);
         let own_console = match (terminal, opts.console_socket) {
@@ -338,7 +371,7 @@ impl Container {
         let exec_what = plan.exec_what.clone();
         // v2: born in the cgroup (CLONE_INTO_CGROUP); v1: it moves itself in first thing. Either
         // way before its cgroup namespace is made and long before exec.
-        let cgroup_fd = cgroup.v2_dir_fd();
+        let cgroup_fd = cgroup.and_then(|c| c.v2_dir_fd());
         let hooks = spec.config().hooks().as_ref();
         let spawned = spawn::spawn(
             id,
@@ -349,11 +382,11 @@ impl Container {
                 // Before the init may go on: its pid in the state, for a delete after we die.
                 state.pid = pid;
                 state.pid_start_time = state::process_start_time(pid).unwrap_or(0);
-                state.cgroup = Some(cgroup.record());
+                state.cgroup = cgroup.map(|c| c.record());
                 state::save(dir, &state)?;
                 // v1: the init joins itself (JoinCgroup steps); v2 without CLONE_INTO_CGROUP (the
                 // clone(2) fallback): move it here.
-                if !placed && tasks.is_empty() {
+                if let Some(cgroup) = cgroup.filter(|_| !placed && tasks.is_empty()) {
                     cgroup.add_pid(pid)?;
                 }
                 Ok(())
@@ -387,7 +420,7 @@ impl Container {
         state.status = Status::Created;
         state.pid = spawned.pid;
         state.pid_start_time = state::process_start_time(spawned.pid).unwrap_or(0);
-        state.cgroup = Some(cgroup.record());
+        state.cgroup = cgroup.map(|c| c.record());
         state.creator_pid = 0;
         state.creator_start_time = 0;
         let mut container = Container {

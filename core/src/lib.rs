@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod options;
 pub mod plan;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod spec;
 pub mod state;

@@ -264,7 +264,11 @@ impl Options {
     fn with_sandbox_defaults(&self) -> Options {
         let mut o = self.clone();
         if o.user_name.is_none() {
-            o.user.get_or_insert(SANDBOX.user);
+            // An ordinary user whose namespace maps only their own id: they are the container's
+            // root (unprivileged on the host, and with no capabilities under the preset).
+            let maps = if o.uid_map.is_empty() && crate::rootless::is_rootless() { crate::rootless::default_id_maps().0 } else { o.uid_map.clone() };
+            let nobody_mapped = maps.is_empty() || maps.iter().any(|m| (m.container_id()..m.container_id().saturating_add(m.size())).contains(&SANDBOX.user.0));
+            o.user.get_or_insert(if nobody_mapped { SANDBOX.user } else { (0, 0) });
         }
         // A private network unless the options say something of the network namespace.
         let says_network = o.namespace_changes.iter().any(|(t, _, _)| *t == LinuxNamespaceType::Network)
@@ -362,6 +366,10 @@ impl Options {
         if !self.uid_map.is_empty() || !self.gid_map.is_empty() {
             let uids = if self.uid_map.is_empty() { self.gid_map.clone() } else { self.uid_map.clone() };
             let gids = if self.gid_map.is_empty() { uids.clone() } else { self.gid_map.clone() };
+            b = b.id_maps(uids, gids);
+        } else if crate::rootless::is_rootless() && !has_ns(&b, LinuxNamespaceType::User) {
+            // An ordinary user's container: a user namespace where the caller is root (rootless.rs).
+            let (uids, gids) = crate::rootless::default_id_maps();
             b = b.id_maps(uids, gids);
         }
         for m in &self.mounts {

@@ -375,6 +375,8 @@ pub struct Plan {
     /// uid_map / gid_map contents, written by the parent after clone.
     pub(crate) uid_map: Option<String>,
     pub(crate) gid_map: Option<String>,
+    /// Who writes them (an ordinary user needs setgroups denied, or newuidmap/newgidmap).
+    pub(crate) map_writer: crate::rootless::MapWriter,
     pub(crate) oom_score_adj: Option<i32>,
     /// (resource, limit, description), applied by the parent with prlimit(2).
     pub(crate) rlimits: Vec<(libc::c_int, libc::rlimit, String)>,
@@ -703,7 +705,21 @@ impl Plan {
         }
         let user = process.user();
         let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
-        let setgroups_allowed = !user_ns || linux.and_then(|l| l.gid_mappings().as_ref()).is_some();
+        let new_user_ns = spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+        let map_writer = match linux {
+            Some(l) if new_user_ns => crate::rootless::map_writer(l.uid_mappings().as_deref().unwrap_or(&[]), l.gid_mappings().as_deref().unwrap_or(&[])),
+            _ => crate::rootless::MapWriter::Direct,
+        };
+        let setgroups_allowed =
+            (!user_ns || linux.and_then(|l| l.gid_mappings().as_ref()).is_some()) && map_writer != crate::rootless::MapWriter::DenySetgroups;
+        if map_writer == crate::rootless::MapWriter::DenySetgroups && !gids.is_empty() {
+            return Err(Error::invalid(
+                "process.user.additionalGids",
+                format!("{gids:?}"),
+                "an ordinary user's namespace that maps only their own gid cannot have supplementary groups (setgroups is denied); \
+                 newgidmap (package uidmap) with an /etc/subgid range for the user allows them",
+            ));
+        }
         if setgroups_allowed {
             push(&mut steps, Op::SetGroups { gids: gids.clone() }, format!("setgroups {gids:?}"));
         }
@@ -783,6 +799,7 @@ impl Plan {
             clone_flags,
             uid_map: maps(linux.and_then(|l| l.uid_mappings().as_ref())),
             gid_map: maps(linux.and_then(|l| l.gid_mappings().as_ref())),
+            map_writer,
             oom_score_adj: process.oom_score_adj(),
             rlimits,
             pid_ns,

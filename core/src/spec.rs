@@ -118,6 +118,31 @@ impl Spec {
         Spec { config, bundle: bundle.as_ref().to_path_buf() }
     }
 
+    /// runc's `spec --rootless`: the default config for an ordinary user. The caller's uid and
+    /// gid are root in a user namespace of its own (one id each, as runc writes), devpts loses
+    /// `gid=5` (not mapped) and the cgroup device rules go (an ordinary user has no device
+    /// controller to write). Unlike runc it keeps a network namespace of its own (only `lo`).
+    pub fn runc_rootless(bundle: impl AsRef<Path>) -> Spec {
+        let mut spec = Spec::runc_default(bundle);
+        let own = |id: u32| oci_spec::runtime::LinuxIdMappingBuilder::default().container_id(0u32).host_id(id).size(1u32).build().unwrap_or_default();
+        let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        if let Some(mounts) = spec.config.mounts_mut() {
+            for m in mounts.iter_mut().filter(|m| m.typ().as_deref() == Some("devpts")) {
+                let options = m.options().clone().unwrap_or_default().into_iter().filter(|o| !o.starts_with("gid=")).collect();
+                m.set_options(Some(options));
+            }
+        }
+        if let Some(linux) = spec.config.linux_mut() {
+            linux.set_resources(None);
+            linux.set_uid_mappings(Some(vec![own(uid)]));
+            linux.set_gid_mappings(Some(vec![own(gid)]));
+            let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+            namespaces.push(oci_spec::runtime::LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap_or_default());
+            linux.set_namespaces(Some(namespaces));
+        }
+        spec
+    }
+
     pub fn config(&self) -> &oci::Spec {
         &self.config
     }

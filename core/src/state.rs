@@ -148,7 +148,10 @@ pub(crate) fn state_dir(root: &Path, id: &str) -> PathBuf {
 pub(crate) fn create_with_state(root: &Path, state: &State) -> Result<PathBuf> {
     let id = &state.id;
     validate_id(id)?;
-    fs::DirBuilder::new().recursive(true).mode(0o711).create(root).map_err(Error::io("create state root", root))?;
+    // An ordinary user's root is theirs alone (0700, checked); root's is traversable (0711).
+    let mode = if crate::rootless::is_rootless() { 0o700 } else { 0o711 };
+    fs::DirBuilder::new().recursive(true).mode(mode).create(root).map_err(Error::io("create state root", root))?;
+    crate::rootless::check_state_root(root)?;
     let dir = state_dir(root, id);
     if dir.exists() {
         return Err(Error::AlreadyExists { id: id.to_string() });

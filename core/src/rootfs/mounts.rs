@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Mount;
+use oci_spec::runtime::{LinuxNamespaceType, Mount};
 
 use super::propagation_flag;
 use crate::error::{Error, Result};
@@ -159,6 +159,25 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
 
     if typ == "cgroup" && !is_bind {
         plan_cgroup_mount(&dest_field, dest, &opts, own_cgroups, steps)?;
+    } else if typ == "sysfs" && new_user_ns(spec) && !spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none()) {
+        // Only the owner of the network namespace may mount sysfs: a container with a user
+        // namespace of its own on the host's (or a joined) network gets the host's /sys bound
+        // read-only instead, as runc's rootless mode does.
+        let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        steps.push(Step {
+            op: Op::Bind {
+                source: cpath(&format!("{field}.source"), Path::new("/sys"))?,
+                dest: at()?.no_symlinks(),
+                create: Create::Dir,
+                recursive: true,
+                set: ro,
+                clear: 0,
+                rec_set: ro,
+                rec_clear: 0,
+            },
+            what: format!("bind mount the host's /sys on {shown}, read-only (sysfs needs the network namespace's owner)"),
+        });
+        return Ok(());
     } else if is_bind {
         let source = m.source().as_ref().ok_or_else(|| Error::invalid(format!("{field}.source"), "null", "a bind mount needs a source"))?;
         let source = resolve_source(spec, source);
@@ -180,6 +199,7 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
     } else {
         let source = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.to_string());
         let mut data = opts.data.clone();
+        drop_unmapped_owner(spec, &mut data);
         if let Some(label) = crate::security::lsm::mount_label(spec)? {
             data.push(format!("context={label:?}"));
         }
@@ -218,6 +238,32 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
         });
     }
     plan_mount_attrs(m, &opts, is_bind, &dest_field, dest, steps)
+}
+
+/// Whether the container gets a user namespace of its own.
+fn new_user_ns(spec: &Spec) -> bool {
+    spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+}
+
+/// Drops `uid=N` / `gid=N` mount options naming an id the container's new user namespace does
+/// not map: the kernel refuses them (EINVAL). runc's rootless conversion drops devpts' `gid=5`
+/// the same way; the files then belong to the container's root group.
+fn drop_unmapped_owner(spec: &Spec, data: &mut Vec<String>) {
+    let linux = spec.config().linux().as_ref();
+    if !new_user_ns(spec) {
+        return;
+    }
+    let mapped = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32| {
+        maps.is_some_and(|maps| maps.iter().any(|m| id >= m.container_id() && id - m.container_id() < m.size()))
+    };
+    data.retain(|d| {
+        let (key, maps) = match d.split_once('=') {
+            Some(("uid", v)) => (v, linux.and_then(|l| l.uid_mappings().as_ref())),
+            Some(("gid", v)) => (v, linux.and_then(|l| l.gid_mappings().as_ref())),
+            _ => return true,
+        };
+        key.parse::<u32>().map_or(true, |id| mapped(maps, id))
+    });
 }
 
 /// Longest tmpfs option text [`Op::MountTmpfs`] takes (the child copies it, after `mode=NNNN,`,

@@ -227,7 +227,8 @@ pub(crate) fn spawn(
     // CLONE_VM only where nobody but the host can see the child before it execs: in a new pid
     // namespace of its own (not a joined one, where a neighbour could reach the host's memory
     // through /proc/<pid>/mem). The kernel refuses CLONE_VM with a new time namespace.
-    let private = plan.clone_flags & libc::CLONE_NEWPID as u64 != 0 && pid_ns.is_none();
+    // Nor for an ordinary user's child, which stays dumpable until its id maps are written.
+    let private = plan.clone_flags & libc::CLONE_NEWPID as u64 != 0 && pid_ns.is_none() && plan.map_writer == crate::rootless::MapWriter::Direct;
     let mut vm_ids = None;
     let home = if sys::HAS_CLONE3_VM && private && plan.clone_flags & CLONE_NEWTIME == 0 {
         match vm::clone(plan, flags, cgroup, report_r.as_raw_fd(), report_w.as_raw_fd(), go_w.as_raw_fd()) {
@@ -260,11 +261,22 @@ pub(crate) fn spawn(
     let plan = home.plan();
 
     let parent_setup = || -> Result<()> {
+        use crate::rootless::MapWriter;
         if let Some(m) = &plan.uid_map {
-            write_proc(pid, "uid_map", m)?;
+            match plan.map_writer {
+                MapWriter::Helpers => crate::rootless::run_map_helper("newuidmap", pid, m)?,
+                _ => write_proc(pid, "uid_map", m)?,
+            }
         }
         if let Some(m) = &plan.gid_map {
-            write_proc(pid, "gid_map", m)?;
+            match plan.map_writer {
+                MapWriter::Helpers => crate::rootless::run_map_helper("newgidmap", pid, m)?,
+                MapWriter::DenySetgroups => {
+                    write_proc(pid, "setgroups", "deny")?;
+                    write_proc(pid, "gid_map", m)?;
+                }
+                MapWriter::Direct => write_proc(pid, "gid_map", m)?,
+            }
         }
         for (resource, limit, what) in &plan.rlimits {
             // SAFETY: prlimit on our own child with a valid rlimit.
