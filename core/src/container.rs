@@ -281,7 +281,12 @@ impl Container {
             created: state::now_rfc3339(),
             annotations: spec.config().annotations().clone().unwrap_or_default(),
             pid_start_time: 0,
-            cgroup: Some(Cgroup::plan(id, cgroups_path)?),
+            // An ordinary user may get no cgroup at all (create_cgroup): no plan is no error then.
+            cgroup: match Cgroup::plan(id, cgroups_path) {
+                Ok(plan) => Some(plan),
+                Err(_) if crate::rootless::is_rootless() => None,
+                Err(e) => return Err(e),
+            },
             creator_pid,
             creator_start_time: state::process_start_time(creator_pid).unwrap_or(0),
         };

@@ -78,5 +78,37 @@ case "$out" in *rcontainer*) bad "/proc/self/exe does not run the runtime" "$out
 out=$(rc run -w /proc/self/fd/4 -- sh -c 'ls ../../../../../..' 2>&1); status=$?
 case "$out" in *"cwd /proc/self/fd/4"*) ok "cwd through a runtime fd refused";; *) bad "cwd through a runtime fd refused (got $status)" "$out";; esac
 
+# Rootless on v2 (issue 17): uid 1000, no capabilities, in a subtree delegated to it as systemd's
+# Delegate=yes would (a directory chowned to the user, controllers enabled in it, the caller in a
+# leaf below it). Limits apply as for root, in a cgroup the user makes.
+# (util-linux's setpriv, put in the guest at its host path; busybox's lacks --reuid)
+if [ -x /usr/bin/setpriv ]; then
+	d=/sys/fs/cgroup/rcontainer-rl
+	mkdir -p "$d/leaf" /tmp/rl-home
+	echo "+memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+	echo "+memory +pids" >"$d/cgroup.subtree_control"
+	chown -R 1000:1000 "$d" /tmp/rl-home
+	chmod 700 /tmp/rl-home
+	as_rl() {
+		sh -c 'echo $$ > "$0/leaf/cgroup.procs" && exec /usr/bin/setpriv --reuid 1000 --regid 1000 --clear-groups --inh-caps=-all env HOME=/tmp/rl-home XDG_RUNTIME_DIR=/tmp/rl-home "$@"' "$d" "$@"
+	}
+	out=$(as_rl "$R" run -- sh -c 'echo $$ $(id -u); cat /proc/self/uid_map' 2>&1)
+	case "$out" in "1 0"*"1000"*) ok "rootless: PID 1, root inside, uid 1000 outside";; *) bad "rootless: run" "$out";; esac
+	out=$(as_rl "$R" run --cgroup /rcontainer-rl/c1 --memory 32M --pids 10 -- sh -c 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max' 2>&1)
+	case "$out" in *33554432*10*) ok "rootless: memory and pids limits in a delegated subtree";; *) bad "rootless: limits in a delegated subtree" "$out";; esac
+	check "rootless: the cgroup was the user's and is gone after the run" [ ! -d "$d/c1" ]
+	as_rl "$R" run --cgroup /rcontainer-rl/c2 --memory 32M --memory-swap 32M -- sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived' >/dev/null 2>&1
+	status=$?
+	check "rootless: a memory hog over 32M exits 137 (got $status)" [ "$status" = 137 ]
+	out=$(as_rl "$R" run --cgroup /rcontainer-rl/c3 --pids 5 -- sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait' 2>&1)
+	case "$out" in *"an't fork"*|*"Resource temporarily unavailable"*) ok "rootless: pids limit holds";; *) bad "rootless: pids limit" "$out";; esac
+	out=$(as_rl "$R" run --cgroup /elsewhere --memory 32M -- true 2>&1); status=$?
+	case "$out" in *"without a cgroup this user may write"*) check "rootless: a cgroup outside the delegation is refused, saying why (got $status)" [ "$status" = 125 ];; *) bad "rootless: a cgroup outside the delegation" "$out";; esac
+	check "rootless: nothing left in the delegated subtree" [ -z "$(find "$d" -mindepth 1 -type d ! -name leaf)" ]
+	rmdir "$d/leaf" "$d" 2>/dev/null
+else
+	bad "rootless: setpriv is missing from the guest"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

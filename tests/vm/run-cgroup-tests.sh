@@ -43,4 +43,5 @@ cat > "$driver" <<DRIVER
 exec "$GUEST_SCRIPT" "$CLI"
 DRIVER
 chmod +x "$driver"
-"$VM" -e RUST_BACKTRACE=1 -f "$BIN" -f "$CLI" -f "$GUEST_SCRIPT" "$driver"
+# setpriv (util-linux) runs the rootless checks as an ordinary user.
+"$VM" -e RUST_BACKTRACE=1 -f "$BIN" -f "$CLI" -f "$GUEST_SCRIPT" -f "$(command -v setpriv)" "$driver"
