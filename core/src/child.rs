@@ -34,6 +34,9 @@ pub(crate) const HOOKS: u32 = u32::MAX - 8;
 /// listener fd's number in the child: the runtime takes it (pidfd_getfd), sends it to the
 /// profile's listenerPath, then says go again.
 pub(crate) const SECCOMP_LISTENER: u32 = u32::MAX - 9;
+/// `step` value of an ordinary user's exec (Op::JoinUserPidFork): `errno` is the pid of the new
+/// process that goes on with the plan inside the container's pid namespace; the sender exits.
+pub(crate) const FORKED: u32 = u32::MAX - 10;
 /// Exit code of a child that failed during setup (after reporting).
 const SETUP_FAILED: i32 = 127;
 
@@ -145,6 +148,7 @@ pub(crate) unsafe fn run(plan: &Plan, report_fd: i32, parent_ends: [i32; 2]) -> 
 fn changes_credentials(op: &Op) -> bool {
     match op {
         Op::SetNs { nstype, .. } => *nstype == libc::CLONE_NEWUSER || *nstype == 0,
+        Op::JoinUserPidFork { .. } => true,
         Op::Unshare { flags } => flags & libc::CLONE_NEWUSER != 0,
         Op::SetGroups { .. } | Op::SetGid { .. } | Op::SetUid { .. } | Op::Caps { .. } => true,
         _ => false,
@@ -417,6 +421,18 @@ fn exec_step(plan: &Plan, op: &Op, ctx: &mut Ctx) -> StepResult {
             ok(r)
         }
         Op::SetNs { fd, nstype } => ok(raw::setns(*fd, *nstype)),
+        Op::JoinUserPidFork { user_fd, pid_fd, report_fd } => {
+            raw::setns(*user_fd, libc::CLONE_NEWUSER)?;
+            raw::setns(*pid_fd, libc::CLONE_NEWPID)?;
+            match raw::fork_sibling()? {
+                // The new process, in the pid namespace: it goes on with the plan.
+                0 => Ok(()),
+                pid => {
+                    write_report(*report_fd, FORKED, pid as i32);
+                    raw::exit(0)
+                }
+            }
+        }
         Op::Unshare { flags } => ok(raw::unshare(*flags)),
         Op::Stdio { fds } => {
             let mut tmp = [-1; 3];

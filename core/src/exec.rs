@@ -221,14 +221,6 @@ impl Container {
                 _ => {}
             }
         }
-        if crate::rootless::is_rootless() && joins.iter().any(|n| n.typ() == LinuxNamespaceType::Pid) {
-            // The runtime joins a pid namespace around clone, from its own thread, which an
-            // ordinary user may not do for a namespace its container's user namespace owns.
-            return Err(Error::Unsupported(format!(
-                "exec in container {:?}: joining the pid namespace of a container created by an ordinary user is not supported yet (run as root, or give the container no pid namespace of its own)",
-                self.id()
-            )));
-        }
         let mut spec = config;
         {
             let c = spec.config_mut();

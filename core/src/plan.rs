@@ -99,6 +99,16 @@ pub(crate) enum Op {
         fd: RawFd,
         nstype: libc::c_int,
     },
+    /// An ordinary user's exec into a container with a user and a pid namespace: the runtime may
+    /// not join the pid namespace around clone (that needs CAP_SYS_ADMIN in its own user
+    /// namespace), so the child joins the user namespace, then the pid namespace, and forks
+    /// (CLONE_PARENT: the new process is the runtime's child). The new process goes on with the
+    /// plan; this one reports its pid (child::FORKED) and exits.
+    JoinUserPidFork {
+        user_fd: RawFd,
+        pid_fd: RawFd,
+        report_fd: RawFd,
+    },
     /// unshare(2) namespaces that must be created after joining (a user ns) or after cgroup placement.
     Unshare {
         flags: libc::c_int,
@@ -531,6 +541,10 @@ impl Plan {
         let mut pid_ns = None;
         let mut joins = Vec::new();
         let joins_user = spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_some());
+        // An ordinary user joins a pid namespace from inside the container's user namespace
+        // (Op::JoinUserPidFork), not around clone.
+        let fork_into_pid = joins_user && crate::rootless::is_rootless();
+        let mut pid_join_fd = None;
         let mut unshare_after_join = 0;
         let mut unshare_after_parent = 0;
         for ns in spec.namespaces() {
@@ -540,7 +554,10 @@ impl Plan {
                     let fd = nix::fcntl::open(path.as_path(), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
                         .and_then(crate::sys::not_stdio)
                         .map_err(|e| Error::invalid(format!("linux.namespaces[{}].path", ns.typ()), path.display(), crate::error::ErrnoText(e).to_string()))?;
-                    if ns.typ() == LinuxNamespaceType::Pid {
+                    if ns.typ() == LinuxNamespaceType::Pid && fork_into_pid {
+                        pid_join_fd = Some(fd.as_raw_fd());
+                        ns_fds.push(fd);
+                    } else if ns.typ() == LinuxNamespaceType::Pid {
                         pid_ns = Some(fd);
                     } else {
                         joins.push((ns.typ(), fd.as_raw_fd(), flag, path.clone()));
@@ -553,6 +570,16 @@ impl Plan {
             }
         }
         joins.sort_by_key(|(t, ..)| *t != LinuxNamespaceType::User);
+        if let Some(pid_fd) = pid_join_fd {
+            if let Some(i) = joins.iter().position(|(t, ..)| *t == LinuxNamespaceType::User) {
+                let (_, user_fd, _, path) = joins.remove(i);
+                push(
+                    &mut steps,
+                    Op::JoinUserPidFork { user_fd, pid_fd, report_fd: inputs.report_fd },
+                    format!("join user namespace {} and the pid namespace, then fork into it", path.display()),
+                );
+            }
+        }
         for (t, fd, flag, path) in joins {
             push(&mut steps, Op::SetNs { fd, nstype: flag }, format!("join {t} namespace {}", path.display()));
         }

@@ -142,6 +142,13 @@ pub(crate) fn setns(fd: i32, nstype: i32) -> Res {
     call!(libc::SYS_setns, fd, nstype)
 }
 
+/// fork(2) as clone(2) with CLONE_PARENT: the new process is a child of our parent (the runtime,
+/// which can wait for it), on a copy of this address space, going on from here (0 in it; its pid
+/// here). Only on a child with its own address space (never on the CLONE_VM path).
+pub(super) fn fork_sibling() -> Res {
+    call!(libc::SYS_clone, libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0)
+}
+
 pub(super) fn unshare(flags: i32) -> Res {
     call!(libc::SYS_unshare, flags)
 }

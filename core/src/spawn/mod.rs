@@ -257,7 +257,8 @@ pub(crate) fn spawn(
     drop(go_r);
     drop(window);
     // SAFETY: CLONE_PIDFD filled in a fresh fd.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut pid = pid;
     let plan = home.plan();
 
     let parent_setup = || -> Result<()> {
@@ -311,6 +312,22 @@ pub(crate) fn spawn(
                 if let Err(e) = at_hooks(pid).and_then(|()| go(&go_w)) {
                     kill_and_wait(&pidfd, pid);
                     break Err(e);
+                }
+            }
+            // An ordinary user's exec forked into the pid namespace (Op::JoinUserPidFork): the
+            // new process, our child too, goes on; the one we cloned exits.
+            Ok(Some(r)) if r.step == child::FORKED => {
+                let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+                match sys::pidfd_open(r.errno) {
+                    Ok(fd) => {
+                        pid = r.errno;
+                        pidfd = fd;
+                    }
+                    Err(e) => {
+                        // SAFETY: our own unreaped child (CLONE_PARENT): the pid cannot be reused.
+                        unsafe { libc::kill(r.errno, libc::SIGKILL) };
+                        break Err(Error::Sys { op: "pidfd_open of the process forked into the pid namespace".into(), errno: e });
+                    }
                 }
             }
             // A seccomp filter with a listener is loaded: its fd goes to the listener.
