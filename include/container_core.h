@@ -16,6 +16,15 @@
  *   if (c) { rcontainer_error_free(rcontainer_container_delete(c, true)); rcontainer_container_free(c); }
  *   rcontainer_spec_free(spec);
  *
+ * From an image instead of a root filesystem directory (the command's store and images):
+ *
+ *   rcontainer_store_t *store = NULL;
+ *   err = rcontainer_store_open(NULL, &store);                  // NULL: /var/lib/rcontainer
+ *   if (!err) err = rcontainer_image_pull(store, "busybox", RCONTAINER_PULL_IF_MISSING, NULL, NULL, NULL);
+ *   if (!err) err = rcontainer_spec_set_image(spec, store, "busybox", NULL, argv);  // argv: Cmd
+ *   ... rcontainer_container_create(spec, ...) as above; delete removes its copy-on-write root
+ *   rcontainer_store_free(store);
+ *
  * Link: gcc app.c $(pkg-config --cflags --libs container_core)
  *
  * CONVENTIONS
@@ -30,15 +39,18 @@
  *   Internal errors are caught and reported as RCONTAINER_ERROR_INTERNAL.
  * - Ownership of pointers:
  *   - Handles (rcontainer_spec_t, rcontainer_container_t, rcontainer_exec_options_t,
- *     rcontainer_process_t, rcontainer_error_t) are owned by the caller who received them and
- *     freed with their _free function (NULL is accepted; freeing a freed handle is ignored).
- *     rcontainer_container_free() does not delete the container, rcontainer_process_free() does
- *     not kill the process.
- *   - const char * results (rcontainer_error_message(), rcontainer_container_id()) are borrowed
- *     from their handle and valid until it is freed; rcontainer_version() and
+ *     rcontainer_process_t, rcontainer_store_t, rcontainer_image_list_t, rcontainer_error_t) are
+ *     owned by the caller who received them and freed with their _free function (NULL is
+ *     accepted; freeing a freed handle is ignored). rcontainer_container_free() does not delete
+ *     the container, rcontainer_process_free() does not kill the process,
+ *     rcontainer_store_free() removes no image.
+ *   - const char * results (rcontainer_error_message(), rcontainer_container_id(),
+ *     rcontainer_store_path(), rcontainer_image_list_name() and the other list accessors) are
+ *     borrowed from their handle and valid until it is freed; rcontainer_version() and
  *     rcontainer_namespace_name() return static strings. Never free these.
- *   - char * results (rcontainer_spec_to_json(), rcontainer_container_state_json()) are owned by
- *     the caller: free them with rcontainer_string_free().
+ *   - char * results (rcontainer_spec_to_json(), rcontainer_container_state_json(),
+ *     rcontainer_image_pull()'s name) are owned by the caller: free them with
+ *     rcontainer_string_free().
  *   - String and array arguments are only read during the call and copied where kept.
  *   - Plain value structs (rcontainer_exit_status_t, rcontainer_stats_t, rcontainer_limits_t,
  *     rcontainer_id_map_t) are the caller's, usually on its stack; rcontainer fills the first two
@@ -98,7 +110,8 @@
 #define RCONTAINER_ERROR_INVALID_CONFIG 1
 
 /**
- * Error kind: no container with that id.
+ * Error kind: no container with that id (or, from the image functions, no image of that name in
+ * the store or the registry).
  */
 #define RCONTAINER_ERROR_NOT_FOUND 2
 
@@ -219,6 +232,19 @@
 #define RCONTAINER_STATUS_STOPPED 5
 
 /**
+ * Pull flag (rcontainer_image_pull()): talk plain http to the registry instead of https (a
+ * local registry you trust, e.g. 127.0.0.1:5000).
+ */
+#define RCONTAINER_PULL_PLAIN_HTTP (1 << 0)
+
+/**
+ * Pull flag: do nothing when the store already has an image of that name (as `rcontainer run
+ * IMAGE` does before it runs one); without it the registry is always asked (a tag may have
+ * moved).
+ */
+#define RCONTAINER_PULL_IF_MISSING (1 << 1)
+
+/**
  * A handle on one container, made by rcontainer_container_create() (a new container) or
  * rcontainer_container_load() (one created earlier, maybe by another process).
  *
@@ -251,6 +277,16 @@ typedef struct rcontainer_error_t rcontainer_error_t;
 typedef struct rcontainer_exec_options_t rcontainer_exec_options_t;
 
 /**
+ * A list of images (rcontainer_image_list(), rcontainer_image_import()): a snapshot, read with
+ * rcontainer_image_list_count() and the accessors rcontainer_image_list_name(), _repository(),
+ * _tag(), _id(), _digest(), _created() and _size(), which take an index from 0 to count - 1.
+ *
+ * Ownership: the caller owns the list and frees it with rcontainer_image_list_free(); the
+ * strings the accessors return are borrowed from it (valid until then; never free them).
+ */
+typedef struct rcontainer_image_list_t rcontainer_image_list_t;
+
+/**
  * A process exec'd into a container by rcontainer_container_exec(). It is this program's child:
  * the library reaps it when it ends (do not waitpid() it yourself) and keeps its status for
  * rcontainer_process_wait().
@@ -272,6 +308,19 @@ typedef struct rcontainer_process_t rcontainer_process_t;
  * and used again, or freed, right after. A spec must not be used by two threads at once.
  */
 typedef struct rcontainer_spec_t rcontainer_spec_t;
+
+/**
+ * The local image store: a directory of content-addressed blobs, unpacked layers, image names
+ * and the copy-on-write roots of containers made from images (the same store, format and
+ * locking as the `rcontainer` command's: `rcontainer images` lists what a program pulled).
+ *
+ * Ownership: the caller owns a store from rcontainer_store_open() and frees it with
+ * rcontainer_store_free(). A spec given the store by rcontainer_spec_set_image() keeps what it
+ * needs of it: the store handle may be freed before the containers are created. A store must
+ * not be used by two threads at once (two handles on the same directory may: the store locks
+ * what it changes, also against other processes).
+ */
+typedef struct rcontainer_store_t rcontainer_store_t;
 
 /**
  * How a container's process (or an exec'd process) ended (filled by rcontainer_container_wait()
@@ -497,7 +546,9 @@ int32_t rcontainer_cgroup_layout(void);
  * /run/rcontainer; as runc's --root), so other processes can find it by id.
  *
  * On success `*out` receives a new handle the caller owns. On failure nothing is left behind.
- * `spec` is only read; the stdio fds set on it must stay open until this returns.
+ * `spec` is only read; the stdio fds set on it must stay open until this returns. A spec with an
+ * image (rcontainer_spec_set_image()) gives each container a copy-on-write root of its own in
+ * the image store, which rcontainer_container_delete() removes.
  *
  * During this call the container's process runs on this process's memory (x86_64, when the
  * container has a pid namespace of its own: clone with CLONE_VM|CLONE_VFORK, so a big host does
@@ -780,6 +831,270 @@ rcontainer_error_t *rcontainer_container_resume(rcontainer_container_t *containe
 RCONTAINER_NODISCARD
 rcontainer_error_t *rcontainer_container_kill_all(rcontainer_container_t *container,
                                                   int sig);
+
+/**
+ * Opens the image store at `path`, creating the directory when missing. NULL opens the default
+ * store: $RCONTAINER_STORE when set and not empty, else /var/lib/rcontainer (the command's
+ * default, so both see the same images). The path may not contain ',', ':' or '\\' (the store's
+ * directories become overlayfs mount options).
+ *
+ * On success `*out` receives a new store handle the caller owns (free it with
+ * rcontainer_store_free()). RCONTAINER_ERROR_INVALID_CONFIG for a path the store cannot use,
+ * RCONTAINER_ERROR_OS when it cannot be created (e.g. EACCES without root).
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `out` NULL or writable.
+ */
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_store_open(const char *path,
+                                          rcontainer_store_t **out);
+
+/**
+ * Frees a store handle (the store's directory and images stay). NULL and a store freed
+ * already are ignored.
+ *
+ * # Safety
+ * `store` is NULL or a pointer returned by rcontainer.
+ */
+void rcontainer_store_free(rcontainer_store_t *store);
+
+/**
+ * The store's directory (absolute).
+ *
+ * Ownership: borrowed from `store`; valid until rcontainer_store_free(). NULL for a NULL or
+ * freed handle.
+ *
+ * # Safety
+ * `store` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_store_path(const rcontainer_store_t *store);
+
+/**
+ * Pulls `reference` (e.g. "busybox", "busybox:1.36", "127.0.0.1:5000/app@sha256:...") from its
+ * registry into `store` and names it there: the manifest (from a manifest list, this machine's
+ * platform), the config and the layers, each verified against its digest, then the layers
+ * unpacked. `flags` is 0 or RCONTAINER_PULL_* or'ed. `username` and `password` (both or
+ * neither; NULL: anonymous) are for basic auth or the registry's token service. Blocks until
+ * done (no progress is reported; run it on a thread of its own to keep a loop going).
+ *
+ * On success, when `name` is not NULL, `*name` receives the image's full name (e.g.
+ * "docker.io/library/busybox:latest"), a string the caller owns: free it with
+ * rcontainer_string_free(). Errors (the message names the reference; kinds as the runtime's):
+ * - RCONTAINER_ERROR_INVALID_CONFIG: a reference that does not parse, or content that is not a
+ *   valid image;
+ * - RCONTAINER_ERROR_NOT_FOUND: the registry has no such repository, tag or manifest;
+ * - RCONTAINER_ERROR_OS: the registry cannot be reached (errno: the connection's, e.g.
+ *   ECONNREFUSED; EHOSTUNREACH when unknown), refuses the credentials (EACCES), fails otherwise
+ *   (EIO), or sends content that does not match its digest (EIO; nothing of it is kept).
+ *
+ * # Safety
+ * `store` is NULL or a pointer returned by rcontainer; the strings NULL or NUL-terminated;
+ * `name` NULL or writable.
+ */
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_image_pull(rcontainer_store_t *store,
+                                          const char *reference,
+                                          uint32_t flags,
+                                          const char *username,
+                                          const char *password,
+                                          char **name);
+
+/**
+ * Imports the images of `path`: an OCI image layout (a directory with index.json, or a tar of
+ * one) or a `docker save` archive, each blob verified against its digest, the layers unpacked.
+ * `name` (NULL: the names the archive gives; a layout's bare tag gets the file's or directory's
+ * name as repository) names the image, e.g. "myapp:1.0"; only for an archive of one image.
+ *
+ * On success, when `out` is not NULL, `*out` receives the list of what was imported (a new list
+ * the caller owns: rcontainer_image_list_free()). Errors: RCONTAINER_ERROR_OS when `path`
+ * cannot be read, RCONTAINER_ERROR_INVALID_CONFIG when it is not a valid image archive or for a
+ * `name` that does not parse; the message names the path or the name.
+ *
+ * # Safety
+ * `store` is NULL or a pointer returned by rcontainer; `path` and `name` NULL or
+ * NUL-terminated; `out` NULL or writable.
+ */
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_image_import(rcontainer_store_t *store,
+                                            const char *path,
+                                            const char *name,
+                                            rcontainer_image_list_t **out);
+
+/**
+ * The images in the store, by name (an image with two names is listed twice, with the same id).
+ *
+ * On success `*out` receives a new list the caller owns: free it with
+ * rcontainer_image_list_free().
+ *
+ * # Safety
+ * `store` is NULL or a pointer returned by rcontainer; `out` NULL or writable.
+ */
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_image_list(rcontainer_store_t *store,
+                                          rcontainer_image_list_t **out);
+
+/**
+ * Frees a list of images. NULL and a list freed already are ignored.
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+void rcontainer_image_list_free(rcontainer_image_list_t *list);
+
+/**
+ * How many images `list` holds (0 for a NULL or freed list).
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+size_t rcontainer_image_list_count(const rcontainer_image_list_t *list);
+
+/**
+ * The full name of image `index`, e.g. "docker.io/library/busybox:latest": what the store is
+ * keyed by, and what rcontainer_spec_set_image() and rcontainer_image_remove() accept (as they
+ * accept the short forms).
+ *
+ * Ownership: borrowed from `list`; valid until rcontainer_image_list_free(). NULL for a NULL or
+ * freed list or an index out of range.
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_image_list_name(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * The repository of image `index` as Docker shows it: "busybox" for Docker Hub's official
+ * images, "user/app", "registry:5000/app" otherwise.
+ *
+ * Ownership and NULL: as rcontainer_image_list_name().
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_image_list_repository(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * The tag of image `index` (e.g. "latest"); NULL also when the image is named by digest
+ * ("repo@sha256:...": rcontainer_image_list_digest() is then its digest).
+ *
+ * Ownership: as rcontainer_image_list_name().
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_image_list_tag(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * The id of image `index`: its config's digest, "sha256:" and 64 hex digits (Docker's IMAGE
+ * ID is the first 12 of them). rcontainer_spec_set_image() accepts it, or 12 or more of its
+ * hex digits, in place of a name.
+ *
+ * Ownership and NULL: as rcontainer_image_list_name().
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_image_list_id(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * The digest of image `index`'s manifest ("sha256:..."), as its registry or archive names it.
+ *
+ * Ownership and NULL: as rcontainer_image_list_name().
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_image_list_digest(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * When image `index` was built (its config's `created`, RFC 3339, e.g.
+ * "2024-01-01T00:00:00Z"); NULL also when the config does not say.
+ *
+ * Ownership: as rcontainer_image_list_name().
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+const char *rcontainer_image_list_created(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * The size of image `index`'s layers as stored (compressed), in bytes; 0 for a NULL or freed
+ * list or an index out of range.
+ *
+ * # Safety
+ * `list` is NULL or a pointer returned by rcontainer.
+ */
+uint64_t rcontainer_image_list_size(const rcontainer_image_list_t *list, size_t index);
+
+/**
+ * Removes the name `image` (a name, or an id as rcontainer_image_list_id() gives it) from the
+ * store, then, as `rcontainer rmi` does, what no image and no container uses any more: blobs,
+ * unpacked layers, and the copy-on-write roots left by containers that no longer exist. A
+ * container counts as existing when it is under `state_root` (NULL: /run/rcontainer) or
+ * /run/rcontainer, or while the process that created it runs: the layers of such containers
+ * stay, so removing the image of a running container is safe. Containers created from a spec
+ * that holds the image (rcontainer_spec_set_image()) after this fail.
+ *
+ * RCONTAINER_ERROR_NOT_FOUND when the store has no such image.
+ *
+ * # Safety
+ * `store` is NULL or a pointer returned by rcontainer; `image` and `state_root` NULL or
+ * NUL-terminated.
+ */
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_image_remove(rcontainer_store_t *store,
+                                            const char *image,
+                                            const char *state_root);
+
+/**
+ * Makes the spec's containers from an image of `store`: `image` is a name ("busybox",
+ * "busybox:1.36", "registry:5000/app@sha256:...") or an id (see rcontainer_image_list_id()).
+ * The image must be in the store already: this never pulls (rcontainer_image_pull() with
+ * RCONTAINER_PULL_IF_MISSING first does what `rcontainer run IMAGE` does).
+ *
+ * Applied to the spec now, as `docker run` does (setters called after it win, as docker's flags
+ * win over the image):
+ * - the command: the image's Entrypoint followed by its Cmd. `args` (a NULL-terminated array,
+ *   as execv's; NULL or empty: keep the image's Cmd) replaces the Cmd; `entrypoint` (NULL: keep
+ *   the image's) replaces the Entrypoint, and then the image's Cmd is not used; "" clears it.
+ *   RCONTAINER_ERROR_INVALID_CONFIG when no command is left.
+ * - the environment: each of the image's Env variables is set (replacing the spec's, e.g. PATH;
+ *   the others stay).
+ * - the working directory: the image's WorkingDir, when it has one.
+ * - the user: the image's User (numbers; a name is looked up in the image's /etc/passwd and
+ *   /etc/group at create), unless the caller chose the user with rcontainer_spec_set_user() or
+ *   rcontainer_spec_set_sandbox(), before or after this call: the image never replaces the
+ *   caller's choice.
+ * - the root: writable (copy-on-write: see below), unless the caller chose with
+ *   rcontainer_spec_set_readonly_root() or rcontainer_spec_set_sandbox(), before or after.
+ *
+ * At each rcontainer_container_create() (and rcontainer_container_run_pipes()) the container
+ * gets a root of its own: the image's layers as an overlay, with (unless the root is read-only)
+ * a writable upper directory under the store's containers/ID/, which
+ * rcontainer_container_delete() removes (a failed create leaves nothing). The image's StopSignal
+ * is recorded as the annotation org.opencontainers.image.stopSignal (`rcontainer kill ID`
+ * sends it). The image's ExposedPorts and Volumes are not applied (the network is the spec's;
+ * volumes are part of the root). The spec needs a mount namespace of the container's own (the
+ * defaults have one). rcontainer_spec_to_json() shows the spec without the image's root.
+ * rcontainer_spec_set_rootfs() after this goes back to a directory root (the config stays
+ * applied). A spec given rcontainer_spec_set_default_root() (whose mounts are the host's) is
+ * refused: start from a new spec.
+ *
+ * Errors: RCONTAINER_ERROR_NOT_FOUND when the store has no such image (the message names it
+ * and the store), RCONTAINER_ERROR_INVALID_CONFIG when its config is not usable; the spec is then
+ * unchanged. The strings are copied; `store` may be freed right after (the spec keeps what it
+ * needs).
+ *
+ * # Safety
+ * `spec` and `store` are NULL or pointers returned by rcontainer; `image` and `entrypoint` NULL
+ * or NUL-terminated; `args` NULL or a NULL-terminated array of NUL-terminated strings.
+ */
+RCONTAINER_NODISCARD
+rcontainer_error_t *rcontainer_spec_set_image(rcontainer_spec_t *spec,
+                                              rcontainer_store_t *store,
+                                              const char *image,
+                                              const char *entrypoint,
+                                              const char *const *args);
 
 /**
  * New exec options: no changes to the container's process, the caller's stdio.
@@ -1081,6 +1396,7 @@ rcontainer_error_t *rcontainer_spec_set_cwd(rcontainer_spec_t *spec,
 
 /**
  * Sets the user (uid and primary gid, as seen inside the container) of the container's process.
+ * An image's User (rcontainer_spec_set_image()) never replaces it, whichever is called first.
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
@@ -1109,7 +1425,8 @@ rcontainer_error_t *rcontainer_spec_set_terminal(rcontainer_spec_t *spec,
                                                  uint16_t cols);
 
 /**
- * Sets the root filesystem directory: absolute, or relative to the bundle directory.
+ * Sets the root filesystem directory: absolute, or relative to the bundle directory. It replaces
+ * an image's root (rcontainer_spec_set_image(); what it applied of the image's config stays).
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
@@ -1119,7 +1436,9 @@ rcontainer_error_t *rcontainer_spec_set_rootfs(rcontainer_spec_t *spec,
                                                const char *dir);
 
 /**
- * Whether the root filesystem is mounted read-only inside the container (the default: true).
+ * Whether the root filesystem is mounted read-only inside the container (the default: true;
+ * rcontainer_spec_set_image() makes an image's root writable unless this was called, before or
+ * after it: a read-only image root has no upper directory at all).
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.
@@ -1131,8 +1450,8 @@ rcontainer_error_t *rcontainer_spec_set_readonly_root(rcontainer_spec_t *spec,
 /**
  * Uses the embedded default root instead of a root filesystem directory: a read-only view of the
  * host's /usr, /bin, /sbin, /lib* and /etc with a fresh /proc, /dev, /sys, /tmp and /run. This
- * replaces the spec's mounts. Its skeleton directory lives under `state_root` (NULL:
- * /run/rcontainer), which is created if needed.
+ * replaces the spec's mounts (and an image's root: rcontainer_spec_set_image()). Its skeleton
+ * directory lives under `state_root` (NULL: /run/rcontainer), which is created if needed.
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `state_root` NULL or NUL-terminated.
@@ -1259,7 +1578,8 @@ rcontainer_error_t *rcontainer_spec_set_limits(rcontainer_spec_t *spec,
  * no_new_privileges, a network namespace with only lo, 256 MiB of memory without swap, one CPU,
  * 64 processes, and a read-only root (writable: tmpfs only, a fresh 64 MiB /tmp, /dev/shm). It is
  * applied now: setters called after it win (e.g. rcontainer_spec_set_user,
- * rcontainer_spec_set_limits).
+ * rcontainer_spec_set_limits), except rcontainer_spec_set_image(), which keeps the preset's user
+ * and read-only root whatever the order.
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer.

@@ -108,7 +108,9 @@ pub(crate) unsafe fn with_container(
 /// /run/rcontainer; as runc's --root), so other processes can find it by id.
 ///
 /// On success `*out` receives a new handle the caller owns. On failure nothing is left behind.
-/// `spec` is only read; the stdio fds set on it must stay open until this returns.
+/// `spec` is only read; the stdio fds set on it must stay open until this returns. A spec with an
+/// image (rcontainer_spec_set_image()) gives each container a copy-on-write root of its own in
+/// the image store, which rcontainer_container_delete() removes.
 ///
 /// During this call the container's process runs on this process's memory (x86_64, when the
 /// container has a pid namespace of its own: clone with CLONE_VM|CLONE_VFORK, so a big host does
@@ -138,7 +140,7 @@ pub unsafe extern "C" fn rcontainer_container_create(
         // SAFETY: as the caller's.
         let id = unsafe { arg_opt_str(F, "id", id) }?.map(str::to_string).unwrap_or_else(rcontainer_core::state::generate_id);
         let opts = CreateOptions { root: self::state_root(F, state_root)?, stdio: s.stdio(), ..CreateOptions::default() };
-        let c = Container::create(&id, &s.spec_for(&id), &opts)?;
+        let c = s.create_container(&id, &opts)?;
         // SAFETY: checked non-NULL above.
         unsafe { *out = rcontainer_container_t::new(c) };
         Ok(())
@@ -195,7 +197,7 @@ pub unsafe extern "C" fn rcontainer_container_run_pipes(
         let theirs = |p: &Option<(OwnedFd, OwnedFd)>, default: Option<c_int>| p.as_ref().map(|(_, t)| t.as_raw_fd()).or(default);
         let stdio = Stdio { stdin: theirs(&stdin, given.stdin), stdout: theirs(&stdout, given.stdout), stderr: theirs(&stderr, given.stderr) };
         let opts = CreateOptions { root: self::state_root(F, state_root)?, stdio, ..CreateOptions::default() };
-        let mut c = Container::create(&id, &s.spec_for(&id), &opts)?;
+        let mut c = s.create_container(&id, &opts)?;
         let ours = |p: Option<(OwnedFd, OwnedFd)>| p.map(|(o, _)| o);
         let (stdin, stdout, stderr) = (ours(stdin), ours(stdout), ours(stderr));
         if let Err(e) = c.start() {

@@ -11,8 +11,8 @@
 //!   reported as an error without being dereferenced.
 //!
 //! This file holds the guard, the handle registry, the error handle, the version and the feature
-//! query; `spec.rs`, `container.rs` and `process.rs` (exec options and exec'd processes) the
-//! other handles.
+//! query; `spec.rs`, `container.rs`, `process.rs` (exec options and exec'd processes) and
+//! `image.rs` (the image store, image lists, a spec's image) the other handles.
 
 #![allow(non_camel_case_types)]
 
@@ -25,10 +25,12 @@ use std::ptr;
 use std::sync::Mutex;
 
 pub mod container;
+pub mod image;
 pub mod process;
 pub mod spec;
 
 pub use container::*;
+pub use image::*;
 pub use process::*;
 pub use spec::*;
 
@@ -78,7 +80,8 @@ pub extern "C" fn rcontainer_version() -> *const c_char {
 
 /// Error kind: the configuration (spec, id, option) is invalid; nothing was created.
 pub const RCONTAINER_ERROR_INVALID_CONFIG: i32 = 1;
-/// Error kind: no container with that id.
+/// Error kind: no container with that id (or, from the image functions, no image of that name in
+/// the store or the registry).
 pub const RCONTAINER_ERROR_NOT_FOUND: i32 = 2;
 /// Error kind: a container with that id exists already.
 pub const RCONTAINER_ERROR_ALREADY_EXISTS: i32 = 3;
@@ -106,6 +109,8 @@ pub(crate) enum Kind {
     Container,
     ExecOptions,
     Process,
+    Store,
+    ImageList,
 }
 
 impl Kind {
@@ -116,6 +121,8 @@ impl Kind {
             Kind::Container => "rcontainer_container_t",
             Kind::ExecOptions => "rcontainer_exec_options_t",
             Kind::Process => "rcontainer_process_t",
+            Kind::Store => "rcontainer_store_t",
+            Kind::ImageList => "rcontainer_image_list_t",
         }
     }
 }
@@ -134,6 +141,8 @@ pub(crate) const MAGIC_SPEC: u64 = 0x7263_7370_6563_2121; // "rcspec!!"
 pub(crate) const MAGIC_CONTAINER: u64 = 0x7263_636f_6e74_2121; // "rccont!!"
 pub(crate) const MAGIC_EXEC_OPTIONS: u64 = 0x7263_6578_6f70_7421; // "rcexopt!"
 pub(crate) const MAGIC_PROCESS: u64 = 0x7263_7072_6f63_2121; // "rcproc!!"
+pub(crate) const MAGIC_STORE: u64 = 0x7263_7374_6f72_6521; // "rcstore!"
+pub(crate) const MAGIC_IMAGE_LIST: u64 = 0x7263_696d_6c73_7421; // "rcimlst!"
 
 /// Trait of the handle types.
 pub(crate) trait Handle: Sized {
@@ -232,6 +241,15 @@ impl CErr {
 
 impl From<rcontainer_core::Error> for CErr {
     fn from(e: rcontainer_core::Error) -> CErr {
+        CErr { kind: e.kind() as i32, errno: e.errno().unwrap_or(0), message: e.to_string() }
+    }
+}
+
+/// Image errors map as the runtime's (the image crate's one mapping, which the bindings use
+/// too): a bad reference or image content INVALID_CONFIG, an image the store or the registry
+/// lacks NOT_FOUND, an id in use ALREADY_EXISTS, the rest OS with an errno.
+impl From<rcontainer_image::Error> for CErr {
+    fn from(e: rcontainer_image::Error) -> CErr {
         CErr { kind: e.kind() as i32, errno: e.errno().unwrap_or(0), message: e.to_string() }
     }
 }
@@ -573,5 +591,22 @@ mod tests {
         assert_eq!((e.kind, e.errno), (RCONTAINER_ERROR_NOT_FOUND, 0));
         assert_eq!(rcontainer_core::ErrorKind::Unsupported as i32, RCONTAINER_ERROR_UNSUPPORTED);
         assert_eq!(rcontainer_core::ErrorKind::InvalidConfig as i32, RCONTAINER_ERROR_INVALID_CONFIG);
+    }
+
+    #[test]
+    fn image_errors_map_as_the_runtimes() {
+        use rcontainer_image::{Error as E, RegistryFailure};
+        let registry = |failure| E::Registry { reference: "r".into(), reason: "x".into(), failure };
+        let cases = [
+            (E::ImageNotFound { reference: "x".into(), store: "/s".into() }, RCONTAINER_ERROR_NOT_FOUND, 0),
+            (registry(RegistryFailure::NotFound), RCONTAINER_ERROR_NOT_FOUND, 0),
+            (registry(RegistryFailure::Unreachable(Some(libc::ECONNREFUSED))), RCONTAINER_ERROR_OS, libc::ECONNREFUSED),
+            (E::InvalidReference { reference: "A B".into(), reason: "x".into() }, RCONTAINER_ERROR_INVALID_CONFIG, 0),
+            (E::Conflict("in use".into()), RCONTAINER_ERROR_ALREADY_EXISTS, libc::EEXIST),
+        ];
+        for (e, kind, errno) in cases {
+            let c = CErr::from(e);
+            assert_eq!((c.kind, c.errno), (kind, errno), "{}", c.message);
+        }
     }
 }

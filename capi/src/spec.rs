@@ -25,6 +25,17 @@ pub struct rcontainer_spec_t {
     /// rcontainer_spec_new()'s hostname: the container's id, filled in at create (until
     /// rcontainer_spec_set_hostname()).
     hostname_is_id: bool,
+    /// The image whose layers become each container's root (rcontainer_spec_set_image()), until
+    /// rcontainer_spec_set_rootfs() or _set_default_root().
+    pub(crate) image: Option<crate::image::ImageRoot>,
+    /// The caller chose the user (rcontainer_spec_set_user(), the sandbox preset): an image's
+    /// User never replaces it, whatever the order of the calls.
+    pub(crate) user_chosen: bool,
+    /// The caller chose whether the root is read-only (rcontainer_spec_set_readonly_root(), the
+    /// sandbox preset): rcontainer_spec_set_image() leaves it.
+    pub(crate) readonly_chosen: bool,
+    /// rcontainer_spec_set_default_root() replaced the mounts with the host's.
+    pub(crate) default_root: bool,
 }
 
 impl Handle for rcontainer_spec_t {
@@ -40,11 +51,21 @@ impl Handle for rcontainer_spec_t {
 
 impl rcontainer_spec_t {
     fn new(builder: SpecBuilder) -> *mut rcontainer_spec_t {
-        rcontainer_spec_t { magic: MAGIC_SPEC, builder, stdio: Stdio::default(), hostname_is_id: false }.into_raw()
+        rcontainer_spec_t {
+            magic: MAGIC_SPEC,
+            builder,
+            stdio: Stdio::default(),
+            hostname_is_id: false,
+            image: None,
+            user_chosen: false,
+            readonly_chosen: false,
+            default_root: false,
+        }
+        .into_raw()
     }
 
     /// Applies a builder step; on failure (or panic) the spec is left as it was.
-    fn update(&mut self, f: impl FnOnce(SpecBuilder) -> Result<SpecBuilder, CErr>) -> Result<(), CErr> {
+    pub(crate) fn update(&mut self, f: impl FnOnce(SpecBuilder) -> Result<SpecBuilder, CErr>) -> Result<(), CErr> {
         self.builder = f(self.builder.clone())?;
         Ok(())
     }
@@ -56,10 +77,16 @@ impl rcontainer_spec_t {
     /// The spec of the container `id`: with rcontainer_spec_new()'s hostname, the id (when the
     /// container has a uts namespace), as `rcontainer run` and the bindings name it.
     pub(crate) fn spec_for(&self, id: &str) -> Spec {
+        self.builder_for(id).build()
+    }
+
+    /// The builder of [`Self::spec_for`] (rcontainer_spec_set_image()'s root is added to it at
+    /// create).
+    pub(crate) fn builder_for(&self, id: &str) -> SpecBuilder {
         if self.hostname_is_id {
-            return self.builder.clone().default_hostname(id).build();
+            return self.builder.clone().default_hostname(id);
         }
-        self.spec()
+        self.builder.clone()
     }
 
     pub(crate) fn stdio(&self) -> Stdio {
@@ -249,6 +276,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_cwd(spec: *mut rcontainer_spec_t, d
 }
 
 /// Sets the user (uid and primary gid, as seen inside the container) of the container's process.
+/// An image's User (rcontainer_spec_set_image()) never replaces it, whichever is called first.
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
@@ -256,7 +284,13 @@ pub unsafe extern "C" fn rcontainer_spec_set_cwd(spec: *mut rcontainer_spec_t, d
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_user(spec: *mut rcontainer_spec_t, uid: u32, gid: u32) -> *mut crate::rcontainer_error_t {
     // SAFETY: as the caller's.
-    unsafe { with_spec("rcontainer_spec_set_user", spec, |s| s.update(|b| Ok(b.user(uid, gid)))) }
+    unsafe {
+        with_spec("rcontainer_spec_set_user", spec, |s| {
+            s.update(|b| Ok(b.user(uid, gid)))?;
+            s.user_chosen = true;
+            Ok(())
+        })
+    }
 }
 
 /// Gives the container a terminal of its own (`process.terminal`), as `docker run -t` does: a new
@@ -286,7 +320,8 @@ pub unsafe extern "C" fn rcontainer_spec_set_terminal(spec: *mut rcontainer_spec
     }
 }
 
-/// Sets the root filesystem directory: absolute, or relative to the bundle directory.
+/// Sets the root filesystem directory: absolute, or relative to the bundle directory. It replaces
+/// an image's root (rcontainer_spec_set_image(); what it applied of the image's config stays).
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `dir` NULL or NUL-terminated.
@@ -298,12 +333,16 @@ pub unsafe extern "C" fn rcontainer_spec_set_rootfs(spec: *mut rcontainer_spec_t
     unsafe {
         with_spec(F, spec, |s| {
             let dir = arg_path(F, "dir", dir)?;
-            s.update(|b| Ok(b.rootfs(dir)))
+            s.update(|b| Ok(b.rootfs(dir)))?;
+            s.image = None;
+            Ok(())
         })
     }
 }
 
-/// Whether the root filesystem is mounted read-only inside the container (the default: true).
+/// Whether the root filesystem is mounted read-only inside the container (the default: true;
+/// rcontainer_spec_set_image() makes an image's root writable unless this was called, before or
+/// after it: a read-only image root has no upper directory at all).
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
@@ -311,13 +350,19 @@ pub unsafe extern "C" fn rcontainer_spec_set_rootfs(spec: *mut rcontainer_spec_t
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_readonly_root(spec: *mut rcontainer_spec_t, readonly: bool) -> *mut crate::rcontainer_error_t {
     // SAFETY: as the caller's.
-    unsafe { with_spec("rcontainer_spec_set_readonly_root", spec, |s| s.update(|b| Ok(b.readonly_root(readonly)))) }
+    unsafe {
+        with_spec("rcontainer_spec_set_readonly_root", spec, |s| {
+            s.update(|b| Ok(b.readonly_root(readonly)))?;
+            s.readonly_chosen = true;
+            Ok(())
+        })
+    }
 }
 
 /// Uses the embedded default root instead of a root filesystem directory: a read-only view of the
 /// host's /usr, /bin, /sbin, /lib* and /etc with a fresh /proc, /dev, /sys, /tmp and /run. This
-/// replaces the spec's mounts. Its skeleton directory lives under `state_root` (NULL:
-/// /run/rcontainer), which is created if needed.
+/// replaces the spec's mounts (and an image's root: rcontainer_spec_set_image()). Its skeleton
+/// directory lives under `state_root` (NULL: /run/rcontainer), which is created if needed.
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `state_root` NULL or NUL-terminated.
@@ -329,7 +374,10 @@ pub unsafe extern "C" fn rcontainer_spec_set_default_root(spec: *mut rcontainer_
     unsafe {
         with_spec(F, spec, |s| {
             let root = arg_opt_path(F, "state_root", state_root)?.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
-            s.update(|b| Ok(b.default_root(&root)?))
+            s.update(|b| Ok(b.default_root(&root)?))?;
+            s.image = None;
+            s.default_root = true;
+            Ok(())
         })
     }
 }
@@ -595,7 +643,8 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
 /// no_new_privileges, a network namespace with only lo, 256 MiB of memory without swap, one CPU,
 /// 64 processes, and a read-only root (writable: tmpfs only, a fresh 64 MiB /tmp, /dev/shm). It is
 /// applied now: setters called after it win (e.g. rcontainer_spec_set_user,
-/// rcontainer_spec_set_limits).
+/// rcontainer_spec_set_limits), except rcontainer_spec_set_image(), which keeps the preset's user
+/// and read-only root whatever the order.
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer.
@@ -603,7 +652,14 @@ pub unsafe extern "C" fn rcontainer_spec_set_limits(spec: *mut rcontainer_spec_t
 #[no_mangle]
 pub unsafe extern "C" fn rcontainer_spec_set_sandbox(spec: *mut rcontainer_spec_t) -> *mut crate::rcontainer_error_t {
     // SAFETY: as the caller's.
-    unsafe { with_spec("rcontainer_spec_set_sandbox", spec, |s| s.update(|b| Ok(b.sandbox()?))) }
+    unsafe {
+        with_spec("rcontainer_spec_set_sandbox", spec, |s| {
+            s.update(|b| Ok(b.sandbox()?))?;
+            s.user_chosen = true;
+            s.readonly_chosen = true;
+            Ok(())
+        })
+    }
 }
 
 /// Docker's security defaults: its default capability set, no_new_privileges, and its default

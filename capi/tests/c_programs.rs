@@ -1,5 +1,5 @@
 //! The C side of the C ABI: the examples in examples/c/ and the programs in tests/c/ (misuse.c,
-//! exec.c, terminal.c) are compiled with gcc against the shared and the static library and run
+//! exec.c, terminal.c, pipes.c, image.c) are compiled with gcc against the shared and the static library and run
 //! (real containers: needs root), once under valgrind (no definite leak, no invalid access), and
 //! the install script is checked with pkg-config.
 
@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{compile, repo_dir, require_root, rootfs, run_program, Link, StateRoot};
+use common::{compile, image_layout, repo_dir, require_root, rootfs, run_program, Link, StateRoot, TempStore};
 
 fn example(name: &str) -> PathBuf {
     repo_dir().join("examples/c").join(format!("{name}.c"))
@@ -194,6 +194,92 @@ fn terminal_from_c_static() {
     }
 }
 
+fn check_image_common(stdout: &str) {
+    assert!(stdout.contains("1: exit 7: pid 1\nuser 0:0\ncwd /\n"), "{stdout}");
+    assert!(stdout.contains("2: exit 0: from entrypoint\n"), "{stdout}");
+    assert!(stdout.contains("4: read-only\n"), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+fn check_image(stdout: &str) {
+    check_image_common(stdout);
+    assert!(stdout.contains("3: exit 0: from-extra\nhello from layer 2\n") && stdout.contains("3: exit 0: 1000:1000 /extra bar\n"), "{stdout}");
+}
+
+/// Under valgrind (no openat2(2)) an image's User name cannot be looked up: image.c says so.
+fn check_image_under_valgrind(stdout: &str) {
+    check_image_common(stdout);
+    assert!(stdout.contains("3: valgrind has no openat2"), "{stdout}");
+}
+
+/// tests/c/image.c with the busybox layout, a state root and an image store of its own: it must
+/// succeed and leave no container, no container root and no image behind.
+fn run_image(link: Link) {
+    let store = TempStore::new();
+    let state = StateRoot::new();
+    let (_dir, exe) = build(&c_test("image"), link);
+    let out = run_program(&exe, &[image_layout().as_os_str(), state.path().as_os_str(), store.path().as_os_str()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "image ({link:?}) failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    check_image(&stdout);
+    assert!(state.ids().is_empty(), "image left containers behind: {:?}", state.ids());
+    let roots: Vec<_> = std::fs::read_dir(store.path().join("containers")).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(roots.is_empty(), "image left container roots in the store: {roots:?}");
+}
+
+fn check_image_run(stdout: &str) {
+    assert_eq!(stdout, "from-extra\nhello from layer 2\n");
+}
+
+/// examples/c/image_run.c: imports the layout, runs an image's own command (nothing pulled: the
+/// store has it), then another image with a command of ours and its exit status.
+fn run_image_example(link: Link) {
+    let store = TempStore::new();
+    let state = StateRoot::new();
+    let (_dir, exe) = build(&example("image_run"), link);
+    let (s, r) = (store.path().as_os_str(), state.path().as_os_str());
+    let out = run_program(&exe, &["-s".as_ref(), s, "-r".as_ref(), r, "-i".as_ref(), image_layout().as_os_str(), "capi-busybox:busybox-extra".as_ref()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "image_run ({link:?}) failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    check_image_run(&stdout);
+    assert!(stderr.contains("imported docker.io/library/capi-busybox:latest (sha256:"), "{stderr}");
+    let out =
+        run_program(&exe, &["-s", &store.path().to_string_lossy(), "-r", &state.path().to_string_lossy(), "capi-busybox", "sh", "-c", "echo pid $$; exit 3"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!((out.status.code(), stdout.as_str()), (Some(3), "pid 1\n"), "stderr:\n{stderr}");
+    assert!(state.ids().is_empty(), "image_run left containers behind: {:?}", state.ids());
+    let roots: Vec<_> = std::fs::read_dir(store.path().join("containers")).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(roots.is_empty(), "image_run left container roots in the store: {roots:?}");
+}
+
+#[test]
+fn example_image_run_shared() {
+    if require_root("example_image_run_shared") {
+        run_image_example(Link::Shared);
+    }
+}
+
+#[test]
+fn example_image_run_static() {
+    if require_root("example_image_run_static") {
+        run_image_example(Link::Static);
+    }
+}
+
+#[test]
+fn images_from_c_shared() {
+    if require_root("images_from_c_shared") {
+        run_image(Link::Shared);
+    }
+}
+
+#[test]
+fn images_from_c_static() {
+    if require_root("images_from_c_static") {
+        run_image(Link::Static);
+    }
+}
+
 fn run_misuse(link: Link) {
     let state = StateRoot::new();
     let (_dir, exe) = build(&misuse_src(), link);
@@ -250,9 +336,15 @@ const MEMCHECK_ERRORS: [&str; 9] = [
 ];
 
 fn valgrind(name: &str, src: &Path, check: fn(&str)) {
+    let state = StateRoot::new();
+    valgrind_with(name, src, &[rootfs().as_os_str(), state.path().as_os_str()], &state, check);
+}
+
+/// Runs `src`, built against the shared library, under valgrind with `args`; `state` is the state
+/// root among them (it must be left empty).
+fn valgrind_with(name: &str, src: &Path, args: &[&std::ffi::OsStr], state: &StateRoot, check: fn(&str)) {
     let have = Command::new("valgrind").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
     assert!(have, "valgrind is not installed (apt-get install valgrind): the C examples must run under it");
-    let state = StateRoot::new();
     let (dir, exe) = build(src, Link::Shared);
     let logs = dir.path().join("vglogs");
     std::fs::create_dir_all(&logs).expect("mkdir vglogs");
@@ -262,8 +354,7 @@ fn valgrind(name: &str, src: &Path, check: fn(&str)) {
         .args(["valgrind", "--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite"])
         .arg(format!("--log-file={}/valgrind.%p.log", logs.display()))
         .arg(&exe)
-        .arg(rootfs())
-        .arg(state.path())
+        .args(args)
         .env("RCONTAINER_UNDER_VALGRIND", "1")
         .output()
         .expect("run valgrind");
@@ -314,6 +405,21 @@ fn examples_under_valgrind() {
     valgrind("exec", &c_test("exec"), check_exec);
     valgrind("terminal", &c_test("terminal"), check_terminal);
     valgrind("pipes", &c_test("pipes"), check_pipes);
+    let store = TempStore::new();
+    let state = StateRoot::new();
+    valgrind_with(
+        "image",
+        &c_test("image"),
+        &[image_layout().as_os_str(), state.path().as_os_str(), store.path().as_os_str()],
+        &state,
+        check_image_under_valgrind,
+    );
+    let store = TempStore::new();
+    let state = StateRoot::new();
+    let (s, r) = (store.path().as_os_str(), state.path().as_os_str());
+    // An image without a User name (valgrind has no openat2(2) to read the image's /etc/passwd).
+    let args = ["-s".as_ref(), s, "-r".as_ref(), r, "-i".as_ref(), image_layout().as_os_str(), "capi-busybox:multi".as_ref()];
+    valgrind_with("image_run", &example("image_run"), &args, &state, |stdout| assert!(stdout.starts_with("linux/"), "{stdout}"));
 }
 
 /// The static archive's link flags (capi/native-static-libs.txt) name every system library that

@@ -89,3 +89,49 @@ proptest! {
         unsafe { rcontainer_container_free(c_out) };
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The image entry points over an empty store of their own: hostile names, references,
+    /// entrypoints, arguments and indices give one-line errors (never a pull: the flags given to
+    /// rcontainer_image_pull() are refused before any network I/O), out parameters untouched.
+    #[test]
+    fn image_entry_points_take_hostile_strings(a in text(), b in text(), args in prop::collection::vec(text(), 0..4), index in any::<usize>()) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let dir_c = CString::new(dir.path().join("store").as_os_str().as_encoded_bytes()).unwrap_or_default();
+        let missing = CString::new(dir.path().join("no-layout").as_os_str().as_encoded_bytes()).unwrap_or_default();
+        let mut store: *mut rcontainer_store_t = ptr::null_mut();
+        // SAFETY: a valid C string and out pointer.
+        let opened = take(unsafe { rcontainer_store_open(dir_c.as_ptr(), &mut store) });
+        prop_assert!(opened.is_none(), "{opened:?}");
+        let spec = rcontainer_spec_new();
+        let mut argv: Vec<*const c_char> = args.iter().map(|s| s.as_ptr()).collect();
+        argv.push(ptr::null());
+        // SAFETY (every call below): live handles; valid C strings or NULL; NULL-terminated arrays;
+        // writable out pointers.
+        unsafe {
+            let r = take(rcontainer_spec_set_image(spec, store, a.as_ptr(), b.as_ptr(), argv.as_ptr()));
+            one_line(&r)?;
+            prop_assert!(r.is_some(), "an image was found in an empty store");
+            one_line(&take(rcontainer_spec_set_image(spec, store, b.as_ptr(), ptr::null(), ptr::null())))?;
+            let mut name = 0x5a5a as *mut c_char;
+            let r = take(rcontainer_image_pull(store, a.as_ptr(), 1 << 31, b.as_ptr(), a.as_ptr(), &mut name));
+            one_line(&r)?;
+            prop_assert!(r.is_some() && name as usize == 0x5a5a);
+            let mut list = 0x5a5a as *mut rcontainer_image_list_t;
+            let r = take(rcontainer_image_import(store, missing.as_ptr(), a.as_ptr(), &mut list));
+            one_line(&r)?;
+            prop_assert!(r.is_some() && list as usize == 0x5a5a);
+            let r = take(rcontainer_image_remove(store, a.as_ptr(), b.as_ptr()));
+            one_line(&r)?;
+            prop_assert!(r.is_some(), "an image was removed from an empty store");
+            let mut list = ptr::null_mut();
+            prop_assert!(take(rcontainer_image_list(store, &mut list)).is_none());
+            prop_assert!(rcontainer_image_list_name(list, index).is_null() && rcontainer_image_list_size(list, index) == 0);
+            rcontainer_image_list_free(list);
+            rcontainer_spec_free(spec);
+            rcontainer_store_free(store);
+        }
+    }
+}

@@ -210,3 +210,37 @@ pub fn exported_symbols(so: &Path) -> Vec<String> {
     assert!(out.status.success(), "nm failed");
     String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().nth(2).map(str::to_string)).collect()
 }
+
+/// The OCI image layout of tests/images/make-image.sh --extra (built offline from Debian's
+/// busybox-static, the same bytes every run), shared by the tests of one test binary. Its
+/// directory is named capi-busybox, so an import without a name gives capi-busybox:latest,
+/// capi-busybox:busybox-extra and capi-busybox:multi.
+pub fn image_layout() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch("image").join("capi-busybox");
+        let out = Command::new("bash")
+            .arg(repo_dir().join("tests/images/make-image.sh"))
+            .arg(&dir)
+            .args(["--extra", "--no-check"])
+            .output()
+            .expect("run tests/images/make-image.sh");
+        assert!(out.status.success(), "make-image.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        dir
+    })
+}
+
+/// A private image store, removed with everything in it on drop (declare it before the
+/// [`StateRoot`] whose containers use it: their delete removes their roots from it first).
+pub struct TempStore {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempStore {
+    pub fn new() -> TempStore {
+        TempStore { dir: tempfile::Builder::new().prefix("rcontainer-capi-store-").tempdir().expect("tempdir") }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
