@@ -196,7 +196,7 @@ export interface CreateOptions {
   spec?: Record<string, any>
   /** Directory that relative paths in `spec` resolve against (default: the current directory). */
   bundle?: string
-  /** State root (default /run/rcontainer). */
+  /** State root (default /run/rcontainer for root; an ordinary user's $XDG_RUNTIME_DIR/rcontainer or /tmp/rcontainer-UID). */
   root?: string
   /**
    * A terminal of its own, as `docker run -t`: a new pty of the container's devpts is its
@@ -381,7 +381,7 @@ export interface PruneOptions {
   /** The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer). */
   store?: string
   /**
-   * The state root whose containers keep their layers (default /run/rcontainer). Containers
+   * The state root whose containers keep their layers (default: the state root of this user, /run/rcontainer for root). Containers
    * whose creator still runs (this process's, wherever their state) keep theirs too.
    */
   root?: string

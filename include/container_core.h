@@ -543,7 +543,9 @@ int32_t rcontainer_cgroup_layout(void);
  * digits, which rcontainer_container_id() tells) from `spec`: validates the spec,
  * makes the namespaces, mounts and root filesystem, and leaves the process blocked just before
  * exec until rcontainer_container_start(). Its state directory goes under `state_root` (NULL:
- * /run/rcontainer; as runc's --root), so other processes can find it by id.
+ * /run/rcontainer, or for an ordinary user $XDG_RUNTIME_DIR/rcontainer or /tmp/rcontainer-UID;
+ * as runc's --root), so other processes can find it by id. Run by an ordinary user, a spec
+ * from rcontainer_spec_new() gets a user namespace where the caller is root (rootless).
  *
  * On success `*out` receives a new handle the caller owns. On failure nothing is left behind.
  * `spec` is only read; the stdio fds set on it must stay open until this returns. A spec with an
@@ -594,7 +596,7 @@ rcontainer_error_t *rcontainer_container_run_pipes(const rcontainer_spec_t *spec
                                                    int *stderr_fd);
 
 /**
- * A handle on the container `id` under `state_root` (NULL: /run/rcontainer), created earlier by
+ * A handle on the container `id` under `state_root` (NULL: /run/rcontainer, or an ordinary user's own state root), created earlier by
  * this or another process. Such a handle can start, kill, inspect and delete the container;
  * only the creating process can learn the exit status (rcontainer_container_wait() fails with
  * RCONTAINER_ERROR_UNSUPPORTED elsewhere, but the pidfd still tells when it exits).
@@ -1030,7 +1032,7 @@ uint64_t rcontainer_image_list_size(const rcontainer_image_list_t *list, size_t 
  * Removes the name `image` (a name, or an id as rcontainer_image_list_id() gives it) from the
  * store, then, as `rcontainer rmi` does, what no image and no container uses any more: blobs,
  * unpacked layers, and the copy-on-write roots left by containers that no longer exist. A
- * container counts as existing when it is under `state_root` (NULL: /run/rcontainer) or
+ * container counts as existing when it is under `state_root` (NULL: /run/rcontainer, or an ordinary user's own state root) or
  * /run/rcontainer, or while the process that created it runs: the layers of such containers
  * stay, so removing the image of a running container is safe. Containers created from a spec
  * that holds the image (rcontainer_spec_set_image()) after this fail.
@@ -1451,7 +1453,7 @@ rcontainer_error_t *rcontainer_spec_set_readonly_root(rcontainer_spec_t *spec,
  * Uses the embedded default root instead of a root filesystem directory: a read-only view of the
  * host's /usr, /bin, /sbin, /lib* and /etc with a fresh /proc, /dev, /sys, /tmp and /run. This
  * replaces the spec's mounts (and an image's root: rcontainer_spec_set_image()). Its skeleton
- * directory lives under `state_root` (NULL: /run/rcontainer), which is created if needed.
+ * directory lives under `state_root` (NULL: /run/rcontainer, or an ordinary user's own state root), which is created if needed.
  *
  * # Safety
  * `spec` is NULL or a pointer returned by rcontainer; `state_root` NULL or NUL-terminated.

@@ -73,9 +73,6 @@ stage "the README's walkthrough, pasted as a reader would (tests/readme/run.sh)"
 stage "the static command killed at every system call of create, start, run, kill and delete, then recovered (tests/crash/run.sh)" 900 \
   tests/crash/run.sh "$static_bin"
 
-stage "rootless: the static command as an ordinary user, ad hoc and with a bundle (tests/rootless/run.sh)" 300 \
-  tests/rootless/run.sh "$static_bin"
-
 stage "real clients on the static command, each check against runc too: docker, ctr, podman (tests/clients/run.sh)" 1200 \
   tests/clients/run.sh "$static_bin"
 
@@ -87,6 +84,10 @@ stage "cgroup v2 tests in a v2-only guest (QEMU)" 900 tests/vm/run-cgroup-tests.
 stage "Python package (venv, pip install, pytest)" 900 bindings-python/test.sh
 
 stage "Node package (npm ci, build, node --test, npm pack)" 900 bindings-node/test.sh
+
+# After the packages' stages: it runs their rootless tests on what they built.
+stage "rootless: the static command, a C example, Python and Node as an ordinary user (tests/rootless/run.sh)" 400 \
+  env RCONTAINER_ROOTLESS_REQUIRE_BINDINGS=1 tests/rootless/run.sh "$static_bin"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "== FAILED: ${#failed[@]} suite(s):"

@@ -24,7 +24,7 @@ use napi_derive::napi;
 use rcontainer_core::oci_spec::runtime::LinuxIdMapping;
 use rcontainer_core::options::{limit_bytes, limit_text, parse_env_entry, parse_user, validate_limits, Naming, Network, Options};
 use rcontainer_core::spec::{self, parse_id_map, parse_namespace_type};
-use rcontainer_core::{ExecCommand, Limits, Spec, DEFAULT_STATE_ROOT};
+use rcontainer_core::{ExecCommand, Limits, Spec};
 use rcontainer_image::config::{Overrides, STOP_SIGNAL_ANNOTATION};
 use rcontainer_image::{PullOptions as Registry, Store};
 use serde_json::Value;
@@ -102,7 +102,7 @@ pub struct CreateOptions {
     pub spec: Option<Record<String, Value>>,
     /// Directory that relative paths in `spec` resolve against (default: the current directory).
     pub bundle: Option<String>,
-    /// State root (default /run/rcontainer).
+    /// State root (default /run/rcontainer for root; an ordinary user's $XDG_RUNTIME_DIR/rcontainer or /tmp/rcontainer-UID).
     pub root: Option<String>,
     /// A terminal of its own, as `docker run -t`: a new pty of the container's devpts is its
     /// stdin, stdout, stderr and /dev/console (so `stdio` is not given); its master is
@@ -236,7 +236,7 @@ pub fn create(op: &str, mut o: CreateOptions) -> BResult<Prepared> {
     let core = |e: rcontainer_core::Error| Failure::core(op, &e);
     let id = o.id.unwrap_or_else(rcontainer_core::state::generate_id);
     let root = match o.root {
-        None => PathBuf::from(DEFAULT_STATE_ROOT),
+        None => rcontainer_core::rootless::default_state_root(),
         Some(r) => std::path::absolute(r).map_err(|e| Failure::os(op, &e))?,
     };
     let bundle = match o.bundle {
@@ -705,7 +705,7 @@ pub const STORE_FIELDS: &[Field] = &[("store", STRING)];
 pub struct PruneOptions {
     /// The image store (default: $RCONTAINER_STORE, else /var/lib/rcontainer).
     pub store: Option<String>,
-    /// The state root whose containers keep their layers (default /run/rcontainer). Containers
+    /// The state root whose containers keep their layers (default: the state root of this user, /run/rcontainer for root). Containers
     /// whose creator still runs (this process's, wherever their state) keep theirs too.
     pub root: Option<String>,
 }
@@ -728,10 +728,10 @@ pub fn registry(op: &str, plain_http: Option<bool>, credentials: Option<Credenti
     Ok(Registry { plain_http: plain_http.unwrap_or(false), credentials })
 }
 
-/// A state root given as `root` (default /run/rcontainer).
+/// A state root given as `root` (default: this user's, /run/rcontainer for root).
 pub fn state_root(op: &str, root: Option<String>) -> BResult<PathBuf> {
     match root {
-        None => Ok(PathBuf::from(DEFAULT_STATE_ROOT)),
+        None => Ok(rcontainer_core::rootless::default_state_root()),
         Some(r) => std::path::absolute(r).map_err(|e| Failure::os(op, &e)),
     }
 }

@@ -713,7 +713,7 @@ impl Drop for NativeProcess {
 /// dict); the GIL is released while it is set up (and while its image is pulled, if need be).
 #[pyfunction]
 fn create(py: Python<'_>, config: Config) -> PyResult<NativeContainer> {
-    let root = config.root.clone().unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
+    let root = config.root.clone().unwrap_or_else(rcontainer_core::rootless::default_state_root);
     if !root.is_absolute() {
         return Err(config_err(py, format!("invalid configuration: root = {}: must be an absolute path", root.display())));
     }
@@ -872,7 +872,8 @@ fn prune<'py>(py: Python<'py>, store: Option<PathBuf>, roots: Vec<PathBuf>) -> P
 #[pyo3(name = "_native")]
 fn rcontainer_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", rcontainer_core::VERSION)?;
-    m.add("DEFAULT_ROOT", rcontainer_core::DEFAULT_STATE_ROOT)?;
+    // /run/rcontainer for root; an ordinary user's own (rootless.rs), as the command's --root.
+    m.add("DEFAULT_ROOT", rcontainer_core::rootless::default_state_root())?;
     m.add_class::<NativeContainer>()?;
     m.add_class::<NativeProcess>()?;
     m.add("DEFAULT_STORE", rcontainer_image::DEFAULT_STORE)?;

@@ -82,7 +82,7 @@ impl From<rcontainer_core::ExitStatus> for rcontainer_exit_status_t {
 
 fn state_root(func: &str, p: *const c_char) -> Result<PathBuf, CErr> {
     // SAFETY: the extern callers pass their caller's pointer, NULL or NUL-terminated.
-    Ok(unsafe { arg_opt_path(func, "state_root", p) }?.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT)))
+    Ok(unsafe { arg_opt_path(func, "state_root", p) }?.unwrap_or_else(rcontainer_core::rootless::default_state_root))
 }
 
 /// Looks up a container handle and runs `f` on it.
@@ -105,7 +105,9 @@ pub(crate) unsafe fn with_container(
 /// digits, which rcontainer_container_id() tells) from `spec`: validates the spec,
 /// makes the namespaces, mounts and root filesystem, and leaves the process blocked just before
 /// exec until rcontainer_container_start(). Its state directory goes under `state_root` (NULL:
-/// /run/rcontainer; as runc's --root), so other processes can find it by id.
+/// /run/rcontainer, or for an ordinary user $XDG_RUNTIME_DIR/rcontainer or /tmp/rcontainer-UID;
+/// as runc's --root), so other processes can find it by id. Run by an ordinary user, a spec
+/// from rcontainer_spec_new() gets a user namespace where the caller is root (rootless).
 ///
 /// On success `*out` receives a new handle the caller owns. On failure nothing is left behind.
 /// `spec` is only read; the stdio fds set on it must stay open until this returns. A spec with an
@@ -216,7 +218,7 @@ pub unsafe extern "C" fn rcontainer_container_run_pipes(
     })
 }
 
-/// A handle on the container `id` under `state_root` (NULL: /run/rcontainer), created earlier by
+/// A handle on the container `id` under `state_root` (NULL: /run/rcontainer, or an ordinary user's own state root), created earlier by
 /// this or another process. Such a handle can start, kill, inspect and delete the container;
 /// only the creating process can learn the exit status (rcontainer_container_wait() fails with
 /// RCONTAINER_ERROR_UNSUPPORTED elsewhere, but the pidfd still tells when it exits).

@@ -427,7 +427,7 @@ pub unsafe extern "C" fn rcontainer_image_list_size(list: *const rcontainer_imag
 /// Removes the name `image` (a name, or an id as rcontainer_image_list_id() gives it) from the
 /// store, then, as `rcontainer rmi` does, what no image and no container uses any more: blobs,
 /// unpacked layers, and the copy-on-write roots left by containers that no longer exist. A
-/// container counts as existing when it is under `state_root` (NULL: /run/rcontainer) or
+/// container counts as existing when it is under `state_root` (NULL: /run/rcontainer, or an ordinary user's own state root) or
 /// /run/rcontainer, or while the process that created it runs: the layers of such containers
 /// stay, so removing the image of a running container is safe. Containers created from a spec
 /// that holds the image (rcontainer_spec_set_image()) after this fail.
@@ -445,7 +445,7 @@ pub unsafe extern "C" fn rcontainer_image_remove(store: *mut rcontainer_store_t,
         // SAFETY: as the caller's (every pointer below).
         let s = unsafe { self::store(F, store) }?;
         let image = unsafe { arg_str(F, "image", image) }?;
-        let default = std::path::PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT);
+        let default = rcontainer_core::rootless::default_state_root();
         let mut roots = vec![default.clone()];
         if let Some(root) = unsafe { arg_opt_path(F, "state_root", state_root) }?.filter(|r| *r != default) {
             roots.insert(0, root);

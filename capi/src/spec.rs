@@ -36,6 +36,11 @@ pub struct rcontainer_spec_t {
     pub(crate) readonly_chosen: bool,
     /// rcontainer_spec_set_default_root() replaced the mounts with the host's.
     pub(crate) default_root: bool,
+    /// Made by rcontainer_spec_new(): run by an ordinary user, it gets a user namespace mapping
+    /// the caller to root (rcontainer_core::rootless), as the command's and the bindings' ad hoc
+    /// containers do, unless the caller set id maps or namespaces. A config read from JSON or a
+    /// bundle is taken as written (runc's rule).
+    adhoc: bool,
 }
 
 impl Handle for rcontainer_spec_t {
@@ -60,6 +65,7 @@ impl rcontainer_spec_t {
             user_chosen: false,
             readonly_chosen: false,
             default_root: false,
+            adhoc: false,
         }
         .into_raw()
     }
@@ -83,10 +89,18 @@ impl rcontainer_spec_t {
     /// The builder of [`Self::spec_for`] (rcontainer_spec_set_image()'s root is added to it at
     /// create).
     pub(crate) fn builder_for(&self, id: &str) -> SpecBuilder {
+        let mut b = self.builder.clone();
         if self.hostname_is_id {
-            return self.builder.clone().default_hostname(id);
+            b = b.default_hostname(id);
         }
-        self.builder.clone()
+        if self.adhoc
+            && rcontainer_core::rootless::is_rootless()
+            && !b.clone().build().has_namespace(rcontainer_core::oci_spec::runtime::LinuxNamespaceType::User)
+        {
+            let (uids, gids) = rcontainer_core::rootless::default_id_maps();
+            b = b.id_maps(uids, gids);
+        }
+        b
     }
 
     pub(crate) fn stdio(&self) -> Stdio {
@@ -127,6 +141,7 @@ pub extern "C" fn rcontainer_spec_new() -> *mut rcontainer_spec_t {
         // SAFETY: just made, not yet shared.
         if let Some(s) = unsafe { s.as_mut() } {
             s.hostname_is_id = true;
+            s.adhoc = true;
         }
         s
     })
@@ -362,7 +377,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_readonly_root(spec: *mut rcontainer
 /// Uses the embedded default root instead of a root filesystem directory: a read-only view of the
 /// host's /usr, /bin, /sbin, /lib* and /etc with a fresh /proc, /dev, /sys, /tmp and /run. This
 /// replaces the spec's mounts (and an image's root: rcontainer_spec_set_image()). Its skeleton
-/// directory lives under `state_root` (NULL: /run/rcontainer), which is created if needed.
+/// directory lives under `state_root` (NULL: /run/rcontainer, or an ordinary user's own state root), which is created if needed.
 ///
 /// # Safety
 /// `spec` is NULL or a pointer returned by rcontainer; `state_root` NULL or NUL-terminated.
@@ -373,7 +388,7 @@ pub unsafe extern "C" fn rcontainer_spec_set_default_root(spec: *mut rcontainer_
     // SAFETY: as the caller's.
     unsafe {
         with_spec(F, spec, |s| {
-            let root = arg_opt_path(F, "state_root", state_root)?.unwrap_or_else(|| PathBuf::from(rcontainer_core::DEFAULT_STATE_ROOT));
+            let root = arg_opt_path(F, "state_root", state_root)?.unwrap_or_else(rcontainer_core::rootless::default_state_root);
             s.update(|b| Ok(b.default_root(&root)?))?;
             s.image = None;
             s.default_root = true;

@@ -8,7 +8,9 @@
 Without ``rootfs=`` a container sees the embedded default root: a read-only view of the host's
 /usr, /bin, /lib* and /etc with a fresh /proc, /dev, /tmp and /run; it gets Docker's defaults
 (capability set, no_new_privileges) and private pid, mount, network, ipc, uts and cgroup
-namespaces, as ``rcontainer run -- CMD`` does. Creating containers needs root.
+namespaces, as ``rcontainer run -- CMD`` does. As an ordinary user, containers run rootless: in a
+user namespace where the caller is root, state under DEFAULT_ROOT (the user's own), and limits only
+where cgroup v2 delegates a subtree to the user (else a limit raises UnsupportedError saying why).
 
 A container can also run an image, as ``docker run IMAGE`` does: ``run(image="busybox")``
 gives it a copy-on-write root over the image's layers and the image's command, environment,
@@ -702,7 +704,7 @@ class Container(_Waitable):
           a file descriptor or a file object, as with subprocess.
         - ``spec``: a whole OCI runtime config (dict or JSON text) for everything else; the other
           arguments given override it. Without a root in it, the embedded default root applies.
-        - ``root``: the state root (default /run/rcontainer); ``name``: the container id
+        - ``root``: the state root (default DEFAULT_ROOT: /run/rcontainer for root, an ordinary user's $XDG_RUNTIME_DIR/rcontainer or /tmp/rcontainer-UID); ``name``: the container id
           (default: generated, "rc-" and 12 hex digits).
         - ``tty=True``: a terminal of its own (a new pty of the container's devpts), as
           ``docker run -t``: it is the container's stdin, stdout, stderr and /dev/console (leave
