@@ -375,9 +375,9 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     let mut c = match Container::create(&id, &spec, &opts) {
         Ok(c) => c,
         Err(e) => {
-            if !matches!(e, Error::AlreadyExists { .. }) {
-                release(&store);
-            }
+            // Also when the id is taken: the root was prepared by this run (a root of that id
+            // already in the store makes prepare_run fail before).
+            release(&store);
             return Err(map_err(e));
         }
     };

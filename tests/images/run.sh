@@ -312,6 +312,13 @@ name=rcimg-$$
 NAMES+=("$S:$name")
 check "run --name ID --keep" 0 "" "${RC[@]}" run --name "$name" --keep "$BB" sh -c 'echo kept >/kept'
 assert "--keep: the container's dir stays in the store (S/containers/ID)" "$(ls -la "$S/containers" 2>&1)" test -d "$S/containers/$name"
+check "run --name of a container that exists (a kept one, same id): refused" nonzero "already" "${RC[@]}" run --name "$name" "$BB" true
+assert "... and the kept container's dir is still there" "$(ls -la "$S/containers" 2>&1)" test -d "$S/containers/$name"
+bname=rcimg-bundle-$$
+"${RC[@]}" run -d "$bname" -- sleep 30 >/dev/null 2>&1
+check "run --name of an ad hoc container's id: refused" nonzero "already exists" "${RC[@]}" run --name "$bname" "$BB" true
+after "... and no copy-on-write root of that id left in the store" "$(ls -la "$S/containers" 2>&1)" test ! -e "$S/containers/$bname"
+"${RC[@]}" delete --force "$bname" >/dev/null 2>&1
 check "delete ID (a kept container)" 0 "" "${RC[@]}" delete "$name"
 after "after delete: S/containers is empty" "$(containers_left "$S")" is_empty "$(containers_left "$S")"
 after "after delete: no mount left under the store" "$(mounts_under "$S")" is_empty "$(mounts_under "$S")"
