@@ -284,7 +284,7 @@ impl Container {
             // An ordinary user may get no cgroup at all (create_cgroup): no plan is no error then.
             cgroup: match Cgroup::plan(id, cgroups_path) {
                 Ok(plan) => Some(plan),
-                Err(_) if crate::rootless::is_rootless() => None,
+                Err(_) if crate::rootless::unprivileged_on_host() => None,
                 Err(e) => return Err(e),
             },
             creator_pid,
@@ -317,11 +317,11 @@ impl Container {
         }
     }
 
-    /// The container's cgroup. An ordinary user (rootless.rs) that may not create one gets none
-    /// when the spec asks for no limit (device rules need none: a user namespace cannot mknod
+    /// The container's cgroup. An ordinary user, or root of a user namespace (rootless.rs), that
+    /// may not create one gets none when the spec asks for no limit (device rules need none: a user namespace cannot mknod
     /// nor open the host's devices beyond its own rights), else an error saying why.
     fn create_cgroup(id: &str, cgroups_path: Option<&Path>, resources: LinuxResources, linux: Option<&oci_spec::runtime::Linux>) -> Result<Option<Cgroup>> {
-        if !crate::rootless::is_rootless() {
+        if !crate::rootless::unprivileged_on_host() {
             return Cgroup::create(id, cgroups_path, Some(&resources)).map(Some);
         }
         let mut asked = linux.and_then(|l| l.resources().clone()).unwrap_or_default();
@@ -330,7 +330,8 @@ impl Container {
         match Cgroup::create(id, cgroups_path, Some(&asked)) {
             Ok(c) => Ok(Some(c)),
             Err(e) if wants_limits => Err(crate::rootless::no_cgroup_error("limits (linux.resources)", &e)),
-            Err(e) if cgroups_path.is_some() => Err(crate::rootless::no_cgroup_error("linux.cgroupsPath", &e)),
+            // Without limits a cgroup is not needed, even when a cgroupsPath names one (runc's
+            // rootless rule; rootless podman passes one on v1).
             Err(_) => Ok(None),
         }
     }

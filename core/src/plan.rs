@@ -639,7 +639,8 @@ impl Plan {
         push(&mut steps, Op::Umask { mask: 0 }, "umask".into());
 
         // Root filesystem: mounts, /dev, masked and read-only paths, pivot_root.
-        let user_ns = spec.has_namespace(LinuxNamespaceType::User);
+        // (root of a user namespace, as under rootless podman, cannot mknod either)
+        let user_ns = spec.has_namespace(LinuxNamespaceType::User) || crate::rootless::in_user_namespace();
         let console = match (process.terminal() == Some(true), inputs.console_socket) {
             (false, _) => None,
             (true, Some(socket)) => {

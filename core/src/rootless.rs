@@ -27,11 +27,29 @@ pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root()
 }
 
-/// The state root when none is given: [`crate::DEFAULT_STATE_ROOT`] for root; else
+/// Whether this process runs in a user namespace other than the host's (its uid_map is not the
+/// identity of every id): as rootless podman runs its OCI runtime, as uid 0 of the user's
+/// namespace. Such a root has no rights on the host's /run or cgroups (runc's `RunningInUserNS`).
+pub fn in_user_namespace() -> bool {
+    static IN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN.get_or_init(|| match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => false,
+    })
+}
+
+/// Whether the host's cgroups and /run may be out of reach: an ordinary user, or root of a user
+/// namespace (see [`in_user_namespace`]).
+pub(crate) fn unprivileged_on_host() -> bool {
+    is_rootless() || in_user_namespace()
+}
+
+/// The state root when none is given: [`crate::DEFAULT_STATE_ROOT`] for root; else (an
+/// ordinary user, or root of a user namespace as under rootless podman)
 /// `$XDG_RUNTIME_DIR/rcontainer` (when that is an absolute path), else `/tmp/rcontainer-<uid>`.
 pub fn default_state_root() -> PathBuf {
     let uid = nix::unistd::geteuid().as_raw();
-    if uid == 0 {
+    if !unprivileged_on_host() {
         return PathBuf::from(crate::DEFAULT_STATE_ROOT);
     }
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| Path::new(d).is_absolute()) {
@@ -162,10 +180,11 @@ pub(crate) fn run_map_helper(helper_name: &str, pid: libc::pid_t, maps: &str) ->
 /// cgroup said.
 pub(crate) fn no_cgroup_error(what: &str, why: &Error) -> Error {
     Error::Unsupported(format!(
-        "{what}: running as uid {} without a cgroup this user may write ({why}); limits need cgroup v2 with a \
+        "{what}: running as uid {}{} without a cgroup this user may write ({why}); limits need cgroup v2 with a \
          delegated subtree (systemd's user@.service with Delegate=yes, or a directory chowned to the user that the \
          caller runs in); run without limits, or as root",
-        nix::unistd::geteuid().as_raw()
+        nix::unistd::geteuid().as_raw(),
+        if in_user_namespace() { " in a user namespace" } else { "" },
     ))
 }
 

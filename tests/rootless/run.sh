@@ -22,6 +22,7 @@
 set -uo pipefail
 
 RC_SRC=$(realpath "${1:?usage: tests/rootless/run.sh RCONTAINER_BINARY}")
+REPO_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "tests/rootless/run.sh: run as root (it makes the user it runs as)" >&2; exit 1; }
 
 USERNAME=rcontainer-rl
@@ -35,6 +36,10 @@ cleanup() {
 		for id in $(as_user "$W/rcontainer" list -q 2>/dev/null); do
 			as_user "$W/rcontainer" delete --force "$id" >/dev/null 2>&1
 		done
+	fi
+	# Rootless podman's pause process (the user's namespace holder), by its pid file.
+	if [ -f "$W/xdg/libpod/tmp/pause.pid" ]; then
+		kill -9 "$(cat "$W/xdg/libpod/tmp/pause.pid")" 2>/dev/null
 	fi
 	sed -i "/^$USERNAME:/d" /etc/subuid /etc/subgid
 	if [ "$made_user" = 0 ] && [ -n "${saved_subids:-}" ]; then
@@ -64,10 +69,10 @@ GID_RL=$(id -g "$USERNAME")
 
 # as_user CMD...: runs CMD as the user: no supplementary groups, no capabilities, a clean
 # environment with the user's own runtime dir.
-mkdir -p "$W/xdg" && chown "$UID_RL:$GID_RL" "$W/xdg" && chmod 700 "$W/xdg"
+mkdir -p "$W/xdg" "$W/home" && chown "$UID_RL:$GID_RL" "$W/xdg" "$W/home" && chmod 700 "$W/xdg"
 as_user() {
 	setpriv --reuid="$UID_RL" --regid="$GID_RL" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W" XDG_RUNTIME_DIR="$W/xdg" "$@"
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" XDG_RUNTIME_DIR="$W/xdg" "$@"
 }
 
 # The binary, where the user can run it (the checkout may not be readable to others).
@@ -103,7 +108,7 @@ check() {
 	local desc=$1 want=$2 pat=$3 out status=0
 	shift 3
 	out=$(timeout -k 5 60 setpriv --reuid="$UID_RL" --regid="$GID_RL" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W" XDG_RUNTIME_DIR="$W/xdg" "$@" 2>&1 </dev/null) || status=$?
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" XDG_RUNTIME_DIR="$W/xdg" "$@" 2>&1 </dev/null) || status=$?
 	if { [ "$want" = nonzero ] && [ "$status" != 0 ]; } || [ "$status" = "$want" ]; then
 		if [ -z "$pat" ] || { [ "$pat" = '^$' ] && [ -z "$out" ]; } || printf '%s' "$out" | grep -Eq -- "$pat"; then
 			ok "$desc"
@@ -189,19 +194,45 @@ else
 	bad "subordinate ids: newuidmap could not be installed (Debian package uidmap)"
 fi
 
+# ------------------------------------------------------------------ rootless podman
+# Rootless podman runs its OCI runtime as uid 0 of the user's own namespace: the runtime has no
+# rights on the host's /run, cgroups or mknod there (rootless.rs: in_user_namespace). Each check
+# runs with runc too, in the same run: a check that fails with runc is the harness's fault.
+if command -v podman >/dev/null; then
+	# (podman names the image after the layout's path, which must be lowercase)
+	LAYOUT=/tmp/rcontainer-rl-layout-$$
+	rm -rf "$LAYOUT"
+	"$REPO_DIR/tests/images/make-image.sh" "$LAYOUT" >/dev/null 2>&1 && chmod -R a+rX "$LAYOUT"
+	PM="podman --runtime"
+	check "podman: load the busybox image into the user's storage" 0 '' podman pull -q "oci:$LAYOUT:latest"
+	rm -rf "$LAYOUT"
+	img=$(as_user podman images -q 2>/dev/null | head -1)
+	for rt in runc "$RC"; do
+		name=$(basename "$rt")
+		check "podman ($name): run, PID 1, root inside mapped to the user" 0 "^1 0 +0 +$UID_RL +1" \
+			$PM "$rt" run --rm --network none "$img" sh -c 'echo $$ $(id -u) $(head -1 /proc/self/uid_map)'
+		check "podman ($name): run -d" 0 '' $PM "$rt" run -d --name "pm-$name" --network none "$img" sleep 100
+		check "podman ($name): exec sees PID 1" 0 '^ +1 sleep' $PM "$rt" exec "pm-$name" ps -o pid,comm
+		check "podman ($name): exec's exit status" 3 '' $PM "$rt" exec "pm-$name" sh -c 'exit 3'
+		check "podman ($name): kill and rm" 0 '' sh -c "$PM $rt kill pm-$name >/dev/null && $PM $rt rm -f pm-$name >/dev/null"
+		check "podman ($name): --network host" 0 '^[1-9]' $PM "$rt" run --rm --network host "$img" sh -c 'ls /sys/class/net | wc -l'
+	done
+else
+	echo "ok - podman checks # SKIP podman is not installed (tests/clients/setup.sh installs it)"
+fi
+
 # ------------------------------------------------------------------ the C ABI, Python and Node
 # Each as built by scripts/test.sh's earlier stages (the static library of `cargo build`, the
 # Python suite's venv, the Node suite's addon), copied where the user can read them. With
 # RCONTAINER_ROOTLESS_REQUIRE_BINDINGS=1 (scripts/test.sh) a missing build is a failure, else a skip.
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # Without subordinate ids again (what the binding tests expect: only the user's own id mapped).
 sed -i "/^$USERNAME:/d" /etc/subuid /etc/subgid
 missing() {
 	if [ "${RCONTAINER_ROOTLESS_REQUIRE_BINDINGS:-0}" = 1 ]; then bad "$1: not built ($2)"; else echo "ok - $1 # SKIP not built ($2)"; fi
 }
-lib="$REPO/target/debug/libcontainer_core.a"
+lib="$REPO_DIR/target/debug/libcontainer_core.a"
 if [ -f "$lib" ] && command -v cc >/dev/null; then
-	if cc -std=c11 -O1 -I"$REPO/include" -o "$W/ps_pid1" "$REPO/examples/c/ps_pid1.c" "$lib" $(cat "$REPO/capi/native-static-libs.txt") 2>"$W/cc.err"; then
+	if cc -std=c11 -O1 -I"$REPO_DIR/include" -o "$W/ps_pid1" "$REPO_DIR/examples/c/ps_pid1.c" "$lib" $(cat "$REPO_DIR/capi/native-static-libs.txt") 2>"$W/cc.err"; then
 		check "C: examples/c/ps_pid1 as the user (PID 1, default state root)" 0 '^ +1 ps$' "$W/ps_pid1" "$R"
 	else
 		bad "C: examples/c/ps_pid1 compiles" "$(cat "$W/cc.err")"
@@ -210,14 +241,14 @@ else
 	missing "C: examples/c/ps_pid1" "$lib"
 fi
 
-venv_py="$REPO/bindings-python/.venv/bin/python"
+venv_py="$REPO_DIR/bindings-python/.venv/bin/python"
 site=$("$venv_py" -c 'import os, rcontainer; print(os.path.dirname(os.path.dirname(rcontainer.__file__)))' 2>/dev/null)
 if [ -n "$site" ]; then
 	mkdir -p "$W/py/site"
 	for m in rcontainer _pytest pytest pluggy iniconfig packaging py.py exceptiongroup tomli; do
 		[ -e "$site/$m" ] && cp -a "$site/$m" "$W/py/site/"
 	done
-	cp "$REPO/bindings-python/tests/test_rootless.py" "$W/py/"
+	cp "$REPO_DIR/bindings-python/tests/test_rootless.py" "$W/py/"
 	chmod -R a+rX "$W/py"
 	# The venv's interpreter may live where only root reads (pyenv under /root): the system's
 	# (the module is abi3, pytest pure Python).
@@ -228,16 +259,16 @@ else
 	missing "Python: tests/test_rootless.py" "no rcontainer in $venv_py"
 fi
 
-addon=$(ls "$REPO"/bindings-node/*.node 2>/dev/null | head -1)
+addon=$(ls "$REPO_DIR"/bindings-node/*.node 2>/dev/null | head -1)
 if [ -n "$addon" ] && command -v node >/dev/null; then
 	mkdir -p "$W/node/pkg"
-	cp "$REPO"/bindings-node/{package.json,index.js,binding.js} "$addon" "$W/node/pkg/"
-	cp "$REPO/bindings-node/test/rootless/rootless.test.js" "$W/node/"
+	cp "$REPO_DIR"/bindings-node/{package.json,index.js,binding.js} "$addon" "$W/node/pkg/"
+	cp "$REPO_DIR/bindings-node/test/rootless/rootless.test.js" "$W/node/"
 	chmod -R a+rX "$W/node"
 	check "Node: test/rootless/rootless.test.js as the user" 0 '# fail 0' \
 		env RCONTAINER_NODE_PACKAGE="$W/node/pkg" node --test "$W/node/rootless.test.js"
 else
-	missing "Node: test/rootless/rootless.test.js" "no addon in $REPO/bindings-node"
+	missing "Node: test/rootless/rootless.test.js" "no addon in $REPO_DIR/bindings-node"
 fi
 
 echo "# $pass passed, $fail failed"

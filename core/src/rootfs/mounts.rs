@@ -159,7 +159,10 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
 
     if typ == "cgroup" && !is_bind {
         plan_cgroup_mount(&dest_field, dest, &opts, own_cgroups, steps)?;
-    } else if typ == "sysfs" && new_user_ns(spec) && !spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none()) {
+    } else if typ == "sysfs"
+        && (new_user_ns(spec) || crate::rootless::in_user_namespace())
+        && !spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+    {
         // Only the owner of the network namespace may mount sysfs: a container with a user
         // namespace of its own on the host's (or a joined) network gets the host's /sys bound
         // read-only instead, as runc's rootless mode does.
