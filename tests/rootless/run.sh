@@ -16,6 +16,8 @@
 #     is refused;
 #   a bundle: spec --rootless, create/state/start/state/exec/kill/state/delete, list;
 #     a config without a user namespace is refused, naming `spec --rootless`;
+#   the escape attacks of tests/tests/escape_*.rs that apply (mount targets through symlinks,
+#     /proc/self/exe, a cwd through a runtime fd, /dev/null a symlink, mknod);
 #   with newuidmap and subordinate ranges: uid 1000 in the container is the range's id outside;
 #     without them, -u 1000 is refused, saying it is not mapped.
 # Prints TAP-like lines and "N passed, M failed"; exits non-zero if anything failed.
@@ -176,6 +178,38 @@ check "run --bundle" 3 '' sh -c "sed 's/\"sleep\", \"60\"/\"sh\", \"-c\", \"exit
 rm -f "$B/config.json"
 check "a config without a user namespace: refused, naming spec --rootless" nonzero 'spec --rootless' sh -c "cd $B && $RC spec && $RC create --bundle $B rl3"
 check "... and nothing left of it" 0 '^$' sh -c "$RC list -q"
+
+# ------------------------------------------------------------------ the escape defences, rootless
+# The attacks of tests/tests/escape_*.rs, on a rootless container: what the user's container could
+# reach is the user's own files, so the targets here are the user's.
+E="$W/escape"
+mkdir -p "$E/target" "$E/vol" && ln -s "$E/target" "$E/vol/abs" && ln -s "../../../../../../../../$E/target" "$E/vol/rel"
+mkdir -p "$E/b" && ln -s "$R" "$E/b/rootfs"
+chown -R -h "$UID_RL:$GID_RL" "$E"
+as_user sh -c "cd $E/b && $RC spec --rootless"
+python3 - "$E/b/config.json" "$E/vol" <<'PY'
+import json, sys
+path, vol = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sh", "-c", "touch /data/abs/sub/pwned /data/rel/sub/pwned; stat -f -c %T /data/abs/sub"]
+c["mounts"] += [
+    {"destination": "/data", "type": "bind", "source": vol, "options": ["rbind", "rw"]},
+    {"destination": "/data/abs/sub", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+    {"destination": "/data/rel/sub", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+]
+json.dump(c, open(path, "w"))
+PY
+check "CVE-2021-30465: mounts through a volume's symlinks land inside the container" 0 '^tmpfs$' "$RC" run --bundle "$E/b" esc1
+check "... and nothing reached the symlinks' target on the host" 0 '^$' ls -A "$E/target"
+check "CVE-2019-5736: /proc/self/exe runs the exec stub (127), not the runtime" 127 '' "$RC" run -- /proc/self/exe --version
+check "CVE-2024-21626: a cwd through a runtime fd is refused" nonzero 'cwd /proc/self/fd/4' "$RC" run -w /proc/self/fd/4 -- true
+check "the default root hides /etc/shadow (the null device in its place)" 0 '^0$' "$RC" run -- sh -c 'cat /etc/shadow | wc -c' 
+check "no host device can be made (no mknod in a user namespace)" nonzero 'Operation not permitted' "$RC" run -- mknod /tmp/kmsg c 1 11
+mkdir -p "$R/dev" && ln -sfn /etc/evil "$R/dev/null" && chown -h "$UID_RL:$GID_RL" "$R/dev/null"
+check "an image whose /dev/null is a symlink: the container gets the device there" 0 '^c' "$RC" run --rootfs "$R" -- sh -c 'ls -l /dev/null | cut -c1'
+check "... and nothing was made where the symlink points" 0 '^$' sh -c "ls -A $R/etc | grep -x evil; true"
+rm -f "$R/dev/null"
 
 # ------------------------------------------------------------------ subordinate ids (newuidmap)
 if ! command -v newuidmap >/dev/null; then
