@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -471,7 +472,12 @@ impl Store {
             let dir = e.path();
             let owner: Option<Owner> = fs::read(dir.join("owner.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
             let id = e.file_name().to_string_lossy().into_owned();
-            let exists = state_roots.iter().any(|r| r.join(&id).join("state.json").exists());
+            // Its creator recorded its state dir (core's overlay::CONTAINER_DIR_STATE), in any
+            // state root; containers made before that are looked for in the roots given.
+            let recorded = fs::read(dir.join(rcontainer_core::rootfs::overlay::CONTAINER_DIR_STATE))
+                .ok()
+                .is_some_and(|p| PathBuf::from(std::ffi::OsString::from_vec(p)).join("state.json").exists());
+            let exists = recorded || state_roots.iter().any(|r| r.join(&id).join("state.json").exists());
             let preparing = owner.as_ref().is_some_and(|o| alive(o.creator_pid, o.creator_start));
             if exists || preparing {
                 // Its layers (by diff_id) stay while it exists.

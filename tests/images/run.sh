@@ -360,6 +360,16 @@ files1=$(find "$S" -type f | wc -l) du1=$(du -sb "$S" | cut -f1)
 echo "# store: two images ${files0} files ${du0} bytes; after rmi of one + prune ${files1} files ${du1} bytes"
 assert "rmi of one image + prune keeps the layer the other shares" "$(busyboxes "$S") copies of busybox" eq "$(busyboxes "$S")" 1
 check "the other image still runs" 0 "^from-extra$" "${RC[@]}" run "$EX"
+# A running container in a state root prune is not told of (its creator, run -d, is gone): its
+# copy-on-write root must survive prune (the store reads its state dir from the root's directory).
+other_root=$T/other-root
+pname=rcimg-other-$$
+check "run -d in another state root" 0 "" "${RC[@]}" --root "$other_root" run -d --name "$pname" "$EX" 'echo alive >/tmp/alive; sleep 60'
+check "prune, told only of the default state root" 0 "" "${RC[@]}" prune
+assert "... keeps the running container's root (S/containers/ID)" "$(ls -la "$S/containers" 2>&1)" test -d "$S/containers/$pname"
+check "... and the container still reads its own writes" 0 "^alive$" "${RC[@]}" --root "$other_root" exec "$pname" cat /tmp/alive
+check "delete it" 0 "" "${RC[@]}" --root "$other_root" delete --force "$pname"
+after "... and its root is gone" "$(ls -la "$S/containers" 2>&1)" test ! -e "$S/containers/$pname"
 check "rmi busybox-extra" 0 "" "${RC[@]}" rmi "$EX"
 check "prune" 0 "" "${RC[@]}" prune
 files2=$(find "$S" -type f | wc -l) du2=$(du -sb "$S" | cut -f1)

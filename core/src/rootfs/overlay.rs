@@ -23,6 +23,11 @@ pub const ROOT_OVERLAY_ANNOTATION: &str = "org.rcontainer.rootfs.overlay";
 /// `delete` removes [`RootOverlay::container_dir`] only when it holds this file.
 pub const CONTAINER_DIR_MARKER: &str = "rcontainer-container-dir";
 
+/// The file in a container's overlay directory that names the container's state directory
+/// (written by create): how the image store's prune tells a container that still exists from a
+/// leftover, whatever state root it lives in.
+pub const CONTAINER_DIR_STATE: &str = "state-dir";
+
 /// The overlay mount's options must fit in one page (mount(2) copies at most that).
 const DATA_MAX: usize = 4095;
 
@@ -108,15 +113,25 @@ impl Spec {
     }
 }
 
+/// The container's overlay directory, when the annotations name one its creator marked.
+fn marked_dir(annotations: &std::collections::HashMap<String, String>) -> Option<PathBuf> {
+    let text = annotations.get(ROOT_OVERLAY_ANNOTATION)?;
+    let o = serde_json::from_str::<RootOverlay>(text).ok()?;
+    let dir = o.container_dir.clone()?;
+    (o.check().is_ok() && dir.join(CONTAINER_DIR_MARKER).is_file()).then_some(dir)
+}
+
+/// Writes [`CONTAINER_DIR_STATE`] into the container's overlay directory, if it has one.
+pub(crate) fn record_state_dir(annotations: &std::collections::HashMap<String, String>, state_dir: &Path) -> Result<()> {
+    let Some(dir) = marked_dir(annotations) else { return Ok(()) };
+    let file = dir.join(CONTAINER_DIR_STATE);
+    std::fs::write(&file, state_dir.as_os_str().as_encoded_bytes()).map_err(Error::io("write", file))
+}
+
 /// Removes a container's overlay directory after the container is gone (its mount namespace,
 /// and so the overlay, with it). Only a directory its creator marked is removed.
 pub(crate) fn remove_container_dir(annotations: &std::collections::HashMap<String, String>) -> Result<()> {
-    let Some(text) = annotations.get(ROOT_OVERLAY_ANNOTATION) else { return Ok(()) };
-    let Ok(o) = serde_json::from_str::<RootOverlay>(text) else { return Ok(()) };
-    let Some(dir) = o.container_dir.clone() else { return Ok(()) };
-    if o.check().is_err() || !dir.join(CONTAINER_DIR_MARKER).is_file() {
-        return Ok(());
-    }
+    let Some(dir) = marked_dir(annotations) else { return Ok(()) };
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
