@@ -26,21 +26,12 @@ PTY="python3 $HERE/pty.py"
 [ "$(id -u)" = 0 ] || { echo "tests/clients/run.sh: run as root" >&2; exit 1; }
 
 . "$HERE/setup.sh"
-pass=0
-fail=0
-FAILED=()
 
 # Every client command is bounded, and killed when it outlives its TERM (ctr forwards TERM to
 # the task and goes on waiting): a hang is a failed check, never a stalled suite.
 T="timeout -k 10 120"
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-	fail=$((fail + 1))
-	FAILED+=("$1")
-	echo "not ok - $1"
-	[ -z "${2:-}" ] || printf '#   %s\n' "$(printf '%s' "$2" | head -c 2000 | tr '\n' '|')"
-}
+. "$HERE/../lib.sh"
 # check DESC EXPECTED-STATUS NEEDLE CMD...: runs CMD; passes when it exits with EXPECTED-STATUS
 # ("nonzero" for any failure) and its output contains NEEDLE (empty: anything).
 check() {

@@ -91,18 +91,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pass=0
-fail=0
-FAILED=()
 TMO=${RCONTAINER_IMAGES_TIMEOUT:-60}
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-	fail=$((fail + 1))
-	FAILED+=("$1")
-	echo "not ok - $1"
-	[ -z "${2:-}" ] || printf '#   %s\n' "$(printf '%s' "$2" | head -c 2000 | tr '\n' '|')"
-}
+. "$HERE/../lib.sh"
 # check DESC WANT PATTERNS CMD...: runs CMD (bounded); passes when it exits with WANT ("nonzero"
 # for any failure, "any" for any status) and its output (stdout and stderr) matches PATTERNS.
 check() {

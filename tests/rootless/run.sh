@@ -93,16 +93,7 @@ chown -R "$UID_RL:$GID_RL" "$R"
 echo "root's" >"$R/etc/rootonly" && chown root:root "$R/etc/rootonly" && chmod 644 "$R/etc/rootonly"
 echo "secret" >"$R/etc/secret" && chown root:root "$R/etc/secret" && chmod 600 "$R/etc/secret"
 
-pass=0
-fail=0
-FAILED=()
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-	fail=$((fail + 1))
-	FAILED+=("$1")
-	echo "not ok - $1"
-	[ -z "${2:-}" ] || printf '#   %s\n' "$(printf '%s' "$2" | head -c 2000 | tr '\n' '|')"
-}
+. "$REPO_DIR/tests/lib.sh"
 # check DESC WANT PATTERN CMD...: runs CMD as the user (bounded); passes when it exits with WANT
 # ("nonzero" for any failure) and its output (stdout and stderr) matches the extended regex
 # PATTERN (empty: anything).
