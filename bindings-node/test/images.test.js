@@ -228,7 +228,7 @@ test('readOnly: the layers alone (no writable layer); a rootfs read-only', async
 test("a container's copy-on-write root goes with it: delete, run(), a create that fails, an id taken, Node's exit", async () => {
   const s = await store()
   const c = create({ store: s, image: 'busybox', args: ['true'] })
-  assert.deepEqual(fs.readdirSync(path.join(s, 'containers', c.id)).sort(), ['owner.json', 'rcontainer-container-dir', 'rootfs', 'upper', 'work'])
+  assert.deepEqual(fs.readdirSync(path.join(s, 'containers', c.id)).sort(), ['owner.json', 'rcontainer-container-dir', 'rootfs', 'state-dir', 'upper', 'work'])
   c.start()
   await c.wait()
   c.delete()
