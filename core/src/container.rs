@@ -294,12 +294,8 @@ impl Container {
         let state_annotations = state.annotations.clone();
         // An image's container: its overlay directory names this state, so the store's prune
         // keeps it whatever state root it is in.
-        if let Err(e) = crate::rootfs::overlay::record_state_dir(&state_annotations, &dir) {
-            let _ = crate::rootfs::overlay::remove_container_dir(&state_annotations);
-            let _ = remove_state_dir(&dir);
-            return Err(e);
-        }
-        let cgroup = match Self::create_cgroup(id, cgroups_path, resources, linux) {
+        let recorded = crate::rootfs::overlay::record_state_dir(&state_annotations, &dir);
+        let cgroup = match recorded.and_then(|()| Self::create_cgroup(id, cgroups_path, resources, linux)) {
             Ok(c) => c,
             Err(e) => {
                 let _ = crate::rootfs::overlay::remove_container_dir(&state_annotations);

@@ -733,7 +733,7 @@ impl Plan {
         }
         let user = process.user();
         let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
-        let new_user_ns = spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+        let new_user_ns = spec.creates_namespace(LinuxNamespaceType::User);
         let map_writer = match linux {
             Some(l) if new_user_ns => crate::rootless::map_writer(l.uid_mappings().as_deref().unwrap_or(&[]), l.gid_mappings().as_deref().unwrap_or(&[])),
             _ => crate::rootless::MapWriter::Direct,

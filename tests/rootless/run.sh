@@ -72,10 +72,9 @@ GID_RL=$(id -g "$USERNAME")
 # as_user CMD...: runs CMD as the user: no supplementary groups, no capabilities, a clean
 # environment with the user's own runtime dir.
 mkdir -p "$W/xdg" "$W/home" && chown "$UID_RL:$GID_RL" "$W/xdg" "$W/home" && chmod 700 "$W/xdg"
-as_user() {
-	setpriv --reuid="$UID_RL" --regid="$GID_RL" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" XDG_RUNTIME_DIR="$W/xdg" "$@"
-}
+AS_USER=(setpriv --reuid="$UID_RL" --regid="$GID_RL" --clear-groups --inh-caps=-all
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" XDG_RUNTIME_DIR="$W/xdg")
+as_user() { "${AS_USER[@]}" "$@"; }
 
 # The binary, where the user can run it (the checkout may not be readable to others).
 install -m 755 "$RC_SRC" "$W/rcontainer"
@@ -100,8 +99,7 @@ echo "secret" >"$R/etc/secret" && chown root:root "$R/etc/secret" && chmod 600 "
 check() {
 	local desc=$1 want=$2 pat=$3 out status=0
 	shift 3
-	out=$(timeout -k 5 60 setpriv --reuid="$UID_RL" --regid="$GID_RL" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" XDG_RUNTIME_DIR="$W/xdg" "$@" 2>&1 </dev/null) || status=$?
+	out=$(timeout -k 5 60 "${AS_USER[@]}" "$@" 2>&1 </dev/null) || status=$?
 	if { [ "$want" = nonzero ] && [ "$status" != 0 ]; } || [ "$status" = "$want" ]; then
 		if [ -z "$pat" ] || { [ "$pat" = '^$' ] && [ -z "$out" ]; } || printf '%s' "$out" | grep -Eq -- "$pat"; then
 			ok "$desc"

@@ -160,8 +160,8 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
     if typ == "cgroup" && !is_bind {
         plan_cgroup_mount(&dest_field, dest, &opts, own_cgroups, steps)?;
     } else if typ == "sysfs"
-        && (new_user_ns(spec) || crate::rootless::in_user_namespace())
-        && !spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+        && (spec.creates_namespace(LinuxNamespaceType::User) || crate::rootless::in_user_namespace())
+        && !spec.creates_namespace(LinuxNamespaceType::Network)
     {
         // Only the owner of the network namespace may mount sysfs: a container with a user
         // namespace of its own on the host's (or a joined) network gets the host's /sys bound
@@ -243,17 +243,12 @@ pub(crate) fn plan_mount(spec: &Spec, i: usize, m: &Mount, own_cgroups: Option<&
     plan_mount_attrs(m, &opts, is_bind, &dest_field, dest, steps)
 }
 
-/// Whether the container gets a user namespace of its own.
-fn new_user_ns(spec: &Spec) -> bool {
-    spec.namespaces().iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
-}
-
 /// Drops `uid=N` / `gid=N` mount options naming an id the container's new user namespace does
 /// not map: the kernel refuses them (EINVAL). runc's rootless conversion drops devpts' `gid=5`
 /// the same way; the files then belong to the container's root group.
 fn drop_unmapped_owner(spec: &Spec, data: &mut Vec<String>) {
     let linux = spec.config().linux().as_ref();
-    if !new_user_ns(spec) {
+    if !spec.creates_namespace(LinuxNamespaceType::User) {
         return;
     }
     let mapped = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32| {
